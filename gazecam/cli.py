@@ -1,0 +1,79 @@
+"""``gazecam`` command line: one sub-command per module in :mod:`gazecam.commands`.
+
+Each command module exposes ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int`` and
+must be cheap to import (no torch at import time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from .errors import GazecamError
+
+COMMANDS = {
+    "process": "gazecam.commands.process",
+    "live": "gazecam.commands.live",
+    "models": "gazecam.commands.models",
+    "export": "gazecam.commands.export",
+    "bench": "gazecam.commands.bench",
+    "eval": "gazecam.commands.eval",
+    "train": "gazecam.commands.train",
+}
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="gazecam", description="Real-time gaze following with Gaze-LLE.")
+    parser.add_argument("--version", action="version", version=f"gazecam {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue  # command not built yet
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics: never phone home
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")  # ultralytics: never pip-install at run time
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("gazecam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except GazecamError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"gazecam {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # noqa: BLE001 - last resort: one line, traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"gazecam {args.command}: unexpected error: {type(e).__name__}: {e}\n"
+              "(run again with `gazecam --debug ...` for the full traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``gazecam`` CLI (each cheap to import: no torch at import time)."""

@@ -1,0 +1,65 @@
+"""Options shared by every command that runs a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model import GazeModel
+
+BACKBONES = ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "gazelle_dinov2_vitb14_inout"
+                        ) -> None:
+    from ..zoo import ZOO
+
+    g = parser.add_argument_group("model", "a zoo model (--model) or local files (--backbone-weights + --gaze-weights)")
+    g.add_argument("--model", default=None, metavar="NAME",
+                   help=f"zoo model, downloaded on first use: {', '.join(ZOO)} (default: {default_model})")
+    g.add_argument("--backbone", choices=BACKBONES, default=None, help="DINOv2 architecture of --backbone-weights")
+    g.add_argument("--backbone-weights", metavar="FILE", default=None, help="official DINOv2 checkpoint (.pth)")
+    g.add_argument("--gaze-weights", metavar="FILE", default=None, help="Gaze-LLE decoder checkpoint (.pt)")
+    g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
+    parser.set_defaults(_default_model=default_model)
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); "
+                         "use --device cpu")
+    try:
+        torch.device(name)
+    except RuntimeError as e:
+        raise InputError(f"--device {name!r} is not a valid device: {e}") from e
+    return name
+
+
+def load_model(args: argparse.Namespace) -> "GazeModel":
+    """The model the command-line options ask for (clear errors for half-given options)."""
+    from ..model import GazeModel
+
+    files = (args.backbone_weights, args.gaze_weights)
+    device = resolve_device(args.device)
+    if any(files):
+        if args.model:
+            raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
+        if not all(files):
+            raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
+        return GazeModel.from_files(backbone=args.backbone, backbone_weights=args.backbone_weights,
+                                    gaze_weights=args.gaze_weights, device=device)
+    name = args.model or args._default_model
+    if not name:
+        raise InputError("no model given: use --model NAME or --backbone-weights FILE --gaze-weights FILE")
+    try:
+        return GazeModel.from_pretrained(name, device=device, progress=sys.stderr.isatty() or True)
+    except ValueError as e:
+        raise InputError(str(e)) from e

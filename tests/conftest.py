@@ -1,0 +1,46 @@
+"""Shared fixtures: the golden fixtures of ../shared/golden and models built from them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(os.environ.get("GAZECAM_GOLDEN", REPO.parent / "shared" / "golden"))
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    if not (GOLDEN / "cases.json").is_file():
+        pytest.fail(f"golden fixtures not found at {GOLDEN} (expected ../shared/golden beside the repo)")
+    return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def golden_images(golden_dir: Path) -> dict[str, np.ndarray]:
+    from PIL import Image
+
+    return {p.stem: np.asarray(Image.open(p).convert("RGB")) for p in sorted((golden_dir / "images").glob("*.png"))}
+
+
+def _golden_model(golden_dir: Path, decoder: str):
+    from gazecam import GazeModel
+
+    return GazeModel.from_files(backbone="dinov2_vits14", backbone_weights=golden_dir / "dinov2_vits14_random.pth",
+                                gaze_weights=golden_dir / decoder, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def golden_model_inout(golden_dir: Path):
+    return _golden_model(golden_dir, "gazelle_vits14_inout_random.pt")
+
+
+@pytest.fixture(scope="session")
+def golden_model_base(golden_dir: Path):
+    return _golden_model(golden_dir, "gazelle_vits14_random.pt")

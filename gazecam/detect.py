@@ -190,7 +190,9 @@ class YoloHeadDetector:
 
     def _resolve_class(self, want: str | int | None) -> int:
         names: dict[int, str] = dict(getattr(self.model, "names", None) or {})
-        listing = ", ".join(f"{k}={v}" for k, v in sorted(names.items())) or "(none listed)"
+        items = sorted(names.items())
+        listing = ", ".join(f"{k}={v}" for k, v in items[:12]) + (f", ... ({len(items)} in all)" if len(items) > 12 else "")
+        listing = listing or "(none listed)"
         if isinstance(want, str) and want.strip().lstrip("-").isdigit():
             want = int(want)
         if want is None:
@@ -305,8 +307,8 @@ class CascadeHeadDetector:
     is_fallback = True
     name = "face-cascade (fallback)"
 
-    def __init__(self, *, min_face: int = 20, max_side: int = 640, min_neighbors: int = 5,
-                 scale_factor: float = 1.1) -> None:
+    def __init__(self, *, min_face: int = 20, max_side: int = 480, min_neighbors: int = 5,
+                 scale_factor: float = 1.15) -> None:
         import cv2
 
         root = getattr(getattr(cv2, "data", None), "haarcascades", None)
@@ -371,6 +373,8 @@ _PX_KEYS = ("xyxy", "head_xyxy")
 _NORM_KEYS = ("xyxy_norm", "head_xyxy_norm")
 _CSV_PX = ("x1", "y1", "x2", "y2")
 _CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
+_CSV_REC_PX = ("head_x1", "head_y1", "head_x2", "head_y2")  # gazecam's own CSV records
+_CSV_REC_NORM = ("head_x1_norm", "head_y1_norm", "head_x2_norm", "head_y2_norm")
 
 
 class FileHeads:
@@ -522,6 +526,8 @@ class FileHeads:
             keys, normalised = _CSV_PX, False
         elif all(c in cols for c in _CSV_NORM):
             keys, normalised = _CSV_NORM, True
+        elif all(c in cols for c in _CSV_REC_PX):
+            keys, normalised = _CSV_REC_PX, False
         else:
             raise self._err("line 1", f"CSV header needs columns {','.join(_CSV_PX)} (pixels) or "
                             f"{','.join(_CSV_NORM)} (normalised), got {cols}")
@@ -580,7 +586,6 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
     if not path.exists():
         raise InputError(f"--detector {spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
                          f"{path} does not exist")
-    det = YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)
-    if det.task == "pose":  # a pose model given by path: derive heads from its keypoints
-        return PoseHeadDetector(weights=path, conf=conf, device=device)
-    return det
+    if getattr(_load_yolo(path, "--detector"), "task", "detect") == "pose":
+        return PoseHeadDetector(weights=path, conf=conf, device=device)  # heads from its keypoints
+    return YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)

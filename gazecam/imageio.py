@@ -115,4 +115,6 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
     try:
         Image.fromarray(image).save(path, format="PNG")
     except OSError as exc:
-        raise GazecamError(f"cannot write PNG {path}: {exc.strerror or exc}; check the directory exists and is writable") from exc
+        raise GazecamError(
+            f"cannot write PNG {path}: {exc.strerror or exc}; check that the directory exists and is writable"
+        ) from exc

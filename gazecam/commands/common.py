@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..backends import GazeBackend
     from ..model import GazeModel
 
 BACKBONES = ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14")
@@ -25,6 +26,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     g.add_argument("--backbone-weights", metavar="FILE", default=None, help="official DINOv2 checkpoint (.pth)")
     g.add_argument("--gaze-weights", metavar="FILE", default=None, help="Gaze-LLE decoder checkpoint (.pt)")
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
+    g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="torch",
+                   help="inference backend (default: torch); onnxruntime/tensorrt export the model to ONNX on "
+                        "first use (cached); auto = tensorrt on CUDA if installed, else torch; onnxruntime on CPU")
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                   help="fp32 (default); fp16: torch on CUDA or tensorrt; bf16: torch (CUDA, or CPUs with bf16)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch backend: torch.compile the model (CUDA graphs on GPUs; slow first frames)")
     parser.set_defaults(_default_model=default_model)
 
 
@@ -43,12 +51,33 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def load_model(args: argparse.Namespace) -> "GazeModel":
-    """The model the command-line options ask for (clear errors for half-given options)."""
+def load_model(args: argparse.Namespace) -> "GazeBackend":
+    """The model the command-line options ask for, on the backend they ask for (clear errors for bad options).
+
+    ``--backend torch`` with fp32 and no ``--compile`` (the default) gives the :class:`GazeModel` itself.
+    """
+    from ..backends import BackendError, load_backend, resolve_backend_name
+
+    device = resolve_device(args.device)
+    backend = getattr(args, "backend", "torch") or "torch"
+    precision = getattr(args, "precision", "fp32") or "fp32"
+    compiled = bool(getattr(args, "compile", False))
+    try:
+        resolved = resolve_backend_name(backend, device)
+        if resolved == "torch" and precision == "fp32" and not compiled:
+            return load_torch_model(args, device=device)
+        model = load_torch_model(args, device=device if resolved == "torch" else "cpu")
+        return load_backend(resolved, model=model, device=device, precision=precision, compile=compiled)
+    except BackendError as e:
+        raise InputError(f"--backend {backend}: {e}") from e
+
+
+def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> "GazeModel":
+    """The :class:`GazeModel` the model options name (zoo name, or local files), on ``device``."""
     from ..model import GazeModel
 
     files = (args.backbone_weights, args.gaze_weights)
-    device = resolve_device(args.device)
+    device = device or resolve_device(args.device)
     if any(files):
         if args.model:
             raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")

@@ -28,7 +28,7 @@ class ViewSettings:
 
     arrows: bool = True
     heatmap: bool = True
-    combined_heatmap: bool = False  # one heatmap for all people instead of the selected/each person
+    combined_heatmap: bool = True  # one colour-mapped heatmap for all people (else one tint per person)
     boxes: bool = True
     ids: bool = True
     out_of_frame: bool = True

@@ -12,6 +12,7 @@ never dies silently); ``stop()`` joins the thread.  Workers use plain ``threadin
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -34,6 +35,7 @@ __all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Engine",
 
 T = TypeVar("T")
 JOIN_TIMEOUT_S = 10.0
+_EPOCHS = itertools.count()  # process-wide: results of an older source or seek never match a newer one
 _log = logging.getLogger(__name__)
 
 
@@ -170,12 +172,13 @@ class PlaybackWorker(QObject):
         self._commands: queue.Queue[_Command] = queue.Queue(maxsize=256)
         self._playing = autoplay
         self._speed = 1.0
-        self._epoch = 0
+        self._epoch = next(_EPOCHS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gazecam-playback", daemon=True)
         self.meta: SourceMeta | None = None
         self.position = -1  # index of the last published frame
         self.source_dropped = 0  # frames a live source dropped before we saw them (index gaps)
+        self._source: FrameSource | None = None
 
     # -- control (UI thread) --------------------------------------------------------------
     def start(self) -> None:
@@ -213,9 +216,22 @@ class PlaybackWorker(QObject):
     def epoch(self) -> int:
         return self._epoch
 
+    @property
+    def dropped(self) -> int:
+        """Frames never shown: replaced before the UI took them, or skipped by a live source."""
+        source = self._source
+        live_drops = int(getattr(source, "dropped", 0) or 0) if source is not None else 0
+        return self.frames.dropped + self.source_dropped + live_drops
+
     def stop(self) -> None:
         self._stop.set()
         self._send(_PlayCmd.STOP)
+        source = self._source
+        if self._live and source is not None:
+            try:  # a live read can block (camera hung): closing the capture ends it
+                source.close()
+            except Exception:  # noqa: BLE001
+                pass
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(JOIN_TIMEOUT_S)
 
@@ -246,6 +262,7 @@ class PlaybackWorker(QObject):
                     if not self._wait_for_reconnect():
                         return
                     continue
+                self._source = source
                 self.meta = source.meta
                 self.opened.emit(source.meta)
                 self.playingChanged.emit(self._playing)
@@ -258,12 +275,13 @@ class PlaybackWorker(QObject):
                     if not self._stop.is_set():
                         self.failed.emit(_describe(e), self._live)
                         source.close()
-                        source = None
+                        source = self._source = None
                         if not self._wait_for_reconnect():
                             return
                         continue
                 return
         finally:
+            self._source = None
             if source is not None:
                 source.close()
 
@@ -274,7 +292,7 @@ class PlaybackWorker(QObject):
             except queue.Empty:
                 continue
             if cmd.kind is _PlayCmd.RECONNECT:
-                self._epoch += 1
+                self._epoch = next(_EPOCHS)
                 self.position = -1
                 return True
             if cmd.kind is _PlayCmd.STOP:
@@ -378,7 +396,7 @@ class PlaybackWorker(QObject):
                 break
 
     def _seek(self, source: FrameSource, index: int) -> None:
-        self._epoch += 1
+        self._epoch = next(_EPOCHS)
         frame = source.seek(max(index, 0))
         if frame is not None:
             self._publish(frame)
@@ -499,7 +517,7 @@ class RecordingSummary:
     error: str = ""  # empty when the file was finalised cleanly
 
 
-SinkFactory = Callable[[Path, int, int, float, "str | None"], Any]
+SinkFactory = Callable[[Path, int, int, float, "str | None", float], Any]
 
 
 class RecorderWorker(QObject):
@@ -511,11 +529,12 @@ class RecorderWorker(QObject):
     QUEUE_FRAMES = 64
 
     def __init__(self, *, path: Path, width: int, height: int, fps: float, audio_from: str | None,
-                 sink_factory: SinkFactory, parent: QObject | None = None) -> None:
+                 sink_factory: SinkFactory, audio_start_s: float = 0.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self._audio_from = audio_from
+        self._audio_start_s = audio_start_s
         self._factory = sink_factory
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self.QUEUE_FRAMES)
         self._thread = threading.Thread(target=self._run, name="gazecam-recorder", daemon=True)
@@ -524,6 +543,7 @@ class RecorderWorker(QObject):
         self.frames = 0
         self.dropped = 0
         self.summary: RecordingSummary | None = None
+        self.has_audio = False
         self._closed = False
 
     def start(self) -> None:
@@ -552,6 +572,11 @@ class RecorderWorker(QObject):
     def error(self) -> str:
         return self._error
 
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the encoder."""
+        return self._queue.qsize()
+
     def stop(self) -> RecordingSummary:
         """Flush queued frames, finalise the file and join the thread."""
         if not self._closed:
@@ -570,12 +595,14 @@ class RecorderWorker(QObject):
     def _run(self) -> None:
         sink = None
         try:
-            sink = self._factory(self.path, self.width, self.height, self.fps, self._audio_from)
+            sink = self._factory(self.path, self.width, self.height, self.fps, self._audio_from,
+                                 self._audio_start_s)
             sink.__enter__()
         except Exception as e:  # noqa: BLE001
             self._error = f"cannot record to {self.path}: {_describe(e)}"
             self._ready.set()
             return
+        self.has_audio = bool(getattr(sink, "has_audio", False))
         self._ready.set()
         try:
             while True:

@@ -1,0 +1,126 @@
+"""Interchangeable inference backends with one interface (:class:`~gazecam.backends.base.GazeBackend`).
+
+    backend = load_backend("onnxruntime", model=GazeModel.from_random(...))   # exports to ONNX on first use
+    feats = backend.encode(image); pred = backend.decode(feats, heads)
+
+- ``torch``: :class:`~gazecam.backends.torch.TorchBackend` (GazeModel + fp16/bf16 autocast, torch.compile/CUDA graphs)
+- ``onnxruntime``: :class:`~gazecam.backends.onnxruntime.OrtBackend` (CPU EP; CUDA EP when installed)
+- ``tensorrt``: :class:`~gazecam.backends.tensorrt.TensorRTBackend` (needs TensorRT >= 10 and a CUDA GPU)
+- ``auto``: tensorrt on CUDA when available, else torch on CUDA; on the CPU onnxruntime (faster than eager
+  torch in fp32), else torch.
+
+Importing this package imports no torch/onnxruntime/tensorrt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .base import BACKEND_NAMES, PRECISIONS, BackendError, BackendUnavailable, GazeBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model import GazeModel
+
+__all__ = ["load_backend", "available_backends", "resolve_backend_name", "GazeBackend", "BackendError",
+           "BackendUnavailable", "BACKEND_NAMES", "PRECISIONS"]
+
+
+def _onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> list[str]:
+    """Backends that can run on this machine (torch always; the others if their runtime is usable)."""
+    from .tensorrt import tensorrt_available
+
+    names = ["torch"]
+    if _onnxruntime_available():
+        names.append("onnxruntime")
+    if tensorrt_available():
+        names.append("tensorrt")
+    return names
+
+
+def resolve_backend_name(name: str, device: str) -> str:
+    """``auto`` -> the fastest backend available for ``device``; other names are checked and returned."""
+    if name == "auto":
+        if device.startswith("cuda"):
+            from .tensorrt import tensorrt_available
+
+            return "tensorrt" if tensorrt_available() else "torch"
+        return "onnxruntime" if _onnxruntime_available() else "torch"
+    if name not in BACKEND_NAMES:
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)} or auto")
+    return name
+
+
+def _load_gaze_model(name: str | None, *, backbone: str | None, backbone_weights: str | Path | None,
+                     gaze_weights: str | Path | None, device: str) -> "GazeModel":
+    from ..model import GazeModel
+
+    if backbone_weights or gaze_weights:
+        if name:
+            raise BackendError("give either a zoo model name or backbone + gaze weights files, not both")
+        if not (backbone_weights and gaze_weights):
+            raise BackendError("local weights need both a backbone weights file and a gaze weights file")
+        return GazeModel.from_files(backbone=backbone, backbone_weights=backbone_weights, gaze_weights=gaze_weights,
+                                    device=device)
+    try:
+        return GazeModel.from_pretrained(str(name), device=device)
+    except ValueError as e:  # unknown zoo name
+        raise BackendError(str(e)) from e
+
+
+def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, backbone: str | None = None,
+                 backbone_weights: str | Path | None = None, gaze_weights: str | Path | None = None,
+                 export_dir: str | Path | None = None, device: str = "cpu", precision: str = "fp32",
+                 compile: bool = False, max_heads: int = 16, threads: int | None = None,
+                 export_root: str | Path | None = None) -> GazeBackend:
+    """A backend running ``model`` (exported to ONNX on first use, cached) or an existing ``export_dir``.
+
+    ``model``: a loaded GazeModel, or a zoo name; or local files (``backbone_weights`` + ``gaze_weights``).
+    For onnxruntime/tensorrt the torch model is only used to export (load it on the CPU).
+    ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
+    with bf16 support).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder
+    batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).
+    """
+    if precision not in PRECISIONS:
+        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    resolved = resolve_backend_name(name, device)
+    if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
+        model = _load_gaze_model(model, backbone=backbone, backbone_weights=backbone_weights,
+                                 gaze_weights=gaze_weights, device=device if resolved == "torch" else "cpu")
+    if resolved == "torch":
+        if model is None:
+            raise BackendError("the torch backend needs a model (an ONNX export directory cannot run on torch)")
+        from .torch import TorchBackend
+
+        model_device = str(model.device)
+        if model_device != device and not (device == "cuda" and model_device.startswith("cuda")):
+            raise BackendError(f"the model is on {model_device} but device {device!r} was asked for")
+        return TorchBackend(model=model, precision=precision, compile=compile, max_heads=max_heads)
+    if compile:
+        raise BackendError(f"--compile applies to the torch backend, not {resolved}")
+    if export_dir is None:
+        if model is None:
+            raise BackendError(f"the {resolved} backend needs a model or an export directory")
+        from ..export import ensure_onnx_export
+
+        export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads)
+    if resolved == "onnxruntime":
+        if precision != "fp32":
+            raise BackendError(f"the onnxruntime backend runs the fp32 export, not {precision}; use "
+                               "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
+        from .onnxruntime import OrtBackend
+
+        return OrtBackend(export_dir=export_dir, device=device, threads=threads)
+    from .tensorrt import TensorRTBackend
+
+    if precision == "bf16":
+        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
+    return TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16", max_heads=max_heads)

@@ -1,0 +1,100 @@
+"""The interface every inference backend offers to the pipeline, plus helpers shared by the array backends.
+
+``GazeModel`` (torch) conforms as it is; :class:`~gazecam.backends.onnxruntime.OrtBackend` and
+:class:`~gazecam.backends.tensorrt.TensorRTBackend` run exported graphs (see :mod:`gazecam.export`).
+Features returned by ``encode`` are opaque: pass them back to ``decode`` of the same backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import GazecamError
+from ..types import GazePrediction
+
+__all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "head_maps_np",
+           "split_predictions", "empty_prediction", "BACKEND_NAMES", "PRECISIONS"]
+
+BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp32", "fp16", "bf16")
+HeadBox = tuple[float, float, float, float] | None
+
+
+class BackendError(GazecamError):
+    """A backend cannot run the model as asked (bad export, wrong shapes, unsupported option)."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend's runtime (onnxruntime, TensorRT, CUDA) is not installed or not usable here."""
+
+
+@runtime_checkable
+class GazeBackend(Protocol):
+    """What the pipeline needs from a model, whatever runs it."""
+
+    name: str  # model name (zoo name, weights file stem, random-...)
+    released: bool  # True only for the released zoo weights (else the UI shows an "untrained" banner)
+    note: str  # why the weights are not the released ones, if known
+
+    @property
+    def has_inout(self) -> bool: ...
+
+    @property
+    def device(self) -> Any: ...  # torch.device or a string such as "cpu" / "cuda:0"
+
+    def encode(self, image: np.ndarray) -> Any: ...  # H x W x 3 uint8 RGB -> backend-specific features
+
+    def decode(self, feats: Any, heads: Sequence[HeadBox]) -> GazePrediction: ...
+
+    def decode_batch(self, feats: Any, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]: ...
+
+    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction: ...
+
+    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
+                      ) -> list[GazePrediction]: ...
+
+
+@dataclass(frozen=True)
+class ArrayFeatures:
+    """Encoded images of an exported-graph backend (``scene`` stays where the runtime keeps it)."""
+
+    scene: Any  # (B, 256, 32, 32): numpy float32 (onnxruntime) or a CUDA torch tensor (tensorrt)
+    image_sizes: tuple[tuple[int, int], ...]  # (height, width) of each source image
+    backend: str  # which backend made them (decode checks it)
+
+    def __len__(self) -> int:
+        return int(self.scene.shape[0])
+
+
+def head_maps_np(boxes_norm: np.ndarray, size: int = 32) -> np.ndarray:
+    """(N, 4) normalised boxes (NaN row = ``None``) -> (N, size, size) float32 binary head maps, vectorised.
+
+    Same rounding as the official code and :func:`gazecam.models.gazelle.head_map_bounds`
+    (round half to even; an empty rounded extent gives an all-zero map, like ``None``).
+    """
+    from ..models.gazelle import head_map_bounds
+
+    bounds = head_map_bounds(boxes_norm, size)  # (N, 4) int x0, y0, x1, y1
+    ar = np.arange(size)
+    rows = (ar >= bounds[:, 1:2]) & (ar < bounds[:, 3:4])  # (N, size)
+    cols = (ar >= bounds[:, 0:1]) & (ar < bounds[:, 2:3])  # (N, size)
+    return (rows[:, :, None] & cols[:, None, :]).astype(np.float32)  # (N, size, size)
+
+
+def empty_prediction(has_inout: bool) -> GazePrediction:
+    return GazePrediction(heatmaps=np.zeros((0, 64, 64), np.float32),
+                          inout=np.zeros(0, np.float32) if has_inout else None)
+
+
+def split_predictions(heatmaps: np.ndarray, inout: np.ndarray | None, counts: Sequence[int]) -> list[GazePrediction]:
+    """Concatenated (N, 64, 64) heatmaps / (N,) in-out -> one :class:`GazePrediction` per image."""
+    out, start = [], 0
+    for n in counts:
+        sl = slice(start, start + n)
+        out.append(GazePrediction(heatmaps=heatmaps[sl], inout=None if inout is None else inout[sl]))
+        start += n
+    return out

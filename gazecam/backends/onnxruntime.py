@@ -1,0 +1,158 @@
+"""ONNX Runtime backend: runs an export directory (``encoder.onnx`` + ``decoder.onnx``, see :mod:`gazecam.export`).
+
+CPU execution provider by default; the CUDA execution provider when asked for (``device="cuda"``) and
+present in the installed onnxruntime.  Same inputs/outputs as :class:`~gazecam.model.GazeModel`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..export import ExportInfo, read_export_info
+from ..model import normalize_heads
+from ..models.preprocess import check_rgb_image
+from ..types import GazePrediction
+from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, empty_prediction, head_maps_np, \
+    split_predictions
+from .preprocess import preprocess_fast
+
+__all__ = ["OrtBackend", "default_cpu_threads"]
+
+
+def default_cpu_threads() -> int:
+    """Intra-op threads: the CPUs this process may use (ORT's default counts hyper-threads of all CPUs)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OrtBackend:
+    """Encoder + decoder ONNX Runtime sessions with the :class:`~gazecam.backends.base.GazeBackend` interface."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, *, export_dir: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise BackendUnavailable(f"onnxruntime is not installed ({e}); pip install onnxruntime") from e
+        self._ort = ort
+        self.export_dir = Path(export_dir).expanduser()
+        self.info: ExportInfo = read_export_info(self.export_dir)
+        self.name = self.info.model_name
+        self.released = self.info.released
+        self.note = self.info.note
+        self._device = str(device)
+        available = ort.get_available_providers()
+        if self._device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in available:
+                raise BackendUnavailable(
+                    f"onnxruntime {ort.__version__} has no CUDA execution provider (available: {', '.join(available)});"
+                    " install onnxruntime-gpu or use --device cpu")
+            index = int(self._device.split(":", 1)[1]) if ":" in self._device else 0
+            providers: list = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = int(threads or default_cpu_threads())
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # errors only
+        self.threads = opts.intra_op_num_threads
+        try:
+            self._encoder = ort.InferenceSession(str(self.export_dir / self.info.files["encoder"]), opts,
+                                                 providers=providers)
+            self._decoder = ort.InferenceSession(str(self.export_dir / self.info.files["decoder"]), opts,
+                                                 providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
+            raise BackendError(f"onnxruntime cannot load the graphs in {self.export_dir}: {e}; export again") from e
+        self._outputs = ["heatmaps", "inout"] if self.info.inout else ["heatmaps"]
+
+    # -- interface properties ---------------------------------------------------------------------------
+    @property
+    def has_inout(self) -> bool:
+        return self.info.inout
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @property
+    def input_size(self) -> int:
+        return self.info.input_size
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._encoder.get_providers())
+
+    # -- inference -------------------------------------------------------------------------------------
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 network input."""
+        return preprocess_fast(image, size=self.info.input_size).numpy()
+
+    def encode_pixels(self, pixels: np.ndarray, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
+        """Preprocessed (B, 3, 448, 448) float32 pixels -> features."""
+        (scene,) = self._encoder.run(["scene"], {"pixels": np.ascontiguousarray(pixels, dtype=np.float32)})
+        return ArrayFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes),
+                             backend=self.backend)
+
+    def encode_batch(self, images: Sequence[np.ndarray]) -> ArrayFeatures:
+        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
+        if not images:
+            raise ValueError("encode_batch: got no images")
+        pixels = np.concatenate([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
+        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
+
+    def encode(self, image: np.ndarray) -> ArrayFeatures:
+        return self.encode_batch([image])
+
+    def decode_maps(self, scene: np.ndarray, head_maps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """One image's scene (1, 256, 32, 32) + head maps (N, 32, 32) -> heatmaps (N, 64, 64), inout (N,)|None."""
+        outs = self._decoder.run(self._outputs, {"scene": scene, "head_maps": head_maps})
+        return outs[0], (outs[1] if self.info.inout else None)
+
+    def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
+                     ) -> list[GazePrediction]:
+        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
+            raise TypeError("decode: expected the features returned by this backend's encode(), got "
+                            f"{type(feats).__name__}; call backend.encode(image) first")
+        if len(heads_per_image) != len(feats):
+            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        out = []
+        for i, heads in enumerate(heads_per_image):
+            boxes = normalize_heads(heads, f"heads of image {i}")  # (N, 4), NaN = None
+            if len(boxes) == 0:
+                out.append(empty_prediction(self.has_inout))
+                continue
+            heatmaps, inout = self.decode_maps(feats.scene[i:i + 1], head_maps_np(boxes, self.info.featmap))
+            out.extend(split_predictions(heatmaps, inout, [len(boxes)]))
+        return out
+
+    def decode(self, feats: ArrayFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
+        if isinstance(feats, ArrayFeatures) and len(feats) != 1:
+            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
+        return self.decode_batch(feats, [heads])[0]
+
+    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
+        check_rgb_image(image)
+        if len(normalize_heads(heads)) == 0:
+            return empty_prediction(self.has_inout)
+        return self.decode(self.encode(image), list(heads))
+
+    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
+                      ) -> list[GazePrediction]:
+        if len(images) != len(heads_per_image):
+            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
+        if not images:
+            return []
+        return self.decode_batch(self.encode_batch(images), heads_per_image)
+
+    def __repr__(self) -> str:
+        return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "
+                f"providers={self.providers}, threads={self.threads}, released={self.released})")

@@ -1,0 +1,220 @@
+"""TensorRT backend: engines built from an ONNX export (:func:`gazecam.export.build_engines`), run on CUDA.
+
+Needs the ``tensorrt`` Python package (TensorRT >= 10) and a CUDA GPU visible to torch; without them
+every entry point raises :class:`~gazecam.backends.base.BackendUnavailable` ("TensorRT not available: ...").
+Buffers are torch CUDA tensors; inference is enqueued on torch's current stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model import normalize_heads
+from ..models.preprocess import check_rgb_image
+from ..types import GazePrediction
+from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, empty_prediction, split_predictions
+
+__all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
+
+
+def require_tensorrt() -> Any:
+    """The imported ``tensorrt`` module, or ``BackendUnavailable("TensorRT not available: ...")``."""
+    try:
+        import tensorrt as trt
+    except ImportError as e:
+        raise BackendUnavailable(
+            f"TensorRT not available: cannot import the tensorrt Python package ({e}). Install TensorRT >= 10 "
+            "for your CUDA version (pip install tensorrt on a machine with an NVIDIA GPU), or use "
+            "--backend torch / onnxruntime") from e
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT not available: no CUDA GPU is visible to torch "
+                                 f"(torch {torch.__version__}); use --backend torch or onnxruntime")
+    version = getattr(trt, "__version__", "0")
+    if int(version.split(".")[0] or 0) < 10:
+        raise BackendUnavailable(f"TensorRT not available: version {version} found, gazecam needs TensorRT >= 10")
+    return trt
+
+
+def tensorrt_available() -> bool:
+    try:
+        require_tensorrt()
+    except BackendUnavailable:
+        return False
+    return True
+
+
+def gpu_name(index: int = 0) -> str:
+    import torch
+
+    props = torch.cuda.get_device_properties(index)
+    return f"{props.name} sm{props.major}{props.minor}"
+
+
+class _Engine:
+    """One deserialised engine + execution context, run with torch CUDA tensors."""
+
+    def __init__(self, trt: Any, path: Path, device: Any) -> None:
+        import torch
+
+        self._trt = trt
+        self._torch = torch
+        self.device = device
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
+        if self.engine is None:
+            raise BackendError(f"TensorRT could not load the engine {path} (built by another TensorRT version or "
+                               "for another GPU?); delete it to rebuild")
+        self.context = self.engine.create_execution_context()
+        self.inputs, self.outputs = [], []
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            (self.inputs if is_input else self.outputs).append(name)
+        self._dtypes = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16,
+                        trt.DataType.INT32: torch.int32, trt.DataType.INT64: torch.int64,
+                        trt.DataType.BOOL: torch.bool}
+
+    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        torch = self._torch
+        for name in self.inputs:
+            t = feeds[name]
+            want = self._dtypes[self.engine.get_tensor_dtype(name)]
+            t = t.to(self.device, want).contiguous()
+            feeds[name] = t  # keep alive until the stream finishes
+            if not self.context.set_input_shape(name, tuple(t.shape)):
+                raise BackendError(f"TensorRT engine rejects input {name} of shape {tuple(t.shape)} "
+                                   "(outside its optimisation profile?)")
+            self.context.set_tensor_address(name, t.data_ptr())
+        outs = {}
+        for name in self.outputs:
+            shape = tuple(self.context.get_tensor_shape(name))
+            t = torch.empty(shape, dtype=self._dtypes[self.engine.get_tensor_dtype(name)], device=self.device)
+            self.context.set_tensor_address(name, t.data_ptr())
+            outs[name] = t
+        stream = torch.cuda.current_stream(self.device)
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise BackendError("TensorRT inference failed (see the TensorRT log)")
+        return outs
+
+
+class TensorRTBackend:
+    """TensorRT encoder + decoder engines with the :class:`~gazecam.backends.base.GazeBackend` interface."""
+
+    backend = "tensorrt"
+
+    def __init__(self, *, export_dir: str | Path, device: str = "cuda", fp16: bool = True,
+                 max_heads: int | None = None, cache_root: str | Path | None = None) -> None:
+        trt = require_tensorrt()
+        import torch
+
+        from ..export import build_engines
+
+        dev = torch.device(device)
+        if dev.type != "cuda":
+            raise BackendUnavailable(f"TensorRT not available: it runs on CUDA devices only, not {device!r}")
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        self._device = torch.device("cuda", index)
+        with torch.cuda.device(index):
+            files = build_engines(export_dir, fp16=fp16, max_heads=max_heads, cache_root=cache_root,
+                                  device_index=index)
+            self._encoder = _Engine(trt, files.encoder, self._device)
+            self._decoder = _Engine(trt, files.decoder, self._device)
+        self.info = files.info
+        self.max_heads = files.max_heads
+        self.fp16 = fp16
+        self.name, self.released, self.note = self.info.model_name, self.info.released, self.info.note
+
+    @property
+    def has_inout(self) -> bool:
+        return self.info.inout
+
+    @property
+    def device(self) -> Any:
+        return self._device
+
+    @property
+    def input_size(self) -> int:
+        return self.info.input_size
+
+    def preprocess(self, image: np.ndarray) -> Any:
+        from .preprocess import preprocess_fast
+
+        return preprocess_fast(image, size=self.info.input_size, device=self._device)
+
+    def encode_pixels(self, pixels: Any, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
+        scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]
+        import torch
+
+        return ArrayFeatures(scene=torch.cat(scenes), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes),
+                             backend=self.backend)
+
+    def encode_batch(self, images: Sequence[np.ndarray]) -> ArrayFeatures:
+        import torch
+
+        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
+        if not images:
+            raise ValueError("encode_batch: got no images")
+        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448) on the GPU
+        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
+
+    def encode(self, image: np.ndarray) -> ArrayFeatures:
+        return self.encode_batch([image])
+
+    def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
+                     ) -> list[GazePrediction]:
+        import torch
+
+        from ..models.gazelle import build_head_maps, head_map_bounds
+
+        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
+            raise TypeError("decode: expected the features returned by this backend's encode(), got "
+                            f"{type(feats).__name__}; call backend.encode(image) first")
+        if len(heads_per_image) != len(feats):
+            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        out = []
+        for i, heads in enumerate(heads_per_image):
+            boxes = normalize_heads(heads, f"heads of image {i}")
+            if len(boxes) == 0:
+                out.append(empty_prediction(self.has_inout))
+                continue
+            bounds = torch.from_numpy(head_map_bounds(boxes, self.info.featmap)).to(self._device)
+            maps = build_head_maps(bounds, self.info.featmap)  # (N, 32, 32) on the GPU
+            heat, inout = [], []
+            for s in range(0, len(maps), self.max_heads):  # the engine's profile allows 1..max_heads
+                res = self._decoder.run({"scene": feats.scene[i:i + 1], "head_maps": maps[s:s + self.max_heads]})
+                heat.append(res["heatmaps"].float())
+                if self.has_inout:
+                    inout.append(res["inout"].float())
+            heat_np = torch.cat(heat).cpu().numpy()  # synchronises the stream
+            inout_np = torch.cat(inout).cpu().numpy() if self.has_inout else None
+            out.extend(split_predictions(heat_np, inout_np, [len(boxes)]))
+        return out
+
+    def decode(self, feats: ArrayFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
+        if isinstance(feats, ArrayFeatures) and len(feats) != 1:
+            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
+        return self.decode_batch(feats, [heads])[0]
+
+    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
+        check_rgb_image(image)
+        if len(normalize_heads(heads)) == 0:
+            return empty_prediction(self.has_inout)
+        return self.decode(self.encode(image), list(heads))
+
+    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
+                      ) -> list[GazePrediction]:
+        if len(images) != len(heads_per_image):
+            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
+        if not images:
+            return []
+        return self.decode_batch(self.encode_batch(images), heads_per_image)
+
+    def __repr__(self) -> str:
+        return (f"TensorRTBackend(name={self.name!r}, device={self._device}, fp16={self.fp16}, "
+                f"max_heads={self.max_heads}, released={self.released})")

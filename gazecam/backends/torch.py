@@ -1,0 +1,172 @@
+"""Torch backend: a :class:`~gazecam.model.GazeModel` with optional reduced precision and ``torch.compile``.
+
+- ``precision``: ``fp32``; ``fp16``/``bf16`` run under ``torch.autocast`` (CUDA: fp16 or bf16 tensor cores with
+  SDPA flash/memory-efficient attention; CPU: bf16 only, fast on CPUs with AVX512-BF16/AMX but
+  ~1e-3..1e-2 away from fp32 heatmaps).
+- ``compile=True``: ``torch.compile`` of the encoder and decoder (inductor; on CUDA ``mode="reduce-overhead"``,
+  i.e. CUDA graphs).  Decoder batches are padded to a power of two so at most log2(max_heads)+1 graphs
+  are compiled; heads are independent, padding rows are dropped.
+
+The plain fp32 eager model is :class:`GazeModel` itself (it conforms to the backend interface).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..model import GazeModel, SceneFeatures, normalize_heads
+from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
+from ..models.preprocess import check_rgb_image
+from ..types import GazePrediction
+from .base import BackendError, HeadBox, empty_prediction, split_predictions
+from .preprocess import preprocess_fast
+
+__all__ = ["TorchBackend"]
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class TorchBackend:
+    """GazeModel + precision/compile options, with the :class:`~gazecam.backends.base.GazeBackend` interface."""
+
+    backend = "torch"
+
+    def __init__(self, *, model: GazeModel, precision: str = "fp32", compile: bool = False,
+                 max_heads: int = 16) -> None:
+        if precision not in _DTYPES:
+            raise BackendError(f"precision must be one of {', '.join(_DTYPES)}, got {precision!r}")
+        dev = model.device
+        if precision == "fp16" and dev.type != "cuda":
+            raise BackendError("--precision fp16 needs a CUDA device with the torch backend "
+                               "(CPU fp16 matmuls are slow); use --precision bf16 or fp32 on the CPU")
+        if precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise BackendError(f"this GPU ({torch.cuda.get_device_name(dev)}) has no bf16 support; "
+                               "use --precision fp16")
+        self.model = model
+        self.precision = precision
+        self.compiled = bool(compile)
+        self.max_heads = max(1, int(max_heads))
+        self.name, self.released, self.note = model.name, model.released, model.note
+        self._dtype = _DTYPES[precision]
+        decoder, backbone = model.decoder, model.backbone
+
+        def encoder_fn(pixels: torch.Tensor) -> torch.Tensor:
+            return decoder.project(backbone(pixels))  # (B, 256, 32, 32)
+
+        def decoder_fn(scene: torch.Tensor, head_maps: torch.Tensor, index: torch.Tensor):  # type: ignore[no-untyped-def]
+            return decoder(scene, head_maps, index)
+
+        self._encoder: Callable = encoder_fn
+        self._decoder: Callable = decoder_fn
+        if self.compiled:
+            mode = "reduce-overhead" if dev.type == "cuda" else None  # CUDA graphs on GPUs
+            self._encoder = torch.compile(encoder_fn, mode=mode, dynamic=False)
+            self._decoder = torch.compile(decoder_fn, mode=mode, dynamic=False)
+
+    # -- interface properties ---------------------------------------------------------------------------
+    @property
+    def has_inout(self) -> bool:
+        return self.model.has_inout
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def input_size(self) -> int:
+        return self.model.input_size
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self._dtype)
+
+    # -- inference -------------------------------------------------------------------------------------
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 on the device (official transform, fused)."""
+        return preprocess_fast(image, size=self.model.input_size, device=self.device)
+
+    @torch.inference_mode()
+    def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
+        with self._autocast():
+            scene = self._encoder(pixels.to(self.device))
+        if self.compiled and self.device.type == "cuda":
+            scene = scene.clone()  # CUDA-graph outputs are overwritten by the next replay
+        return SceneFeatures(scene=scene.float(), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
+
+    def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
+        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
+        if not images:
+            raise ValueError("encode_batch: got no images")
+        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
+        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
+
+    def encode(self, image: np.ndarray) -> SceneFeatures:
+        return self.encode_batch([image])
+
+    @torch.inference_mode()
+    def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
+                     ) -> list[GazePrediction]:
+        if not isinstance(feats, SceneFeatures):
+            raise TypeError("decode: expected the SceneFeatures returned by encode(), "
+                            f"got {type(feats).__name__}; call backend.encode(image) first")
+        if len(heads_per_image) != len(feats):
+            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        boxes = [normalize_heads(h, f"heads of image {i}") for i, h in enumerate(heads_per_image)]
+        counts = [len(b) for b in boxes]
+        if sum(counts) == 0:
+            return [empty_prediction(self.has_inout) for _ in counts]
+        all_boxes = np.concatenate(boxes)  # (N, 4)
+        index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
+        heat_parts, inout_parts = [], []
+        step = self.max_heads if self.compiled else len(all_boxes)
+        for start in range(0, len(all_boxes), step):
+            h, io = self._decode_chunk(feats.scene, all_boxes[start:start + step], index[start:start + step])
+            heat_parts.append(h)
+            inout_parts.append(io)
+        heatmaps = np.concatenate(heat_parts)
+        inout = np.concatenate(inout_parts) if self.has_inout else None  # type: ignore[arg-type]
+        return split_predictions(heatmaps, inout, counts)
+
+    def _decode_chunk(self, scene: torch.Tensor, boxes: np.ndarray, index: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        n = len(boxes)
+        padded = 1 << (n - 1).bit_length() if self.compiled else n  # next power of two: few compiled shapes
+        bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads), dropped below
+        bounds[:n] = head_map_bounds(boxes, FEATMAP)
+        idx = np.zeros(padded, np.int64)
+        idx[:n] = index
+        bounds_t = torch.from_numpy(bounds).to(self.device)
+        head_maps = build_head_maps(bounds_t, FEATMAP)  # (P, 32, 32)
+        with self._autocast():
+            heatmaps, inout = self._decoder(scene, head_maps, torch.from_numpy(idx).to(self.device))
+        heat_np = heatmaps[:n].float().cpu().numpy()
+        inout_np = inout[:n].float().cpu().numpy() if inout is not None else None
+        return heat_np, inout_np
+
+    def decode(self, feats: SceneFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
+        if isinstance(feats, SceneFeatures) and len(feats) != 1:
+            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
+        return self.decode_batch(feats, [heads])[0]
+
+    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
+        check_rgb_image(image)
+        if len(normalize_heads(heads)) == 0:
+            return empty_prediction(self.has_inout)
+        return self.decode(self.encode(image), list(heads))
+
+    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
+                      ) -> list[GazePrediction]:
+        if len(images) != len(heads_per_image):
+            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
+        if not images:
+            return []
+        return self.decode_batch(self.encode_batch(images), heads_per_image)
+
+    def __repr__(self) -> str:
+        return (f"TorchBackend(name={self.name!r}, device={self.device}, precision={self.precision}, "
+                f"compiled={self.compiled}, released={self.released})")

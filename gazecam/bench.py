@@ -1,0 +1,459 @@
+"""Benchmark: per-stage timings and frames/s of the backends against a reference run of the official algorithm.
+
+The **reference** (:class:`ReferenceGazeLLE`) re-does what the official Gaze-LLE code does at inference,
+written from its documented behaviour (not copied): fp32 eager; the official transform on the PIL image
+(``ToTensor``, ``Normalize``, ``Resize((448, 448))`` on the float tensor); the backbone once per image;
+head maps built per person with Python loops on the CPU (``round`` = half to even) then moved to the
+device; the projected features repeated per person (``repeat_interleave``); the in/out token, the three
+transformer blocks and the heads.  It uses the same weights as the backends, in the same process.
+
+Frames come from a synthetic 1280x720 video decoded frame by frame; configurations run interleaved
+(frame i of every configuration before frame i+1) so background load hits them alike.  The heatmaps of
+every configuration are compared with the reference on the same frames.  Timing does not depend on
+weight values, so random weights give representative figures.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["STAGES", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
+           "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
+           "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
+
+STAGES = ("capture", "detect", "preprocess", "encode", "decode", "render", "write")
+HeadBox = tuple[float, float, float, float] | None
+
+
+# -- inputs -----------------------------------------------------------------------------------------------
+def synthetic_frame(index: int, *, width: int = 1280, height: int = 720) -> np.ndarray:
+    """A deterministic, moving RGB test frame (gradients + a few bright discs), H x W x 3 uint8."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = index * 0.15
+    r = 127 + 120 * np.sin(x / 97.0 + t)
+    g = 127 + 120 * np.sin(y / 61.0 - t)
+    b = 127 + 120 * np.sin((x + y) / 143.0 + 2 * t)
+    img = np.stack([r, g, b], axis=-1)
+    for k in range(4):  # "heads": discs moving across the frame
+        cx = (0.15 + 0.23 * k) * width + 40 * math.sin(t + k)
+        cy = (0.35 + 0.1 * (k % 2)) * height
+        mask = (x - cx) ** 2 + (y - cy) ** 2 < (0.06 * height) ** 2
+        img[mask] = (230, 190, 160)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_synthetic_video(path: str | Path, *, frames: int, width: int = 1280, height: int = 720,
+                          fps: int = 25) -> Path:
+    """Encode ``frames`` synthetic frames as an H.264 mp4 (PyAV) for the capture/decode stage."""
+    import av
+
+    p = Path(path)
+    with av.open(str(p), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for i in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(synthetic_frame(i, width=width, height=height),
+                                                                   format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return p
+
+
+def pyav_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Decode a video file frame by frame (PyAV) as H x W x 3 uint8 RGB arrays."""
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def bench_head_boxes(n: int) -> list[HeadBox]:
+    """``n`` deterministic normalised head boxes spread over the frame (same for every configuration)."""
+    boxes: list[HeadBox] = []
+    for k in range(n):
+        cx = 0.1 + 0.8 * ((k * 0.618) % 1.0)
+        cy = 0.25 + 0.5 * ((k * 0.382) % 1.0)
+        boxes.append((round(cx - 0.05, 4), round(cy - 0.08, 4), round(cx + 0.05, 4), round(cy + 0.08, 4)))
+    return boxes
+
+
+def parse_heads(text: str) -> list[int]:
+    try:
+        heads = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--heads: expected comma-separated head counts such as 1,5,10, got {text!r}") from None
+    if not heads or any(h < 1 or h > 256 for h in heads):
+        raise ValueError(f"--heads: head counts must be 1..256, got {text!r}")
+    return heads
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend configuration to time: ``torch``, ``torch:compile``, ``torch:bf16``, ``onnxruntime``,
+    ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
+
+    backend: str
+    precision: str = "fp32"
+    compile: bool = False
+
+    @property
+    def label(self) -> str:
+        opts = ([] if self.precision == "fp32" else [self.precision]) + (["compile"] if self.compile else [])
+        return self.backend + (":" + "+".join(opts) if opts else "")
+
+
+def parse_backend_specs(text: str) -> list[BackendSpec]:
+    specs = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        name, _, opts = item.partition(":")
+        if name not in ("torch", "onnxruntime", "tensorrt"):
+            raise ValueError(f"--backends: unknown backend {name!r} (torch, onnxruntime, tensorrt; "
+                             "options as torch:compile, torch:bf16, tensorrt:fp16)")
+        precision, compiled = "fp32", False
+        for opt in (o for o in opts.split("+") if o):
+            if opt in ("fp32", "fp16", "bf16"):
+                precision = opt
+            elif opt == "compile":
+                compiled = True
+            else:
+                raise ValueError(f"--backends: unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
+        specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
+    if not specs:
+        raise ValueError("--backends: give at least one backend")
+    return specs
+
+
+# -- the reference ----------------------------------------------------------------------------------------
+class ReferenceGazeLLE:
+    """The official Gaze-LLE inference algorithm, step by step, on a GazeModel's weights (fp32, eager)."""
+
+    label = "reference"
+
+    def __init__(self, model: Any) -> None:
+        import torch
+        from torchvision import transforms
+
+        from .models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+        self.model = model
+        self.device = model.device
+        self.vit = model.backbone.vit  # the DINOv2 ViT (same weights as the fast path)
+        self.dec = model.decoder
+        self.in_size = model.input_size
+        self.featmap = self.in_size // 14
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+                                             transforms.Resize((self.in_size, self.in_size))])
+        self._torch = torch
+
+    def preprocess(self, image: np.ndarray) -> Any:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(image)).unsqueeze(0).to(self.device)  # (1, 3, 448, 448)
+
+    def encode(self, pixels: Any) -> Any:
+        """Backbone once per image: (1, C, 32, 32) patch tokens (DINOv2 x_norm_patchtokens, reshaped)."""
+        with self._torch.no_grad():
+            tokens = self.vit.forward_features(pixels)[:, 1:]  # (1, 1024, C), final norm applied
+            b, _, c = tokens.shape
+            return tokens.reshape(b, self.featmap, self.featmap, c).permute(0, 3, 1, 2)
+
+    def head_map(self, box: HeadBox) -> Any:
+        """Official per-person head map: a 32x32 CPU tensor, ones inside the rounded box."""
+        m = self._torch.zeros((self.featmap, self.featmap))
+        if box is None:
+            return m
+        xmin, ymin, xmax, ymax = box
+        xmin, ymin = round(xmin * self.featmap), round(ymin * self.featmap)
+        xmax, ymax = round(xmax * self.featmap), round(ymax * self.featmap)
+        m[ymin:ymax, xmin:xmax] = 1
+        return m
+
+    def decode(self, feats: Any, heads: Sequence[HeadBox]) -> tuple[np.ndarray, np.ndarray | None]:
+        torch = self._torch
+        dec = self.dec
+        with torch.no_grad():
+            x = dec.linear(feats) + dec.pos_embed  # (1, 256, 32, 32)
+            head_maps = torch.stack([self.head_map(b) for b in heads]).to(self.device)  # (N, 32, 32), CPU loop
+            n = len(heads)
+            x = torch.repeat_interleave(x, torch.tensor([n], device=self.device), dim=0)  # (N, 256, 32, 32)
+            x = x + head_maps.unsqueeze(1) * dec.head_token.weight.unsqueeze(-1).unsqueeze(-1)
+            x = x.flatten(start_dim=2).permute(0, 2, 1)  # (N, 1024, 256)
+            if dec.inout:
+                x = torch.cat([dec.inout_token.weight.unsqueeze(dim=0).repeat(n, 1, 1), x], dim=1)  # (N, 1025, 256)
+            x = dec.transformer(x)
+            inout = None
+            if dec.inout:
+                inout = dec.inout_head(x[:, 0, :]).squeeze(dim=-1)  # (N,)
+                x = x[:, 1:, :]
+            x = x.reshape(n, self.featmap, self.featmap, x.shape[-1]).permute(0, 3, 1, 2)  # (N, 256, 32, 32)
+            heat = dec.heatmap_head(x).squeeze(dim=1)  # (N, 64, 64); the official final resize is a no-op
+        return heat.cpu().numpy(), (inout.cpu().numpy() if inout is not None else None)
+
+
+# -- runners: one per configuration ------------------------------------------------------------------------
+class _Runner:
+    """preprocess / encode / decode of one configuration, with device sync for honest stage times."""
+
+    def __init__(self, label: str, impl: Any, *, reference: bool) -> None:
+        self.label = label
+        self.impl = impl
+        self.reference = reference
+        dev = str(getattr(impl, "device", "cpu"))
+        self._cuda = dev.startswith("cuda")
+
+    def sync(self) -> None:
+        if self._cuda:
+            import torch
+
+            torch.cuda.synchronize()
+
+    def preprocess(self, image: np.ndarray) -> Any:
+        return self.impl.preprocess(image)
+
+    def encode(self, pixels: Any, size: tuple[int, int]) -> Any:
+        if self.reference:
+            return self.impl.encode(pixels)
+        return self.impl.encode_pixels(pixels, [size])
+
+    def decode(self, feats: Any, heads: Sequence[HeadBox]) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.reference:
+            return self.impl.decode(feats, heads)
+        pred = self.impl.decode(feats, heads)
+        return pred.heatmaps, pred.inout
+
+
+@dataclass
+class StageHooks:
+    """The non-model stages.  ``frames`` yields H x W x 3 uint8 RGB frames (a fresh iterator per configuration);
+    ``detect(image, index)``, ``render(image, heads, heatmaps, inout) -> image`` and ``write(image)`` may be
+    None (reported as n/a).  ``names`` labels each stage's implementation."""
+
+    frames: Callable[[], Iterator[np.ndarray]]
+    detect: Callable[[np.ndarray, int], Any] | None = None
+    render: Callable[[np.ndarray, list[HeadBox], np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    write: Callable[[np.ndarray], None] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    close: Callable[[], None] | None = None
+
+
+@dataclass
+class ConfigResult:
+    label: str
+    heads: int
+    stage_ms: dict[str, float | None]  # median ms per frame; None = stage not run (n/a)
+    total_ms: float  # mean per-frame wall time of all stages
+    fps: float
+    frames: int
+    max_heatmap_diff: float | None  # vs the reference on the same frames (None for the reference itself)
+    max_inout_diff: float | None
+
+
+@dataclass
+class BenchReport:
+    model: str
+    released: bool
+    note: str
+    device: str
+    machine: str
+    versions: dict[str, str]
+    frame_size: tuple[int, int]
+    frames: int
+    warmup: int
+    stage_impl: dict[str, str]
+    results: list[ConfigResult]
+
+    def summary(self) -> list[tuple[int, ConfigResult, ConfigResult]]:
+        """Per head count: (heads, reference, fastest other configuration)."""
+        out = []
+        for n in sorted({r.heads for r in self.results}):
+            ref = [r for r in self.results if r.heads == n and r.label == ReferenceGazeLLE.label]
+            others = [r for r in self.results if r.heads == n and r.label != ReferenceGazeLLE.label]
+            if ref and others:
+                out.append((n, ref[0], max(others, key=lambda r: r.fps)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["summary"] = [{"heads": n, "best": best.label, "speedup": best.fps / ref.fps,
+                         "max_heatmap_diff": best.max_heatmap_diff} for n, ref, best in self.summary()]
+        return d
+
+
+def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    sync()
+    return out, (time.perf_counter() - t) * 1000.0
+
+
+def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Sequence[int], frames: int,
+                  hooks: StageHooks, warmup: int = 1, reference: bool = True,
+                  progress: Callable[[str], None] | None = None) -> BenchReport:
+    """Time ``backends`` ((label, backend) pairs) and the reference on ``frames`` frames per head count."""
+    import torch
+
+    runners = [_Runner(label, impl, reference=False) for label, impl in backends]
+    if reference:
+        runners.insert(0, _Runner(ReferenceGazeLLE.label, ReferenceGazeLLE(model), reference=True))
+    results: list[ConfigResult] = []
+    frame_size = (0, 0)
+    total_steps = len(heads) * len(runners) * (frames + warmup)
+    step = 0
+    for n in heads:
+        boxes = bench_head_boxes(n)
+        streams = {r.label: hooks.frames() for r in runners}
+        times = {r.label: {s: [] for s in STAGES} for r in runners}
+        totals: dict[str, list[float]] = {r.label: [] for r in runners}
+        heat_diff: dict[str, float] = {r.label: 0.0 for r in runners}
+        inout_diff: dict[str, float] = {r.label: 0.0 for r in runners}
+        for i in range(warmup + frames):
+            ref_out: tuple[np.ndarray, np.ndarray | None] | None = None
+            for r in runners:
+                step += 1
+                if progress:
+                    progress(f"{n} head{'s' if n > 1 else ''}, {r.label}, frame {i + 1}/{warmup + frames} "
+                             f"({step}/{total_steps})")
+                t_all = time.perf_counter()
+                rec: dict[str, float] = {}
+                try:
+                    image, rec["capture"] = _timed(lambda s=streams[r.label]: next(s), lambda: None)
+                except StopIteration:
+                    raise RuntimeError(f"the benchmark video has fewer than {warmup + frames} frames") from None
+                frame_size = (int(image.shape[0]), int(image.shape[1]))
+                if hooks.detect is not None:
+                    _, rec["detect"] = _timed(lambda: hooks.detect(image, i), lambda: None)  # type: ignore[misc]
+                with torch.inference_mode():
+                    pixels, rec["preprocess"] = _timed(lambda: r.preprocess(image), r.sync)
+                    feats, rec["encode"] = _timed(lambda: r.encode(pixels, frame_size), r.sync)
+                    (heat, inout), rec["decode"] = _timed(lambda: r.decode(feats, boxes), r.sync)
+                if hooks.render is not None:
+                    drawn, rec["render"] = _timed(lambda: hooks.render(image, boxes, heat, inout),  # type: ignore[misc]
+                                                  lambda: None)
+                else:
+                    drawn = image
+                if hooks.write is not None:
+                    _, rec["write"] = _timed(lambda: hooks.write(drawn), lambda: None)  # type: ignore[misc]
+                wall = (time.perf_counter() - t_all) * 1000.0
+                if r.reference:
+                    ref_out = (heat, inout)
+                elif ref_out is not None:
+                    heat_diff[r.label] = max(heat_diff[r.label], float(np.abs(heat - ref_out[0]).max()))
+                    if inout is not None and ref_out[1] is not None:
+                        inout_diff[r.label] = max(inout_diff[r.label], float(np.abs(inout - ref_out[1]).max()))
+                if i >= warmup:
+                    for s, v in rec.items():
+                        times[r.label][s].append(v)
+                    totals[r.label].append(wall)
+        for r in runners:
+            stage_ms = {s: (statistics.median(v) if v else None) for s, v in times[r.label].items()}
+            mean_total = statistics.fmean(totals[r.label])
+            results.append(ConfigResult(
+                label=r.label, heads=n, stage_ms=stage_ms, total_ms=mean_total, fps=1000.0 / mean_total,
+                frames=frames, max_heatmap_diff=None if r.reference or not reference else heat_diff[r.label],
+                max_inout_diff=None if r.reference or not reference or not model.has_inout else inout_diff[r.label]))
+    if hooks.close is not None:
+        hooks.close()
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    try:
+        import onnxruntime
+
+        versions["onnxruntime"] = onnxruntime.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    device = str(model.device)
+    if device.startswith("cuda"):
+        machine = torch.cuda.get_device_name(model.device)
+    else:
+        machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    return BenchReport(model=model.name, released=bool(model.released), note=model.note, device=device,
+                       machine=machine, versions=versions, frame_size=frame_size, frames=frames, warmup=warmup,
+                       stage_impl={s: hooks.names.get(s, "n/a" if s in ("detect", "render", "write") and
+                                                       getattr(hooks, s) is None else "") for s in STAGES},
+                       results=results)
+
+
+# -- output -------------------------------------------------------------------------------------------------
+def _fmt_ms(v: float | None) -> str:
+    return "n/a" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
+
+
+def format_report(report: BenchReport) -> str:
+    lines = []
+    h, w = report.frame_size
+    weights = "released weights" if report.released else f"NOT released weights: {report.note or 'unknown'}"
+    lines.append(f"gazecam bench: {report.model} ({weights}; timings do not depend on weight values)")
+    lines.append(f"device {report.device} ({report.machine}); " + ", ".join(f"{k} {v}" for k, v in
+                                                                             report.versions.items()))
+    lines.append(f"{w}x{h} synthetic H.264 video, {report.frames} timed frames per row after {report.warmup} "
+                 "warm-up; median ms per stage, frames/s = 1000 / mean per-frame total")
+    impl = ", ".join(f"{s}: {v}" for s, v in report.stage_impl.items() if v)
+    if impl:
+        lines.append(f"stages: {impl}")
+    head = ["heads", "config"] + list(STAGES) + ["total", "frames/s", "speedup", "max diff"]
+    rows = []
+    refs = {r.heads: r for r in report.results if r.label == ReferenceGazeLLE.label}
+    for r in report.results:
+        ref = refs.get(r.heads)
+        speed = f"{r.fps / ref.fps:.2f}x" if ref is not None else "-"
+        diff = "-" if r.max_heatmap_diff is None else f"{r.max_heatmap_diff:.1e}"
+        rows.append([str(r.heads), r.label] + [_fmt_ms(r.stage_ms[s]) for s in STAGES]
+                    + [_fmt_ms(r.total_ms), f"{r.fps:.3f}" if r.fps < 10 else f"{r.fps:.1f}", speed, diff])
+    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    fmt = lambda row: "  ".join(c.ljust(wd) if i < 2 else c.rjust(wd) for i, (c, wd) in enumerate(zip(row, widths)))  # noqa: E731
+    lines.append(fmt(head))
+    lines.extend(fmt(r) for r in rows)
+    for n, ref, best in report.summary():
+        diff = best.max_heatmap_diff
+        lines.append(f"speedup vs reference ({n} heads): {best.fps / ref.fps:.2f}× frames/s, "
+                     f"max heatmap diff {diff:.1e} [{best.label}]")
+    return "\n".join(lines)
+
+
+def save_chart(report: BenchReport, path: str | Path) -> Path:
+    """Stacked horizontal bars of the stage times per configuration and head count (PNG, matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    heads = sorted({r.heads for r in report.results})
+    fig, axes = plt.subplots(len(heads), 1, figsize=(10, 1.2 + 1.1 * len(report.results) / max(1, len(heads))
+                                                     * len(heads)), squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for ax, n in zip(axes[:, 0], heads):
+        rows = [r for r in report.results if r.heads == n]
+        for y, r in enumerate(rows):
+            left = 0.0
+            for k, s in enumerate(STAGES):
+                v = r.stage_ms[s]
+                if v is None:
+                    continue
+                ax.barh(y, v, left=left, color=colors[k % len(colors)], label=s if y == 0 else None)
+                left += v
+            ax.text(left, y, f"  {r.fps:.2f} fps", va="center", fontsize=8)
+        ax.set_yticks(range(len(rows)), [r.label for r in rows])
+        ax.invert_yaxis()
+        ax.set_title(f"{n} head{'s' if n > 1 else ''}", fontsize=10)
+        ax.set_xlabel("ms per frame")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=8)
+    fig.suptitle(f"gazecam bench: {report.model} on {report.device} ({report.machine})", fontsize=10, y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,76 @@
+"""``gazecam live [SOURCE]``: the desktop app on a camera (default 0), a video file or a stream URL."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_model_arguments
+
+HELP = "open the desktop app: live gaze overlays on a camera, video file or stream (PyQt6)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", nargs="?", default=None, metavar="SOURCE",
+                        help="camera index (default 0), /dev/videoN, video or image file, or stream URL")
+    add_model_arguments(parser)
+    parser.add_argument("--detector", default="auto", metavar="PATH|pose|face|auto",
+                        help="head detector: a YOLO head model (.pt/.onnx), pose, face (offline fallback) or "
+                             "auto (pose if available, else face; default)")
+    parser.add_argument("--forget-settings", action="store_true",
+                        help="start with default overlay/gaze settings and window layout (clears the saved ones)")
+
+
+def model_choice_from_args(args: argparse.Namespace):
+    """The :class:`~gazecam.gui.settings.ModelChoice` the model options ask for (None: use the saved one)."""
+    from ..errors import InputError
+    from ..gui.settings import ModelChoice
+
+    files = (args.backbone_weights, args.gaze_weights)
+    if any(files):
+        if args.model:
+            raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
+        if not all(files):
+            raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
+        return ModelChoice(backbone=args.backbone, backbone_weights=str(args.backbone_weights),
+                           gaze_weights=str(args.gaze_weights), device=args.device)
+    if args.model:
+        return ModelChoice(zoo_name=args.model, device=args.device)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from ..errors import GazecamError
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    choice = model_choice_from_args(args)
+    try:
+        from PyQt6.QtCore import QSettings  # noqa: F401
+    except ImportError as e:
+        raise GazecamError(f"gazecam live needs PyQt6 ({e}); install it with `pip install PyQt6`") from e
+    from ..gui.app import ensure_app, make_window
+    from ..gui.settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
+    from ..gui.sources import SourceSpec
+
+    app = ensure_app()
+    store = SettingsStore(QSettings(ORGANIZATION, APPLICATION))
+    if args.forget_settings:
+        store.q.clear()
+    if choice is None:
+        saved = store.load_model()
+        choice = saved if saved is not None else ModelChoice(zoo_name=args._default_model, device=args.device)
+        if args.device != "auto":
+            choice = ModelChoice(**{**_fields(choice), "device": args.device})
+    window = make_window(source=SourceSpec.parse(args.source), model=choice, detector=args.detector, store=store)
+    window.show()
+    code = app.exec()
+    window.shutdown()
+    return int(code)
+
+
+def _fields(obj) -> dict:
+    from dataclasses import fields
+
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}

@@ -1,0 +1,161 @@
+"""The per-frame work of the inference thread: detect heads, track them, run the gaze stage.
+
+Built from the pipeline's stages (:mod:`gazecam.detect`, :mod:`gazecam.track`, :mod:`gazecam.gaze`)
+inside the inference thread, which then owns the model and the detector.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InputError
+from ..types import Frame, GazeResult, StageTimes
+from .settings import GazeSettings, ModelChoice
+from .workers import ModelInfo
+
+__all__ = ["PipelineEngine", "PipelineBuilder", "load_model_choice", "available_devices", "available_backends"]
+
+_log = logging.getLogger(__name__)
+
+ModelLoader = Callable[[ModelChoice], Any]
+DetectorFactory = Callable[[str, "str | None", Callable[[str], None]], Any]
+
+
+def available_devices() -> list[str]:
+    """Devices for the picker: auto, cpu and every visible CUDA device."""
+    out = ["auto", "cpu"]
+    try:
+        import torch
+
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - a broken CUDA setup must not stop the GUI
+        pass
+    return out
+
+
+def available_backends() -> list[str]:
+    """Inference backends for the picker: those :mod:`gazecam.backends` finds usable, plus ``auto``."""
+    try:
+        from ..backends import available_backends as found
+
+        names = list(found())
+    except Exception:  # noqa: BLE001 - a broken optional runtime must not stop the GUI
+        names = ["torch"]
+    return [*names, "auto"] if len(names) > 1 else names
+
+
+def load_model_choice(choice: ModelChoice) -> Any:
+    """Load the weights ``choice`` names (runs in the inference thread; errors are user messages)."""
+    from ..commands.common import resolve_device
+    from ..model import GazeModel
+
+    device = resolve_device(choice.device or "auto")
+    if choice.backend not in ("torch", "", None):
+        return _load_backend(choice, device)
+    if choice.is_files:
+        if not (choice.backbone_weights and choice.gaze_weights):
+            raise InputError("local weights need both a backbone file and a gaze decoder file")
+        return GazeModel.from_files(backbone=choice.backbone, backbone_weights=choice.backbone_weights,
+                                    gaze_weights=choice.gaze_weights, device=device)
+    if not choice.zoo_name:
+        raise InputError("no model chosen: pick a zoo model or local weight files")
+    try:
+        return GazeModel.from_pretrained(choice.zoo_name, device=device, progress=False)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+
+
+def _load_backend(choice: ModelChoice, device: str) -> Any:
+    """ONNX Runtime / TensorRT / auto through :func:`gazecam.backends.load_backend` (same interface)."""
+    from ..backends import load_backend
+
+    if choice.is_files:
+        return load_backend(choice.backend, backbone=choice.backbone, backbone_weights=choice.backbone_weights,
+                            gaze_weights=choice.gaze_weights, device=device)
+    if not choice.zoo_name:
+        raise InputError("no model chosen: pick a zoo model or local weight files")
+    return load_backend(choice.backend, model=choice.zoo_name, device=device)
+
+
+def _default_detector(spec: str, device: str | None, notify: Callable[[str], None]) -> Any:
+    from ..detect import make_detector
+
+    return make_detector(spec, device=device, notify=notify)
+
+
+class PipelineEngine:
+    """detect -> track -> gaze for one frame; settings change between frames."""
+
+    def __init__(self, *, model: Any, detector: Any, tracker: Any, gaze: GazeSettings, info: ModelInfo) -> None:
+        from ..gaze import GazeStage
+
+        self.detector = detector
+        self.tracker = tracker
+        self.stage = GazeStage(model=model, smooth=gaze.smooth, inout_threshold=gaze.inout_threshold,
+                               stride=gaze.stride)
+        self.info = info
+
+    def process(self, frame: Frame) -> GazeResult:
+        timings = StageTimes()
+        t0 = time.perf_counter()
+        heads = self.detector.detect(frame)
+        if self.tracker is not None:
+            heads = self.tracker.update(heads)
+        timings.detect = (time.perf_counter() - t0) * 1e3
+        return self.stage.process(frame, heads, timings)
+
+    def set_gaze(self, settings: GazeSettings) -> None:
+        self.stage.smooth = settings.smooth
+        self.stage.inout_threshold = settings.inout_threshold
+        self.stage.stride = settings.stride
+
+    def reset(self) -> None:
+        if self.tracker is not None:
+            self.tracker.reset()
+        self.stage.reset()
+
+
+class PipelineBuilder:
+    """Builds a :class:`PipelineEngine` in the inference thread; the detector is kept across model changes.
+
+    ``model_loader`` and ``detector_factory`` are injectable (tests use light fakes).
+    """
+
+    def __init__(self, *, detector_spec: str = "auto", model_loader: ModelLoader | None = None,
+                 detector_factory: DetectorFactory | None = None, track: bool = True) -> None:
+        self.detector_spec = detector_spec
+        self._load = model_loader or load_model_choice
+        self._make_detector = detector_factory or _default_detector
+        self._track = track
+        self._detector: Any = None
+        self._detector_device: str | None = None
+        self.notes: list[str] = []
+
+    def build(self, choice: ModelChoice, gaze: GazeSettings) -> PipelineEngine:
+        model = self._load(choice)
+        device = str(getattr(model, "device", "cpu"))
+        if self._detector is None or self._detector_device != device:
+            self.notes.clear()
+            self._detector = self._make_detector(self.detector_spec, device, self.notes.append)
+            self._detector_device = device
+        tracker = None
+        if self._track:
+            from ..track import HeadTracker
+
+            tracker = HeadTracker()
+        is_fallback = bool(getattr(self._detector, "is_fallback", False))
+        warning = ""
+        if is_fallback:
+            from ..detect import FALLBACK_WARNING
+
+            warning = self.notes[-1] if self.notes else FALLBACK_WARNING
+        info = ModelInfo(name=str(getattr(model, "name", "model")), released=bool(getattr(model, "released", False)),
+                         note=str(getattr(model, "note", "")), device=device,
+                         backend=choice.backend if choice.backend not in ("", "auto") else type(model).__name__,
+                         has_inout=bool(getattr(model, "has_inout", False)),
+                         detector=str(getattr(self._detector, "name", type(self._detector).__name__)),
+                         detector_warning=warning)
+        return PipelineEngine(model=model, detector=self._detector, tracker=tracker, gaze=gaze, info=info)

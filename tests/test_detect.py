@@ -1,0 +1,291 @@
+"""Head detectors: keypoint geometry, Haar fallback, head files, YOLO/pose code paths (offline), factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gazecam.detect import (
+    FALLBACK_WARNING,
+    POSE_WEIGHTS,
+    CascadeHeadDetector,
+    FileHeads,
+    HeadDetector,
+    PoseHeadDetector,
+    YoloHeadDetector,
+    expand_faces_to_heads,
+    heads_from_keypoints,
+    make_detector,
+    ultralytics_device,
+)
+from gazecam.errors import GazecamError, InputError
+from gazecam.types import Frame, HeadBoxes
+
+
+def _frame(h: int = 120, w: int = 160, index: int = 0) -> Frame:
+    return Frame(image=np.zeros((h, w, 3), np.uint8), index=index, timestamp_s=index / 10)
+
+
+def _kpts(points: dict[int, tuple[float, float]], conf: float = 0.9) -> np.ndarray:
+    kp = np.zeros((1, 17, 3), np.float32)
+    for k, (x, y) in points.items():
+        kp[0, k] = (x, y, conf)
+    return kp
+
+
+# -- keypoints -> head boxes ------------------------------------------------------------------------
+def test_frontal_face_box_is_centred_and_scaled_by_ears_and_shoulders():
+    # nose, eyes, ears of a frontal face; shoulders 120 px apart
+    kp = _kpts({0: (100, 110), 1: (90, 100), 2: (110, 100), 3: (75, 105), 4: (125, 105),
+                5: (160, 180), 6: (40, 180)})
+    xyxy, idx = heads_from_keypoints(kp)
+    assert idx.tolist() == [0]
+    x0, y0, x1, y1 = xyxy[0]
+    side = max(1.15 * 50, 1.8 * 50, 0.5 * 120)  # ears 50 apart, face span 50, shoulders 120
+    assert x1 - x0 == pytest.approx(side) and y1 - y0 == pytest.approx(side)
+    cx, cy = np.mean([[100, 110], [90, 100], [110, 100], [75, 105], [125, 105]], axis=0)
+    assert (x0 + x1) / 2 == pytest.approx(cx)
+    assert (y0 + y1) / 2 == pytest.approx(cy - 0.05 * side)
+    face = np.array([[100, 110], [90, 100], [110, 100], [75, 105], [125, 105]])
+    assert np.all(face >= xyxy[0, :2]) and np.all(face <= xyxy[0, 2:])  # every face keypoint inside
+
+
+def test_side_view_uses_visible_face_points_and_shoulder_scale():
+    # seen from the side: nose, one eye, one ear; shoulders foreshortened (30 px)
+    kp = _kpts({0: (60, 50), 2: (70, 45), 4: (85, 48), 5: (80, 90), 6: (80 + 30, 90)})
+    xyxy, idx = heads_from_keypoints(kp)
+    assert idx.tolist() == [0]
+    side = xyxy[0, 2] - xyxy[0, 0]
+    assert side == pytest.approx(max(1.8 * 25, 0.5 * 30))
+    pts = np.array([[60, 50], [70, 45], [85, 48]])
+    assert np.all(pts >= xyxy[0, :2]) and np.all(pts <= xyxy[0, 2:])
+
+
+def test_back_view_box_sits_above_the_shoulders():
+    kp = _kpts({5: (60, 100), 6: (140, 100)})  # face keypoints not visible
+    xyxy, idx = heads_from_keypoints(kp)
+    assert idx.tolist() == [0]
+    x0, y0, x1, y1 = xyxy[0]
+    assert (x0 + x1) / 2 == pytest.approx(100)
+    assert x1 - x0 == pytest.approx(40) and y1 - y0 == pytest.approx(40)
+    assert y1 == pytest.approx(100 - 0.15 * 80)  # bottom edge above the shoulder line
+
+
+def test_low_confidence_keypoints_are_ignored():
+    kp = _kpts({0: (100, 110), 1: (90, 100), 2: (110, 100)}, conf=0.2)  # all below min_conf
+    xyxy, idx = heads_from_keypoints(kp, min_conf=0.5)
+    assert xyxy.shape == (0, 4) and idx.shape == (0,)
+    xyxy, idx = heads_from_keypoints(kp, min_conf=0.1)
+    assert idx.tolist() == [0]
+
+
+def test_keypoints_of_several_people_keep_their_index():
+    kp = np.concatenate([_kpts({}), _kpts({1: (10, 10), 2: (20, 10)}), _kpts({5: (0, 50), 6: (40, 50)})])
+    xyxy, idx = heads_from_keypoints(kp)
+    assert idx.tolist() == [1, 2]
+    assert xyxy.shape == (2, 4)
+
+
+def test_keypoints_wrong_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
+        heads_from_keypoints(np.zeros((2, 5)))
+
+
+def test_face_box_expands_to_a_head_box_containing_it():
+    faces = np.array([[50, 40, 20, 24]], np.float32)  # x, y, w, h
+    head = expand_faces_to_heads(faces)[0]
+    assert head[0] < 50 and head[1] < 40 and head[2] > 70 and head[3] > 64
+    assert head[2] - head[0] == pytest.approx(1.6 * 20)
+    assert head[3] - head[1] == pytest.approx(1.8 * 24)
+
+
+def test_ultralytics_device_names():
+    assert ultralytics_device("cuda") == "0"
+    assert ultralytics_device("cuda:1") == "1"
+    assert ultralytics_device("cpu") == "cpu"
+    assert ultralytics_device(None) is None
+
+
+# -- Haar fallback ----------------------------------------------------------------------------------
+def test_cascade_finds_the_astronaut_head_and_warns(golden_images, caplog):
+    image = golden_images["astronaut"]
+    with caplog.at_level(logging.WARNING, logger="gazecam"):
+        det = CascadeHeadDetector()
+    assert det.is_fallback and isinstance(det, HeadDetector)
+    assert any("FALLBACK" in r.getMessage() for r in caplog.records)
+    heads = det.detect(Frame(image=image, index=0, timestamp_s=0.0))
+    assert len(heads) >= 1
+    assert np.all(heads.track_ids == -1)
+    h, w = image.shape[:2]
+    assert np.all(heads.xyxy >= 0) and np.all(heads.xyxy[:, [0, 2]] <= w) and np.all(heads.xyxy[:, [1, 3]] <= h)
+    # the face of the astronaut photo is around x 200-300, y 60-190: one head box must cover its centre
+    cx, cy = 245, 120
+    assert any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in heads.xyxy)
+
+
+def test_cascade_on_an_empty_frame_finds_nothing():
+    heads = CascadeHeadDetector().detect(_frame())
+    assert len(heads) == 0 and heads.image_size == (120, 160)
+
+
+def test_cascade_without_haar_files_is_a_clear_error(monkeypatch):
+    import cv2
+
+    monkeypatch.delattr(cv2.data, "haarcascades")
+    with pytest.raises(GazecamError, match="Haar cascades"):
+        CascadeHeadDetector()
+
+
+# -- head files -------------------------------------------------------------------------------------
+def test_jsonl_heads_pixels_and_normalised_with_clipping(tmp_path):
+    p = tmp_path / "heads.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in [
+        {"frame": 0, "xyxy": [10, 10, 50, 50]},
+        {"frame": 0, "xyxy_norm": [0.5, 0.5, 0.75, 1.0], "confidence": 0.7},
+        {"frame": 2, "xyxy": [-20, 100, 30, 200]},  # at the border: clipped
+        {"frame": 3, "xyxy": [500, 500, 600, 600]},  # entirely outside: dropped
+    ]) + "\n\n")
+    fh = FileHeads(p)
+    assert not fh.has_track_ids and fh.frames == [0, 2, 3]
+    h0 = fh.detect(_frame(index=0))
+    np.testing.assert_allclose(h0.xyxy, [[10, 10, 50, 50], [80, 60, 120, 120]])
+    np.testing.assert_allclose(h0.confidence, [1.0, 0.7])
+    assert h0.track_ids.tolist() == [-1, -1]
+    assert len(fh.detect(_frame(index=1))) == 0
+    np.testing.assert_allclose(fh.detect(_frame(index=2)).xyxy, [[0, 100, 30, 120]])
+    assert len(fh.detect(_frame(index=3))) == 0
+
+
+def test_json_and_csv_heads_with_track_ids(tmp_path):
+    pj = tmp_path / "heads.json"
+    pj.write_text(json.dumps({"heads": [{"frame": 1, "xyxy": [1, 2, 3, 4], "track_id": 7}]}))
+    fj = FileHeads(pj)
+    assert fj.has_track_ids
+    assert fj.detect(_frame(index=1)).track_ids.tolist() == [7]
+    pc = tmp_path / "heads.csv"
+    pc.write_text("frame,x1_norm,y1_norm,x2_norm,y2_norm,track_id\n0,0.1,0.1,0.2,0.3,4\n0,0.5,0.5,0.6,0.6,5\n")
+    fc = FileHeads(pc)
+    h = fc.detect(_frame(index=0))
+    np.testing.assert_allclose(h.xyxy[0], [16, 12, 32, 36], rtol=1e-5)
+    assert h.track_ids.tolist() == [4, 5]
+
+
+def test_gazecam_records_are_accepted_as_head_files(tmp_path):
+    p = tmp_path / "rec.jsonl"
+    p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9],
+                             "head_xyxy_norm": [0.0, 0.0, 0.1, 0.1]}) + "\n")
+    with pytest.raises(InputError, match="exactly one box"):
+        FileHeads(p)  # both pixel and normalised boxes: ambiguous
+    p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9]}) + "\n")
+    assert FileHeads(p).detect(_frame()).track_ids.tolist() == [3]
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\n{"frame": 1, "xyxy": [1, 2, 3]}\n', r"line 2: 'xyxy' must be"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\nnot json\n', r"line 2: not valid JSON"),
+    ("a.jsonl", '{"xyxy": [1, 2, 3, 4]}\n', r"line 1: missing 'frame'"),
+    ("a.jsonl", '{"frame": -1, "xyxy": [1, 2, 3, 4]}\n', r"line 1: 'frame' must be >= 0"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [5, 2, 3, 4]}\n', r"line 1: inverted box"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, "x", 4]}\n', r"line 1: box values must be numbers"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1}\n{"frame": 1, "xyxy": [1, 2, 3, 4]}\n',
+     r"track_id for some boxes"),
+    ("a.json", '[{"frame": 0, "xyxy": [1, 2, 3, 4]}, 5]', r"record 1: expected an object"),
+    ("a.json", '{"frame": 0', r"line 1: not valid JSON"),
+    ("a.csv", "frame,a,b\n0,1,2\n", r"line 1: CSV header needs"),
+    ("a.csv", "frame,x1,y1,x2,y2\n0,1,2,3,4\n1,1,2,zz,4\n", r"line 3: box values must be numbers"),
+    ("a.txt", "", r"expected \.json, \.jsonl or \.csv"),
+])
+def test_malformed_head_files_name_file_and_line(tmp_path, name, text, match):
+    p = tmp_path / name
+    p.write_text(text)
+    with pytest.raises(InputError, match=match) as e:
+        FileHeads(p)
+    assert str(p) in str(e.value)
+
+
+def test_missing_head_file():
+    with pytest.raises(InputError, match="does not exist"):
+        FileHeads("/nonexistent/heads.jsonl")
+
+
+# -- YOLO and pose code paths (random weights from ultralytics' packaged yaml; no download) ----------------
+@pytest.fixture(scope="module")
+def yolo_files(tmp_path_factory) -> dict[str, Path]:
+    import os
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from ultralytics import YOLO
+
+    d = tmp_path_factory.mktemp("yolo")
+    out = {}
+    for key, yaml in (("detect", "yolo11n.yaml"), ("pose", "yolo11n-pose.yaml")):
+        m = YOLO(yaml)
+        m.save(str(d / f"{key}.pt"))
+        out[key] = d / f"{key}.pt"
+    return out
+
+
+def test_yolo_head_detector_resolves_classes_and_returns_clipped_boxes(yolo_files):
+    with pytest.raises(InputError, match="which class is the head"):
+        YoloHeadDetector(weights=yolo_files["detect"])  # 80 classes, none named head
+    with pytest.raises(InputError, match="no such class"):
+        YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id="head")
+    with pytest.raises(InputError, match="--detector-class 99"):
+        YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id=99)
+    det = YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id="3", conf=0.0, device="cpu", imgsz=160)
+    assert det.class_id == 3 and not det.is_fallback
+    heads = det.detect(_frame())
+    assert isinstance(heads, HeadBoxes) and heads.image_size == (120, 160)
+    assert np.all(heads.xyxy >= 0) and np.all(heads.xyxy[:, [0, 2]] <= 160) and np.all(heads.xyxy[:, [1, 3]] <= 120)
+    assert np.all(heads.track_ids == -1)
+
+
+def test_pose_model_given_as_path_becomes_a_pose_head_detector(yolo_files):
+    det = make_detector(str(yolo_files["pose"]), device="cpu", conf=0.0)
+    assert isinstance(det, PoseHeadDetector)
+    heads = det.detect(_frame())  # random weights: boxes are meaningless but well-formed
+    assert heads.image_size == (120, 160) and heads.xyxy.shape[1] == 4
+
+
+def test_pose_weights_come_from_gazecam_cache(yolo_files, tmp_path, monkeypatch):
+    from gazecam.hub import ModelCache
+
+    cache = ModelCache(root=tmp_path / "cache", mirror="file:///nonexistent-mirror", progress=False)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / POSE_WEIGHTS.filename).write_bytes(yolo_files["pose"].read_bytes())  # placed by hand
+    monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAZECAM_MIRROR", "file:///nonexistent-mirror")
+    det = make_detector("auto", device="cpu")
+    assert isinstance(det, PoseHeadDetector) and det.weights == cache.path(POSE_WEIGHTS)
+    assert POSE_WEIGHTS.filename in json.loads((tmp_path / "cache" / "manifest.json").read_text())
+
+
+def test_auto_falls_back_to_cascade_offline_and_pose_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("GAZECAM_MIRROR", "file:///nonexistent-mirror")
+    notes: list[str] = []
+    det = make_detector("auto", notify=notes.append)
+    assert isinstance(det, CascadeHeadDetector) and det.is_fallback
+    assert len(notes) == 1 and "fallback" in notes[0] and "\n" not in notes[0]
+    with pytest.raises(GazecamError, match="yolo11n-pose.pt"):
+        make_detector("pose")
+    assert isinstance(make_detector("face"), CascadeHeadDetector)
+    assert "FALLBACK" in FALLBACK_WARNING
+
+
+def test_make_detector_bad_specs(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        make_detector(str(tmp_path / "missing.pt"))
+    bad = tmp_path / "model.txt"
+    bad.write_text("x")
+    with pytest.raises(InputError, match=r"expected \.pt or \.onnx"):
+        make_detector(str(bad))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(InputError, match="cannot load"):
+        make_detector(str(junk))

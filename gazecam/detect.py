@@ -31,10 +31,10 @@ import numpy as np
 
 from .errors import GazecamError, InputError
 from .types import Frame, HeadBoxes
-from .zoo import RemoteFile
 
 if TYPE_CHECKING:  # pragma: no cover
     from .hub import ModelCache
+    from .zoo import RemoteFile
 
 __all__ = [
     "HeadDetector",
@@ -45,17 +45,21 @@ __all__ = [
     "make_detector",
     "heads_from_keypoints",
     "expand_faces_to_heads",
-    "POSE_WEIGHTS",
+    "pose_weights",
     "FALLBACK_WARNING",
 ]
 
 log = logging.getLogger(__name__)
 
-POSE_WEIGHTS = RemoteFile(
-    "yolo11n-pose.pt",
-    "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n-pose.pt",
-    "detector",
-)
+POSE_WEIGHTS_FILE = "yolo11n-pose.pt"
+POSE_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n-pose.pt"
+
+
+def pose_weights() -> "RemoteFile":
+    """The pose model file as a :class:`gazecam.zoo.RemoteFile` (imported lazily: gazecam.zoo loads torch)."""
+    from .zoo import RemoteFile
+
+    return RemoteFile(POSE_WEIGHTS_FILE, POSE_WEIGHTS_URL, "detector")
 
 FALLBACK_WARNING = ("head detector: using the OpenCV face-cascade FALLBACK (frontal/profile faces only; "
                     "people seen from behind or small faces are missed). For better heads use "
@@ -263,9 +267,10 @@ def fetch_pose_weights(*, cache: "ModelCache | None" = None, download: bool = Tr
     from .hub import ModelCache, OfflineError
 
     cache = cache or ModelCache()
-    if not download and not cache.is_cached(POSE_WEIGHTS):
-        raise OfflineError(f"{POSE_WEIGHTS.filename} is not in the model cache ({cache.path(POSE_WEIGHTS)})")
-    return cache.fetch([POSE_WEIGHTS])[0]
+    file = pose_weights()
+    if not download and not cache.is_cached(file):
+        raise OfflineError(f"{file.filename} is not in the model cache ({cache.path(file)})")
+    return cache.fetch([file])[0]
 
 
 # -- OpenCV Haar cascades (offline fallback) --------------------------------------------------------
@@ -576,10 +581,14 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
         except (OfflineError, WeightsError) as e:
             if low == "pose":
                 raise GazecamError(f"--detector pose: {e}") from e
-            first = str(e).splitlines()[0]
-            detail = str(e).splitlines()[2].strip() if len(str(e).splitlines()) > 2 else ""
-            say(f"--detector auto: the pose model is unavailable ({first.rstrip(':')}{'; ' + detail if detail else ''}); "
-                "using the offline face-cascade fallback")
+            from .hub import ModelCache
+
+            reason = next((ln.split(": ", 1)[1] for ln in str(e).splitlines() if ln.strip().startswith("from ")
+                           and ": " in ln), str(e).splitlines()[0])
+            where = (cache or ModelCache()).path(pose_weights())
+            say(f"--detector auto: the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
+                f"({reason}); using the offline face-cascade fallback. Put the file at {where} "
+                "(or set GAZECAM_MIRROR) for the better pose detector.")
             return CascadeHeadDetector()
         return PoseHeadDetector(weights=weights, conf=conf, device=device)
     path = Path(spec)

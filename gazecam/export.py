@@ -323,7 +323,7 @@ def _build_one(trt: Any, onnx_path: Path, engine_path: Path, *, fp16: bool, work
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     if fp16:
-        if not builder.platform_has_fast_fp16:
+        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in newer TensorRT
             warnings.warn("this GPU has no fast fp16; building the TensorRT engine in fp16 anyway", stacklevel=2)
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
@@ -334,5 +334,6 @@ def _build_one(trt: Any, onnx_path: Path, engine_path: Path, *, fp16: bool, work
     if serialized is None:
         raise ExportError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
     tmp = engine_path.with_suffix(".tmp")
-    tmp.write_bytes(bytes(serialized))
+    with open(tmp, "wb") as f:
+        f.write(serialized)  # IHostMemory supports the buffer protocol
     os.replace(tmp, engine_path)

@@ -63,7 +63,7 @@ class _Scale:
     def of(cls, image: np.ndarray) -> "_Scale":
         short = min(image.shape[0], image.shape[1])
         line = max(1, round(short / 360))
-        font = max(0.35, short / 1400)
+        font = max(0.4, short / 1000)
         return cls(line=line, font=font, text=max(1, round(font * 2)), pad=max(2, round(short / 240)))
 
 
@@ -199,7 +199,7 @@ class HeadBoxAnnotator:
             tid = int(result.heads.track_ids[i])
             color = color_for(tid)
             x0, y0, x1, y1 = (int(round(v)) for v in result.heads.xyxy[i])
-            cv2.rectangle(image, (x0, y0), (x1, y1), color, t, cv2.LINE_AA)
+            cv2.rectangle(image, (x0, y0), (x1, y1), color, t, cv2.LINE_8)
             if self.show_ids:
                 text = f"#{tid}" if tid >= 0 else "#?"
                 if self.show_inout and result.inout is not None and np.isfinite(result.inout[i]):
@@ -271,17 +271,17 @@ class BannerAnnotator:
             return image
         h, w = image.shape[:2]
         s = _Scale.of(image)
-        font = s.font
-        (tw, th), base = cv2.getTextSize(self.text, FONT, font, s.text)
+        font, thick = 1.3 * s.font, s.text + 1  # larger and bolder than labels
+        (tw, th), base = cv2.getTextSize(self.text, FONT, font, thick)
         while tw > w - 2 * s.pad and font > 0.3:  # shrink to fit narrow frames
             font *= 0.85
-            (tw, th), base = cv2.getTextSize(self.text, FONT, font, s.text)
+            (tw, th), base = cv2.getTextSize(self.text, FONT, font, thick)
         bh = th + base + 2 * s.pad
         y0 = h - bh if self.position == "bottom" else 0
         band = image[y0:y0 + bh]
         band[:] = (band.astype(np.float32) * (1 - self.opacity)).astype(np.uint8)  # darken under the text
         cv2.putText(image, self.text, (max(s.pad, (w - tw) // 2), y0 + s.pad + th), FONT, font, self.color,
-                    s.text, cv2.LINE_AA)
+                    thick, cv2.LINE_AA)
         return image
 
 

@@ -2,9 +2,9 @@
 
 Starts ``gazecam live``'s window on ``assets/sample.mp4`` with the golden *random* ViT-S/14 weights of
 ../shared/golden (the released weights cannot be downloaded here, so the "untrained weights" banner is
-visible and the gaze is meaningless) and the offline face-cascade head detector, waits until a few
-frames have been processed by the inference thread, pauses on a frame with its overlays and grabs the
-window from the X server into ``assets/gui.png``.
+visible and the gaze is meaningless) and the offline face-cascade head detector, plays until a few
+frames have been processed by the inference thread, then pauses on ``--frame``, waits for that frame's
+overlays and grabs the window from the X server into ``assets/gui.png``.
 
     python scripts/gui_screenshot.py [--output assets/gui.png] [--results 6]
     scripts/gui_screenshot.sh            # the same through xvfb-run
@@ -72,12 +72,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", type=Path, default=REPO / "assets" / "sample.mp4")
     ap.add_argument("--output", type=Path, default=REPO / "assets" / "gui.png")
-    ap.add_argument("--results", type=int, default=6, help="inference results to wait for before the shot")
+    ap.add_argument("--results", type=int, default=4, help="inference results to wait for while playing")
+    ap.add_argument("--frame", type=int, default=40, help="then pause on this frame and wait for its overlays")
     ap.add_argument("--detector", default="face", help="head detector (default: the offline face cascade)")
     ap.add_argument("--inout-threshold", type=float, default=0.3,
                     help="random weights score every head ~0.46 in/out: 0.3 shows arrows and heatmaps")
     ap.add_argument("--size", default="1360x820", help="window size WxH")
     ap.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
+    ap.add_argument("--colors", type=int, default=256,
+                    help="save a palette PNG with this many colours (~1/3 the size, for the README); 0 = full colour")
     ap.add_argument("--no-xvfb", action="store_true", help="use the current $DISPLAY (e.g. under xvfb-run)")
     a = ap.parse_args()
 
@@ -117,7 +120,7 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
     win.move(20, 20)
     win.show()
     t0 = time.monotonic()
-    state = {"phase": "playing", "code": 1, "paused_at": -1}
+    state = {"phase": "playing", "code": 1, "paused_at": -1, "target": -1}
 
     def finish(code: int, message: str) -> None:
         state["code"] = code
@@ -128,7 +131,8 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
     def tick() -> None:
         if time.monotonic() - t0 > a.timeout:
             finish(1, f"gui_screenshot: timed out after {a.timeout:.0f} s in phase {state['phase']} "
-                      f"(processed {win.inference.processed} frames; message: {win.message.text()!r})")
+                      f"(processed {win.inference.processed} frames; messages: "
+                      f"{win.source_message.text()!r} {win.model_message.text()!r})")
             return
         if state["phase"] == "playing":
             if win.playback is not None and not win.playback.playing and win.current is not None \
@@ -137,12 +141,14 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
                 win.play()
             if win.inference.processed >= a.results and win.latest is not None and len(win.latest.result):
                 win.pause()
+                state["target"] = min(a.frame, max(win.source_meta.frame_count - 1, 0))
+                win.seek(state["target"])
                 state["phase"] = "pausing"
         elif state["phase"] == "pausing":
             cur = win.current
             # Paused: wait for the result of the frame on screen, so overlays and frame match.
             if cur is not None and not win.playback.playing and win.latest is not None \
-                    and win.latest.result.frame.index == cur.frame.index:
+                    and win.latest.result.frame.index == cur.frame.index == state["target"]:
                 state["phase"] = "settle"
                 state["paused_at"] = cur.frame.index
                 QTimer.singleShot(700, grab)  # let the status bar refresh its rates
@@ -156,6 +162,11 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
         if not pix.save(str(a.output), "PNG"):
             finish(1, f"gui_screenshot: could not write {a.output}")
             return
+        if a.colors:
+            from PIL import Image
+
+            full = Image.open(a.output).convert("RGB")
+            full.quantize(colors=a.colors, method=Image.Quantize.MEDIANCUT).save(a.output, optimize=True)
         finish(0, f"wrote {a.output} ({pix.width()}x{pix.height()}, platform {QApplication.platformName()}): "
                   f"frame {state['paused_at']}, {len(win.latest.result)} head(s), "
                   f"{win.inference.processed} frames inferred; status: {win.status_text()}")

@@ -11,7 +11,6 @@ import pytest
 
 from gazecam.detect import (
     FALLBACK_WARNING,
-    POSE_WEIGHTS,
     CascadeHeadDetector,
     FileHeads,
     HeadDetector,
@@ -20,6 +19,7 @@ from gazecam.detect import (
     expand_faces_to_heads,
     heads_from_keypoints,
     make_detector,
+    pose_weights,
     ultralytics_device,
 )
 from gazecam.errors import GazecamError, InputError
@@ -257,12 +257,12 @@ def test_pose_weights_come_from_gazecam_cache(yolo_files, tmp_path, monkeypatch)
 
     cache = ModelCache(root=tmp_path / "cache", mirror="file:///nonexistent-mirror", progress=False)
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / POSE_WEIGHTS.filename).write_bytes(yolo_files["pose"].read_bytes())  # placed by hand
+    (tmp_path / "cache" / pose_weights().filename).write_bytes(yolo_files["pose"].read_bytes())  # placed by hand
     monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("GAZECAM_MIRROR", "file:///nonexistent-mirror")
     det = make_detector("auto", device="cpu")
-    assert isinstance(det, PoseHeadDetector) and det.weights == cache.path(POSE_WEIGHTS)
-    assert POSE_WEIGHTS.filename in json.loads((tmp_path / "cache" / "manifest.json").read_text())
+    assert isinstance(det, PoseHeadDetector) and det.weights == cache.path(pose_weights())
+    assert pose_weights().filename in json.loads((tmp_path / "cache" / "manifest.json").read_text())
 
 
 def test_auto_falls_back_to_cascade_offline_and_pose_fails_clearly(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from gazecam.eval import metrics as M
 from gazecam.eval.datasets import load_dataset, load_rgb
-from gazecam.eval.evaluate import evaluate, format_scores, predict_dataset
+from gazecam.eval.evaluate import evaluate, format_scores
 
 
 def _save(path: Path, image: np.ndarray) -> None:
@@ -89,7 +89,6 @@ def test_evaluate_vat_batches_heads_and_scores_like_the_official_script(tmp_path
     ds = load_dataset("vat", root)
     assert ds.num_heads == 5
 
-    results = list(predict_dataset(golden_model_inout, ds, batch_size=2, progress=False))
     scores = evaluate(golden_model_inout, ds, batch_size=2, progress=False)
     assert isinstance(scores, M.VatScores)
     assert (scores.num_images, scores.num_heads, scores.num_in_frame, scores.num_out_of_frame) == (3, 5, 3, 2)
@@ -101,8 +100,6 @@ def test_evaluate_vat_batches_heads_and_scores_like_the_official_script(tmp_path
         h, w = image.shape[:2]
         pred = golden_model_inout.predict(image, [hd.box_norm(w, h) for hd in im.heads])
         for j, hd in enumerate(im.heads):
-            r = next(r for r in results if r.image_index == ds.images.index(im) and r.head_index == j)
-            np.testing.assert_allclose(r.heatmap, pred.heatmaps[j], atol=1e-5)
             if hd.inout == 1:
                 aucs.append(M.vat_auc(pred.heatmaps[j], hd.gaze_x_norm[0], hd.gaze_y_norm[0]))
                 l2s.append(M.vat_l2(pred.heatmaps[j], hd.gaze_x_norm[0], hd.gaze_y_norm[0]))

@@ -43,7 +43,7 @@ def make_source(path: Path, *, n: int = 20, width: int = 64, height: int = 48, f
         audio = container.add_stream(audio_codec, rate=audio_rate, layout="mono") if audio_codec else None
         for i in range(n):
             image = np.zeros((height, width, 3), np.uint8)
-            image[:, : width // 2] = 30 + 5 * i
+            image[:, : width // 2] = (30 + 5 * i) % 256
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = i, 1 / fps
             for packet in video.encode(frame):
@@ -148,26 +148,48 @@ def test_pcm_audio_is_transcoded_and_cut_to_video(tmp_path: Path) -> None:
     assert audio["seconds"] == pytest.approx(1.0, abs=0.05)  # 1.6 s of input audio cut to the 1.0 s video
 
 
-@pytest.mark.parametrize("codec, suffix", [("aac", ".mp4"), ("pcm_s16le", ".mov")])
-def test_audio_offset_is_kept(tmp_path: Path, codec: str, suffix: str) -> None:
-    """Audio that starts 0.4 s after the first video frame still starts 0.4 s in (copied and transcoded)."""
-    src = make_source(tmp_path / f"in{suffix}", n=25, audio_codec=codec, audio_seconds=0.6, audio_start_s=0.4)
-    copy_through(src, tmp_path / "out.mp4")
-    with av.open(str(tmp_path / "out.mp4")) as container:
+def _decoded_timeline(path: Path) -> tuple[np.ndarray, int]:
+    """(samples,) first channel of the output audio placed on the output timeline, and its rate."""
+    with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        chunks = []
-        for frame in container.decode(stream):
-            start = int(round(frame.time * rate))  # output timeline, seconds -> samples
-            chunks.append((start, frame.to_ndarray()[0]))
+        chunks = [(int(round(frame.time * rate)), frame.to_ndarray()[0]) for frame in container.decode(stream)]
     total = max(s + len(c) for s, c in chunks)
     pcm = np.zeros(total, np.float32)
     for s, c in chunks:
         if s >= 0:
             pcm[s: s + len(c)] = c[: total - s]
+    return pcm, rate
+
+
+@pytest.mark.parametrize("codec, suffix", [("aac", ".mp4"), ("pcm_s16le", ".mov")])
+def test_audio_offset_is_kept(tmp_path: Path, codec: str, suffix: str) -> None:
+    """Audio that starts 0.4 s after the first video frame still starts 0.4 s in (copied and transcoded)."""
+    src = make_source(tmp_path / f"in{suffix}", n=25, audio_codec=codec, audio_seconds=0.6, audio_start_s=0.4)
+    copy_through(src, tmp_path / "out.mp4")
+    pcm, rate = _decoded_timeline(tmp_path / "out.mp4")
     loud = np.flatnonzero(np.abs(pcm) > 0.1)
     assert loud[0] / rate == pytest.approx(0.4, abs=0.03)
-    assert total / rate == pytest.approx(1.0, abs=0.05)
+    assert len(pcm) / rate == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("codec, suffix", [("aac", ".mp4"), ("pcm_s16le", ".mov")])
+def test_recording_that_starts_mid_file_keeps_audio_in_sync(tmp_path: Path, codec: str, suffix: str) -> None:
+    """audio_start_s: the output starts at source time 1.0 s, the tone starts at 1.3 s -> 0.3 s into the output."""
+    src = make_source(tmp_path / f"in{suffix}", n=50, audio_codec=codec, audio_seconds=0.7, audio_start_s=1.3)
+    with Capture(src) as cap:
+        with VideoSink(tmp_path / "out.mp4", width=64, height=48, fps=cap.info.fps, audio_from=src,
+                       audio_start_s=1.0) as sink:
+            for frame in cap:
+                if frame.timestamp_s >= 1.0 - 1e-6:
+                    sink.write(frame.image)
+    assert sink.frames_written == 25
+    pcm, rate = _decoded_timeline(tmp_path / "out.mp4")
+    loud = np.flatnonzero(np.abs(pcm) > 0.1)
+    assert loud[0] / rate == pytest.approx(0.3, abs=0.03)
+    assert len(pcm) / rate == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="audio_start_s"):
+        VideoSink(tmp_path / "x.mp4", width=64, height=48, fps=25, audio_start_s=-1)
 
 
 def test_fps_fraction() -> None:

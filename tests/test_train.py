@@ -108,7 +108,7 @@ def test_prepare_sample_target_follows_the_augmented_gaze():
         p = prepare_sample(TrainSample(image_path=Path("x.png"), head=head), image, rng, AugmentConfig())
         h, w = p.image.shape[:2]
         r, c = np.unravel_index(np.argmax(p.target), p.target.shape)
-        assert (r, c) == (int(p.gaze_norm[1] * 64), int(p.gaze_norm[0] * 64))
+        assert (r, c) == (min(int(p.gaze_norm[1] * 64), 63), min(int(p.gaze_norm[0] * 64), 63))
         flipped += p.gaze_norm[0] * w < p.box_norm[0] * w  # gaze left of the head only after a flip
     assert 0 < flipped < 30
     out = HeadAnnotation(head_xyxy_norm=(0.1, 0.1, 0.2, 0.2), gaze_x_norm=(-1.0,), gaze_y_norm=(-1.0,), inout=0)
@@ -126,7 +126,7 @@ def test_split_and_samples(tmp_path):
 
 # -- training ------------------------------------------------------------------------------------
 def test_training_lowers_the_loss_and_checkpoint_round_trips(tmp_path, golden_dir, golden_model_inout):
-    ds = read_jsonl(make_blob_dataset(tmp_path / "data", 12))
+    ds = read_jsonl(make_blob_dataset(tmp_path / "data", 8))
     model = fresh_model(golden_model_inout)
     before = {k: v.clone() for k, v in model.decoder.state_dict().items()}
     steps = []
@@ -137,12 +137,12 @@ def test_training_lowers_the_loss_and_checkpoint_round_trips(tmp_path, golden_di
                       progress=False, on_step=steps.append)
     assert trainer.use_inout_loss and not trainer.aug.image_augment  # cache on: crop/flip off, jitter kept
     records = trainer.fit()
-    assert len(steps) == 9 and [r.epoch for r in records] == [1, 2, 3]
-    first = np.mean([s.loss for s in steps[:3]])
-    last = np.mean([s.loss for s in steps[-3:]])
+    assert len(steps) == 6 and [r.epoch for r in records] == [1, 2, 3]
+    first = np.mean([s.loss for s in steps[:2]])
+    last = np.mean([s.loss for s in steps[-2:]])
     assert last < first, [s.loss for s in steps]
-    assert np.mean([s.heatmap_loss for s in steps[-3:]]) < 0.5 * np.mean([s.heatmap_loss for s in steps[:3]])
-    assert records[0].cache_misses == 12 and records[1].cache_hits == 12 and records[1].cache_misses == 0
+    assert np.mean([s.heatmap_loss for s in steps[-2:]]) < 0.5 * np.mean([s.heatmap_loss for s in steps[:2]])
+    assert records[0].cache_misses == 8 and records[1].cache_hits == 8 and records[1].cache_misses == 0
     assert model.decoder.pos_embed.equal(before["pos_embed"])  # buffer, not trained
     assert not model.decoder.linear.weight.equal(before["linear.weight"])
 
@@ -175,8 +175,17 @@ def test_resume_continues_exactly(tmp_path, golden_model_inout):
 
     straight = trainer(tmp_path / "a.pt", fresh_model(golden_model_inout))
     straight.fit()
-    one = trainer(tmp_path / "b.pt", fresh_model(golden_model_inout), TrainConfig(**{**cfg.__dict__, "epochs": 1}))
-    one.fit()
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(record):
+        raise Interrupted  # e.g. Ctrl-C or a crash right after epoch 1 was saved
+
+    interrupted = trainer(tmp_path / "b.pt", fresh_model(golden_model_inout))
+    interrupted.on_epoch = interrupt
+    with pytest.raises(Interrupted):
+        interrupted.fit()
     resumed = trainer(tmp_path / "b.pt", fresh_model(golden_model_inout))
     resumed.load_state(state_path_for(tmp_path / "b.pt"))
     assert resumed.epoch == 1
@@ -187,6 +196,11 @@ def test_resume_continues_exactly(tmp_path, golden_model_inout):
     assert len(log_path_for(tmp_path / "b.pt").read_text().splitlines()) == 2
     from gazecam.errors import GazecamError
 
+    # a longer run from the saved state: the learning rate continues on the new cosine schedule
+    longer = trainer(tmp_path / "b.pt", fresh_model(golden_model_inout), TrainConfig(**{**cfg.__dict__, "epochs": 4}))
+    longer.load_state(state_path_for(tmp_path / "b.pt"))
+    assert longer.epoch == 2 and longer.optimizer.param_groups[0]["lr"] == pytest.approx(
+        cfg.eta_min + (cfg.lr - cfg.eta_min) * (1 + math.cos(math.pi * 2 / 4)) / 2)
     with pytest.raises(GazecamError, match="already completed 2 epochs"):
         trainer(tmp_path / "c.pt", fresh_model(golden_model_inout)).load_state(state_path_for(tmp_path / "b.pt"))
     with pytest.raises(GazecamError, match="not a gazecam training-state file"):

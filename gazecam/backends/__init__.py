@@ -22,7 +22,7 @@ from .base import BACKEND_NAMES, PRECISIONS, BackendError, BackendUnavailable, G
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import GazeModel
 
-__all__ = ["load_backend", "available_backends", "resolve_backend_name", "GazeBackend", "BackendError",
+__all__ = ["load_backend", "available_backends", "resolve_backend_name", "check_backend_options", "GazeBackend", "BackendError",
            "BackendUnavailable", "BACKEND_NAMES", "PRECISIONS"]
 
 
@@ -59,6 +59,25 @@ def resolve_backend_name(name: str, device: str) -> str:
     return name
 
 
+def check_backend_options(backend: str, *, precision: str = "fp32", compile: bool = False) -> None:
+    """Reject option combinations a (resolved) backend cannot run, before anything slow is loaded."""
+    if precision not in PRECISIONS:
+        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend != "torch" and compile:
+        raise BackendError(f"--compile applies to the torch backend, not {backend}")
+    if backend == "onnxruntime" and precision != "fp32":
+        raise BackendError(f"the onnxruntime backend runs the fp32 export, not {precision}; use "
+                           "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
+    if backend == "tensorrt" and precision == "bf16":
+        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
+    if backend == "tensorrt":
+        from .tensorrt import require_tensorrt
+
+        require_tensorrt()  # "TensorRT not available: ..." before an export that would be useless
+    if backend == "onnxruntime" and not _onnxruntime_available():
+        raise BackendUnavailable("onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu)")
+
+
 def _load_gaze_model(name: str | None, *, backbone: str | None, backbone_weights: str | Path | None,
                      gaze_weights: str | Path | None, device: str) -> "GazeModel":
     from ..model import GazeModel
@@ -89,9 +108,8 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
     with bf16 support).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder
     batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).
     """
-    if precision not in PRECISIONS:
-        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     resolved = resolve_backend_name(name, device)
+    check_backend_options(resolved, precision=precision, compile=compile)
     if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
         model = _load_gaze_model(model, backbone=backbone, backbone_weights=backbone_weights,
                                  gaze_weights=gaze_weights, device=device if resolved == "torch" else "cpu")
@@ -104,8 +122,6 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
         if model_device != device and not (device == "cuda" and model_device.startswith("cuda")):
             raise BackendError(f"the model is on {model_device} but device {device!r} was asked for")
         return TorchBackend(model=model, precision=precision, compile=compile, max_heads=max_heads)
-    if compile:
-        raise BackendError(f"--compile applies to the torch backend, not {resolved}")
     if export_dir is None:
         if model is None:
             raise BackendError(f"the {resolved} backend needs a model or an export directory")
@@ -113,14 +129,9 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
 
         export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads)
     if resolved == "onnxruntime":
-        if precision != "fp32":
-            raise BackendError(f"the onnxruntime backend runs the fp32 export, not {precision}; use "
-                               "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
         from .onnxruntime import OrtBackend
 
         return OrtBackend(export_dir=export_dir, device=device, threads=threads)
     from .tensorrt import TensorRTBackend
 
-    if precision == "bf16":
-        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
     return TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16", max_heads=max_heads)

@@ -65,7 +65,8 @@ class _Engine:
         self._trt = trt
         self._torch = torch
         self.device = device
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.logger = trt.Logger(trt.Logger.WARNING)  # must outlive the runtime
+        self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
             raise BackendError(f"TensorRT could not load the engine {path} (built by another TensorRT version or "

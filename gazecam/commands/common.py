@@ -56,7 +56,7 @@ def load_model(args: argparse.Namespace) -> "GazeBackend":
 
     ``--backend torch`` with fp32 and no ``--compile`` (the default) gives the :class:`GazeModel` itself.
     """
-    from ..backends import BackendError, load_backend, resolve_backend_name
+    from ..backends import BackendError, check_backend_options, load_backend, resolve_backend_name
 
     device = resolve_device(args.device)
     backend = getattr(args, "backend", "torch") or "torch"
@@ -64,6 +64,7 @@ def load_model(args: argparse.Namespace) -> "GazeBackend":
     compiled = bool(getattr(args, "compile", False))
     try:
         resolved = resolve_backend_name(backend, device)
+        check_backend_options(resolved, precision=precision, compile=compiled)  # before the (slow) model load
         if resolved == "torch" and precision == "fp32" and not compiled:
             return load_torch_model(args, device=device)
         model = load_torch_model(args, device=device if resolved == "torch" else "cpu")

@@ -21,10 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_choice_from_args(args: argparse.Namespace):
-    """The :class:`~gazecam.gui.settings.ModelChoice` the model options ask for (None: use the saved one)."""
+    """The :class:`~gazecam.gui.settings.ModelChoice` the model options ask for (None: no model named).
+
+    Without --model / weight files the window loads the saved choice (or the default zoo model), with
+    --device/--backend/--precision/--compile applied when given.
+    """
     from ..errors import InputError
     from ..gui.settings import ModelChoice
 
+    runtime = _runtime(args)
     files = (args.backbone_weights, args.gaze_weights)
     if any(files):
         if args.model:
@@ -32,14 +37,26 @@ def model_choice_from_args(args: argparse.Namespace):
         if not all(files):
             raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
         return ModelChoice(backbone=args.backbone, backbone_weights=str(args.backbone_weights),
-                           gaze_weights=str(args.gaze_weights), device=args.device)
+                           gaze_weights=str(args.gaze_weights), **runtime)
     if args.model:
-        return ModelChoice(zoo_name=args.model, device=args.device)
+        return ModelChoice(zoo_name=args.model, **runtime)
     return None
+
+
+def _runtime(args: argparse.Namespace) -> dict:
+    return {"device": args.device, "backend": getattr(args, "backend", "torch") or "torch",
+            "precision": getattr(args, "precision", "fp32") or "fp32", "compile": bool(getattr(args, "compile", False))}
+
+
+def _explicit_runtime(args: argparse.Namespace) -> dict:
+    """Runtime options that differ from their defaults (so they override a saved choice)."""
+    defaults = {"device": "auto", "backend": "torch", "precision": "fp32", "compile": False}
+    return {k: v for k, v in _runtime(args).items() if v != defaults[k]}
 
 
 def run(args: argparse.Namespace) -> int:
     import os
+    from dataclasses import replace
 
     from ..errors import GazecamError
 
@@ -50,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         from PyQt6.QtCore import QSettings  # noqa: F401
     except ImportError as e:
         raise GazecamError(f"gazecam live needs PyQt6 ({e}); install it with `pip install PyQt6`") from e
-    from ..gui.app import ensure_app, make_window
+    from ..gui.app import ensure_app, exec_window, make_window
     from ..gui.settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
     from ..gui.sources import SourceSpec
 
@@ -60,17 +77,8 @@ def run(args: argparse.Namespace) -> int:
         store.q.clear()
     if choice is None:
         saved = store.load_model()
-        choice = saved if saved is not None else ModelChoice(zoo_name=args._default_model, device=args.device)
-        if args.device != "auto":
-            choice = ModelChoice(**{**_fields(choice), "device": args.device})
+        choice = saved if saved is not None else ModelChoice(zoo_name=args._default_model)
+        choice = replace(choice, **_explicit_runtime(args))
     window = make_window(source=SourceSpec.parse(args.source), model=choice, detector=args.detector, store=store)
     window.show()
-    code = app.exec()
-    window.shutdown()
-    return int(code)
-
-
-def _fields(obj) -> dict:
-    from dataclasses import fields
-
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return exec_window(app, window)

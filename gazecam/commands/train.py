@@ -114,6 +114,8 @@ def _validation(args: argparse.Namespace, train_ds):
             raise InputError(f"--val-split {v}: {e}") from e
     if v.endswith(".jsonl"):
         val = read_jsonl(Path(v).expanduser())
+    elif args.data_format == "jsonl" and Path(args.data).expanduser().is_file():
+        val = read_jsonl(Path(args.data).expanduser().parent / f"{v}.jsonl")  # e.g. test.jsonl beside train.jsonl
     else:
         val = load_dataset(args.data_format, args.data, split=v, frame_step=args.frame_step)
     return train_ds, val

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
-from PyQt6.QtCore import QSettings
+from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
 from .engine import PipelineBuilder, available_backends, available_devices
@@ -14,13 +15,26 @@ from .settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
 from .sources import SourceSpec
 from .window import MainWindow
 
-__all__ = ["run_app", "make_window", "ensure_app"]
+__all__ = ["run_app", "make_window", "ensure_app", "exec_window", "clean_qt_environment"]
+
+
+def clean_qt_environment() -> None:
+    """Undo what ``import cv2`` (opencv-python, not -headless) does to the environment.
+
+    It points ``QT_QPA_PLATFORM_PLUGIN_PATH`` / ``QT_QPA_FONTDIR`` at the Qt 5 plugins and fonts bundled
+    in the cv2 package; PyQt6's Qt 6 must use its own.  Call before the QApplication is created.
+    """
+    for key in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(key, "")
+        if value and f"{os.sep}cv2{os.sep}" in value:
+            del os.environ[key]
 
 
 def ensure_app(argv: list[str] | None = None) -> QApplication:
     """The process's QApplication (created once, with gazecam's organisation/app names for QSettings)."""
     app = QApplication.instance()
     if app is None:
+        clean_qt_environment()
         app = QApplication(argv if argv is not None else [sys.argv[0]])
     QApplication.setOrganizationName(ORGANIZATION)
     QApplication.setApplicationName(APPLICATION)
@@ -47,6 +61,36 @@ def run_app(*, source: SourceSpec | None, model: ModelChoice | None, detector: s
     window.show()
     if on_ready is not None:
         on_ready(window)
-    code = app.exec()
-    window.shutdown()
+    return exec_window(app, window)
+
+
+def exec_window(app: QApplication, window: MainWindow) -> int:
+    """Run the event loop until the window closes; Ctrl-C in the terminal closes it cleanly.
+
+    The window's shutdown (recording finalised, threads stopped) always runs; after Ctrl-C,
+    ``KeyboardInterrupt`` is raised so the command line reports the interruption (exit code 130).
+    """
+    interrupted = False
+
+    def on_sigint(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        nonlocal interrupted
+        interrupted = True
+        window.close()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (embedded use): no handler
+        previous = None
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)  # returns to Python regularly, so the signal handler can run
+    wake.start(200)
+    try:
+        code = app.exec()
+    finally:
+        wake.stop()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        window.shutdown()
+    if interrupted:
+        raise KeyboardInterrupt
     return int(code)

@@ -11,17 +11,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InputError
+from ..errors import GazecamError, InputError
 from ..types import Frame, GazeResult, StageTimes
 from .settings import GazeSettings, ModelChoice
 from .workers import ModelInfo
 
-__all__ = ["PipelineEngine", "PipelineBuilder", "load_model_choice", "available_devices", "available_backends"]
+__all__ = ["DetectorUnavailable", "PipelineEngine", "PipelineBuilder", "load_model_choice", "available_devices", "available_backends"]
 
 _log = logging.getLogger(__name__)
 
 ModelLoader = Callable[[ModelChoice], Any]
 DetectorFactory = Callable[[str, "str | None", Callable[[str], None]], Any]
+
+
+class DetectorUnavailable(GazecamError):
+    """The head detector the user asked for cannot be built (e.g. ``pose`` weights missing offline)."""
 
 
 def available_devices() -> list[str]:
@@ -48,13 +52,29 @@ def available_backends() -> list[str]:
 
 
 def load_model_choice(choice: ModelChoice) -> Any:
-    """Load the weights ``choice`` names (runs in the inference thread; errors are user messages)."""
+    """Load the weights ``choice`` names on its backend (runs in the inference thread; errors are messages).
+
+    The torch backend in fp32 without compilation gives the :class:`~gazecam.model.GazeModel` itself, as
+    ``gazecam process`` does; other backends wrap it through :func:`gazecam.backends.load_backend`.
+    """
+    from ..backends import BackendError, load_backend, resolve_backend_name
     from ..commands.common import resolve_device
-    from ..model import GazeModel
 
     device = resolve_device(choice.device or "auto")
-    if choice.backend not in ("torch", "", None):
-        return _load_backend(choice, device)
+    try:
+        resolved = resolve_backend_name(choice.backend or "torch", device)
+        if resolved == "torch" and choice.precision == "fp32" and not choice.compile:
+            return _load_torch_model(choice, device)
+        model = _load_torch_model(choice, device if resolved == "torch" else "cpu")
+        return load_backend(resolved, model=model, device=device, precision=choice.precision,
+                            compile=choice.compile)
+    except BackendError as e:
+        raise InputError(f"backend {choice.backend}: {e}") from e
+
+
+def _load_torch_model(choice: ModelChoice, device: str) -> Any:
+    from ..model import GazeModel
+
     if choice.is_files:
         if not (choice.backbone_weights and choice.gaze_weights):
             raise InputError("local weights need both a backbone file and a gaze decoder file")
@@ -68,22 +88,15 @@ def load_model_choice(choice: ModelChoice) -> Any:
         raise InputError(str(e)) from e
 
 
-def _load_backend(choice: ModelChoice, device: str) -> Any:
-    """ONNX Runtime / TensorRT / auto through :func:`gazecam.backends.load_backend` (same interface)."""
-    from ..backends import load_backend
-
-    if choice.is_files:
-        return load_backend(choice.backend, backbone=choice.backbone, backbone_weights=choice.backbone_weights,
-                            gaze_weights=choice.gaze_weights, device=device)
-    if not choice.zoo_name:
-        raise InputError("no model chosen: pick a zoo model or local weight files")
-    return load_backend(choice.backend, model=choice.zoo_name, device=device)
-
-
 def _default_detector(spec: str, device: str | None, notify: Callable[[str], None]) -> Any:
     from ..detect import make_detector
 
     return make_detector(spec, device=device, notify=notify)
+
+
+def _backend_label(choice: ModelChoice, model: Any) -> str:
+    name = choice.backend if choice.backend not in ("", "auto") else type(model).__name__
+    return name if choice.precision == "fp32" else f"{name} {choice.precision}"
 
 
 class PipelineEngine:
@@ -139,7 +152,10 @@ class PipelineBuilder:
         device = str(getattr(model, "device", "cpu"))
         if self._detector is None or self._detector_device != device:
             self.notes.clear()
-            self._detector = self._make_detector(self.detector_spec, device, self.notes.append)
+            try:
+                self._detector = self._make_detector(self.detector_spec, device, self.notes.append)
+            except Exception as e:  # noqa: BLE001 - reported in the window like a model error
+                raise DetectorUnavailable(f"head detector {self.detector_spec!r}: {e}") from e
             self._detector_device = device
         tracker = None
         if self._track:
@@ -154,7 +170,7 @@ class PipelineBuilder:
             warning = self.notes[-1] if self.notes else FALLBACK_WARNING
         info = ModelInfo(name=str(getattr(model, "name", "model")), released=bool(getattr(model, "released", False)),
                          note=str(getattr(model, "note", "")), device=device,
-                         backend=choice.backend if choice.backend not in ("", "auto") else type(model).__name__,
+                         backend=_backend_label(choice, model),
                          has_inout=bool(getattr(model, "has_inout", False)),
                          detector=str(getattr(self._detector, "name", type(self._detector).__name__)),
                          detector_warning=warning)

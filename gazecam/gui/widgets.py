@@ -250,6 +250,7 @@ class ControlPanel(QWidget):
         self._view = view
         self._gaze = gaze
         self._files_choice: ModelChoice | None = None
+        self._compile = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
 
@@ -311,6 +312,11 @@ class ControlPanel(QWidget):
         self.backend_combo.setObjectName("backend_combo")
         self.backend_combo.addItems(backends)
         mform.addRow("Backend", self.backend_combo)
+        self.precision_combo = QComboBox()
+        self.precision_combo.setObjectName("precision_combo")
+        self.precision_combo.addItems(["fp32", "fp16", "bf16"])
+        self.precision_combo.setToolTip("fp16: torch on CUDA or TensorRT; bf16: torch (CUDA or CPUs with bf16)")
+        mform.addRow("Precision", self.precision_combo)
         self.load_button = QPushButton("Load model")
         self.load_button.setObjectName("load_model")
         self.load_button.clicked.connect(self._load_clicked)
@@ -345,7 +351,9 @@ class ControlPanel(QWidget):
             if self.model_combo.findText(choice.zoo_name) < 0:
                 self.model_combo.insertItem(0, choice.zoo_name)
             self.model_combo.setCurrentText(choice.zoo_name)
-        for combo, value in ((self.device_combo, choice.device), (self.backend_combo, choice.backend)):
+        self._compile = choice.compile
+        for combo, value in ((self.device_combo, choice.device), (self.backend_combo, choice.backend),
+                             (self.precision_combo, choice.precision)):
             if combo.findText(value) < 0:
                 combo.addItem(value)
             combo.setCurrentText(value)
@@ -358,16 +366,20 @@ class ControlPanel(QWidget):
         self._gaze = self.gaze_settings()
         self.gazeChanged.emit(self._gaze)
 
+    def runtime(self) -> dict[str, object]:
+        """Device, backend, precision and compile flag as picked (keyword arguments of ModelChoice)."""
+        return {"device": self.device_combo.currentText(), "backend": self.backend_combo.currentText(),
+                "precision": self.precision_combo.currentText(), "compile": self._compile}
+
     def _load_clicked(self) -> None:
-        device, backend = self.device_combo.currentText(), self.backend_combo.currentText()
         if self.model_combo.currentText() == self.FILES_ITEM:
             dlg = ModelDialog(self._files_choice or ModelChoice(), parent=self)
             if dlg.exec() != QDialog.DialogCode.Accepted:
                 return
             self._files_choice = dlg.choice()
-            choice = replace(self._files_choice, device=device, backend=backend)
+            choice = replace(self._files_choice, **self.runtime())
         else:
-            choice = ModelChoice(zoo_name=self.model_combo.currentText(), device=device, backend=backend)
+            choice = ModelChoice(zoo_name=self.model_combo.currentText(), **self.runtime())
         self.modelRequested.emit(choice)
 
 

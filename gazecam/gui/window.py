@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,27 +67,13 @@ def default_save_path(kind: str, suffix: str, *, stem: str = "gazecam") -> Path:
     return base / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}{suffix}"
 
 
-def sink_supports_audio_offset() -> bool:
-    """Whether :class:`gazecam.sinks.VideoSink` can start the copied audio at an offset (``audio_start_s``)."""
-    import inspect
-
-    from ..sinks import VideoSink
-
-    return "audio_start_s" in inspect.signature(VideoSink).parameters
-
-
 def _default_sink_factory(path: Path, width: int, height: int, fps: float, audio_from: str | None,
                           audio_start_s: float = 0.0) -> Any:
-    """The same H.264 writer as ``gazecam process`` (audio of a file source kept from ``audio_start_s``)."""
-    from ..sinks import VideoSink
+    """The same H.264 writer as ``gazecam process``; a file source's audio is kept from ``audio_start_s``."""
+    from .audio import RecordingSink
 
-    kwargs: dict[str, Any] = {}
-    if audio_from is not None and audio_start_s > 0:
-        if not sink_supports_audio_offset():
-            audio_from = None  # the window said so: audio cannot be aligned to a mid-file start
-        else:
-            kwargs["audio_start_s"] = audio_start_s
-    return VideoSink(path, width=width, height=height, fps=fps, audio_from=audio_from, **kwargs)
+    return RecordingSink(path, width=width, height=height, fps=fps, audio_from=audio_from,
+                         audio_start_s=audio_start_s)
 
 
 @dataclass
@@ -146,6 +132,7 @@ class MainWindow(QMainWindow):
         self._infer_ms = float("nan")
         self._epoch_seen = -1
         self._closing = False
+        self.frames_displayed = 0  # new frames drawn (not counting redraws of the same frame)
 
         self.inference = InferenceWorker(builder=builder, gaze=self.gaze_settings)
         self.inference.resultReady.connect(self._on_result)
@@ -190,9 +177,13 @@ class MainWindow(QMainWindow):
                                   "padding:4px 8px; border-radius:3px;}")
         self.banner.hide()
         col.addWidget(self.banner)
-        self.message = MessagePanel()
-        self.message.actionTriggered.connect(self._on_message_action)
-        col.addWidget(self.message)
+        # One panel per topic, so a missing camera and a missing model are both on screen.
+        self.source_message = MessagePanel()
+        self.model_message = MessagePanel()
+        self.notice = MessagePanel()  # detector fallback, recording problems
+        for panel in (self.source_message, self.model_message, self.notice):
+            panel.actionTriggered.connect(self._on_message_action)
+            col.addWidget(panel)
         self.video = VideoView()
         col.addWidget(self.video, 1)
         col.addLayout(self._build_transport())
@@ -354,8 +345,7 @@ class MainWindow(QMainWindow):
         self.people.update_result(None, self.gaze_settings.inout_threshold)
         self.video.set_image(None)
         self.video.set_hint(f"Opening {spec.label} …")
-        if self.message.kind in ("error", "warning") and self.message.property("about") == "source":
-            self.message.hide()
+        self.source_message.hide()
         self.setWindowTitle(f"gazecam live — {spec.label}")
         self.inference.reset()
         pb = PlaybackWorker(opener=lambda: self._open_source_fn(spec), live=spec.live, autoplay=True)
@@ -405,7 +395,7 @@ class MainWindow(QMainWindow):
     def reconnect(self) -> None:
         if self.playback is not None and self.playback.is_alive():
             self.playback.reconnect()
-            self.message.hide()
+            self.source_message.hide()
             self.video.set_hint(f"Reconnecting to {self.source_spec.label if self.source_spec else 'source'} …")
         elif self.source_spec is not None:
             self.open_source(self.source_spec)
@@ -465,7 +455,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ playback signals
     def _on_opened(self, meta: SourceMeta) -> None:
         self.source_meta = meta
-        self.message.hide()
+        self.source_message.hide()
         self._set_seekable(not meta.live)
         if not meta.live:
             self.seek_slider.setRange(0, max(meta.frame_count - 1, 0))
@@ -484,8 +474,7 @@ class MainWindow(QMainWindow):
         title = (f"{what}: the camera/stream stopped or could not be opened." if can_retry
                  else f"{what} could not be played.")
         actions = (("retry", "Reconnect"), ("open", "Open file…")) if can_retry else (("open", "Open file…"),)
-        self.message.setProperty("about", "source")
-        self.message.show_message("error", title, message, actions)
+        self.source_message.show_message("error", title, message, actions)
         if self.current is None:
             self.video.set_hint(f"{what}: no video\n{message.splitlines()[0] if message else ''}")
 
@@ -510,6 +499,7 @@ class MainWindow(QMainWindow):
             self._epoch_seen = item.epoch
             self.latest = None
         self.current = item
+        self.frames_displayed += 1
         self._display_rate.tick(now)
         self._draw(record=True)
         if self.model_info is not None:  # no model (yet): the video plays on its own
@@ -587,11 +577,7 @@ class MainWindow(QMainWindow):
         base = self.model_choice if self.model_choice and self.model_choice.is_files else ModelChoice()
         dlg = ModelDialog(base, parent=self)
         if dlg.exec() == ModelDialog.DialogCode.Accepted:
-            choice = dlg.choice()
-            dev = self.controls.device_combo.currentText()
-            be = self.controls.backend_combo.currentText()
-            choice = ModelChoice(backbone=choice.backbone, backbone_weights=choice.backbone_weights,
-                                 gaze_weights=choice.gaze_weights, device=dev, backend=be)
+            choice = replace(dlg.choice(), **self.controls.runtime())
             self.controls.show_choice(choice)
             self.load_model(choice)
 
@@ -619,11 +605,9 @@ class MainWindow(QMainWindow):
         state = f"{info.name} on {info.device} ({info.backend}), detector {info.detector}"
         self.controls.model_state.setText(state)
         self.status_labels["model"].setText(f"model: {info.name} · {info.device}/{info.backend}")
-        if self.message.property("about") == "model":
-            self.message.hide()
+        self.model_message.hide()
         if info.detector_warning:
-            self.message.setProperty("about", "detector")
-            self.message.show_message("warning", "Head detector: offline fallback in use", info.detector_warning)
+            self.notice.show_message("warning", "Head detector: offline fallback in use", info.detector_warning)
         if self.model_choice is not None:
             self.store.save_model(self.model_choice)
         self._draw()
@@ -633,9 +617,9 @@ class MainWindow(QMainWindow):
         self.controls.load_button.setEnabled(True)
         self.controls.model_state.setText("not loaded (see the message above the video)")
         self.status_labels["model"].setText("model: none")
-        self.message.setProperty("about", "model")
-        self.message.show_message(
-            "error", "The gaze model could not be loaded — the video plays without gaze overlays.",
+        what = "head detector" if message.startswith("head detector") else "gaze model"
+        self.model_message.show_message(
+            "error", f"The {what} could not be loaded — the video plays without gaze overlays.",
             message, (("model_files", "Local files…"), ("model_panel", "Choose model…")))
 
     def _on_inference_error(self, message: str) -> None:
@@ -677,10 +661,6 @@ class MainWindow(QMainWindow):
                 return False
         frame = self.current.frame
         audio = meta.audio_path if not meta.live else None
-        audio_note = ""
-        if audio is not None and frame.index > 0 and self._sink_factory is _default_sink_factory \
-                and not sink_supports_audio_offset():
-            audio_note = " (without audio: it can only be kept for recordings that start at the first frame)"
         rec = RecorderWorker(path=Path(path), width=frame.width, height=frame.height, fps=meta.fps,
                              audio_from=audio, audio_start_s=frame.timestamp_s if audio else 0.0,
                              sink_factory=self._sink_factory)
@@ -689,8 +669,7 @@ class MainWindow(QMainWindow):
             rec.start()
         except Exception as e:  # noqa: BLE001 - unwritable path, ...
             self.record_button.setChecked(False)
-            self.message.setProperty("about", "recording")
-            self.message.show_message("error", "Cannot record", str(e))
+            self.notice.show_message("error", "Cannot record", str(e))
             self.last_recording = RecordingSummary(Path(path), 0, 0, str(e))
             return False
         self.recorder = rec
@@ -699,7 +678,8 @@ class MainWindow(QMainWindow):
         self.record_button.setChecked(True)
         self.record_button.setText("■ Stop")
         self.record_button.setStyleSheet("color:#d22; font-weight:bold;")
-        self.statusBar().showMessage(f"recording to {path}{audio_note}", 6000)
+        self.statusBar().showMessage(f"recording to {path}" + (" (with the source's sound)" if rec.has_audio else ""),
+                                     6000)
         return True
 
     def stop_recording(self) -> RecordingSummary | None:
@@ -720,8 +700,7 @@ class MainWindow(QMainWindow):
 
     def _on_record_failed(self, message: str) -> None:
         self.stop_recording()
-        self.message.setProperty("about", "recording")
-        self.message.show_message("error", "Recording stopped", message)
+        self.notice.show_message("error", "Recording stopped", message)
 
     def snapshot(self, path: Path | None = None) -> Path | None:
         if self.annotated is None:

@@ -18,7 +18,7 @@ import threading
 import time
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, auto
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar

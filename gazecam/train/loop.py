@@ -122,11 +122,20 @@ def _atomic_torch_save(obj: object, path: Path) -> None:
         raise
 
 
+# key order of the official get_gazelle_state_dict() (module definition order of the official GazeLLE)
+_OFFICIAL_ORDER = ("pos_embed", "linear.", "head_token.", "inout_token.", "transformer.", "heatmap_head.",
+                   "inout_head.")
+
+
+def _official_rank(key: str) -> int:
+    return next((i for i, p in enumerate(_OFFICIAL_ORDER) if key == p or key.startswith(p)), len(_OFFICIAL_ORDER))
+
+
 def save_decoder(decoder: torch.nn.Module, path: Path) -> None:
-    """The decoder in the official checkpoint format (float32 tensors, official key names)."""
-    state = {k: v.detach().to("cpu", torch.float32).contiguous().clone()
-             for k, v in decoder.official_state_dict().items()}  # type: ignore[operator]
-    _atomic_torch_save(state, path)
+    """The decoder in the official checkpoint format (float32 tensors, official key names and order)."""
+    state = decoder.official_state_dict()  # type: ignore[operator]
+    keys = sorted(state, key=_official_rank)  # stable: keeps the order within each group
+    _atomic_torch_save({k: state[k].detach().to("cpu", torch.float32).contiguous().clone() for k in keys}, path)
 
 
 class Trainer:
@@ -152,7 +161,6 @@ class Trainer:
         self.use_inout_loss = bool(config.inout_loss and self.decoder.inout and config.inout_weight > 0)
         self.aug = (AugmentConfig(image_augment=feature_cache is None) if config.augment else AugmentConfig.none())
         self.rng = np.random.default_rng(config.seed)
-        self.torch_gen_seed = config.seed
         self.epoch = 0  # completed epochs
         self.decoder.requires_grad_(True)
         inout_params = [p for n, p in self.decoder.named_parameters() if "inout" in n]
@@ -325,7 +333,12 @@ class Trainer:
         self.decoder.load_state_dict(st["decoder"], strict=True)
         self.optimizer.load_state_dict(st["optimizer"])
         sched = dict(st["scheduler"])
-        sched["T_max"] = self.config.epochs  # allow extending the run with a larger --epochs
+        if sched.get("T_max") != self.config.epochs:  # --epochs changed: continue on the new cosine schedule
+            sched["T_max"] = self.config.epochs
+            epoch = int(st["epoch"])
+            for group, base in zip(self.optimizer.param_groups, sched["base_lrs"]):
+                group["lr"] = self.config.eta_min + (base - self.config.eta_min) * (
+                    1 + math.cos(math.pi * epoch / self.config.epochs)) / 2
         self.scheduler.load_state_dict(sched)
         self.rng.bit_generator.state = json.loads(st["numpy_rng"])
         self.torch_rng_state = st["torch_rng"].clone()

@@ -15,6 +15,10 @@ import pytest  # noqa: E402
 
 from gui_fakes import FakeDetector, FakeModel, make_clip  # noqa: E402
 
+from gazecam.gui.app import clean_qt_environment  # noqa: E402  (imports cv2 via the renderer)
+
+clean_qt_environment()  # before pytest-qt creates the QApplication
+
 
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory) -> Path:

@@ -40,3 +40,40 @@ def test_command_module_imports_no_qt_or_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_runtime_options_are_carried():
+    choice = model_choice_from_args(parse("--model", "gazelle_dinov2_vitb14", "--backend", "onnxruntime",
+                                          "--precision", "fp32", "--device", "cpu"))
+    assert (choice.backend, choice.precision, choice.device, choice.compile) == ("onnxruntime", "fp32", "cpu", False)
+
+
+def test_live_runs_the_window_until_closed(qapp, store, clip, golden_dir, monkeypatch, tmp_path):
+    """``gazecam live CLIP --backbone-weights ... --detector face`` in-process: window up, model loaded, closed."""
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from gazecam.commands.live import run
+    from gazecam.gui.window import MainWindow
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # QSettings of the command: in tmp
+    args = parse(str(clip), "--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
+                 "--gaze-weights", str(golden_dir / "gazelle_vits14_inout_random.pt"), "--device", "cpu",
+                 "--detector", "face")
+    seen: list[str] = []
+
+    def windows() -> list[MainWindow]:
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+
+    def poll() -> None:
+        for w in windows():
+            if w.model_info is not None and w.current is not None and w.current.frame.index >= 2:
+                seen.append(f"{w.model_info.name} {w.model_info.detector} {w.source_meta.name}")
+                w.close()
+                return
+        QTimer.singleShot(50, poll)
+
+    QTimer.singleShot(0, poll)
+    QTimer.singleShot(60_000, lambda: [w.close() for w in windows()])  # never hang the suite
+    assert run(args) == 0
+    assert seen == ["gazelle_vits14_inout_random face-cascade (fallback) clip.mp4"]

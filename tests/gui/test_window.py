@@ -14,7 +14,7 @@ from gazecam.gui.settings import ModelChoice, ViewSettings
 from gazecam.gui.sources import SourceSpec
 from gazecam.types import Frame
 
-from gui_fakes import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, FakeDetector, frame_index_of
+from gui_fakes import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, FakeDetector, FakeModel, frame_index_of
 
 WAIT_MS = 10_000
 
@@ -99,6 +99,34 @@ def test_open_play_overlays_and_status(qtbot, make_window, clip):
     assert win.view_settings.heatmap_opacity == pytest.approx(0.8)
 
 
+class SlowModel(FakeModel):
+    """Inference far slower than the clip's 24 fps."""
+
+    def encode(self, image):
+        import time
+
+        time.sleep(0.2)
+        return super().encode(image)
+
+
+def test_video_never_stalls_when_inference_is_slow(qtbot, make_window, clip):
+    from gazecam.gui.engine import PipelineBuilder
+
+    builder = PipelineBuilder(model_loader=lambda choice: SlowModel(),
+                              detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
+    win = make_window(builder=builder)
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    win.open_source(SourceSpec("file", str(clip)))
+    qtbot.waitUntil(lambda: win.current is not None and win.current.frame.index == CLIP_FRAMES - 1, timeout=WAIT_MS)
+    # Every frame of the clip was either drawn or counted as dropped; the model saw only some of them
+    # (newest frame wins) and its overlays were drawn on later frames.
+    assert win.frames_displayed + win.dropped_frames == CLIP_FRAMES
+    assert win.inference.processed < win.frames_displayed
+    assert win.inference.inbox.dropped > 0
+    assert win.inference.processed < CLIP_FRAMES
+    qtbot.waitUntil(lambda: win.people.rowCount() == 2, timeout=WAIT_MS)
+
+
 def test_gaze_settings_apply_live(qtbot, make_window, clip, fake_builder):
     win = make_window(source=SourceSpec("file", str(clip)))
     wait_result(qtbot, win)
@@ -163,6 +191,29 @@ def test_record_steps_exact_frames_with_audio(qtbot, make_window, clip, save_dia
     assert has_audio  # started at the first frame of a file with sound
 
 
+def test_record_from_the_middle_keeps_aligned_audio(qtbot, make_window, clip, tmp_path):
+    import av
+
+    win = make_window()
+    open_paused_at_start(qtbot, win, clip)
+    win.seek(24)
+    wait_frame(qtbot, win, 24)
+    assert win.start_recording(tmp_path / "middle.mp4")
+    for i in range(25, 37):
+        win.step(1)
+        wait_frame(qtbot, win, i)
+    summary = win.stop_recording()
+    assert summary.frames == 13 and summary.error == ""
+    frames, _, has_audio = read_video(summary.path)
+    assert [frame_index_of(f) for f in frames] == list(range(24, 37))
+    assert has_audio
+    with av.open(str(summary.path)) as c:
+        a = c.streams.audio[0]
+        samples = sum(f.samples for f in c.decode(a))
+    # The second half of the source's sound, cut to the clip's 13 frames (AAC packets: +-1024 samples).
+    assert abs(samples / a.sample_rate - 13 / CLIP_FPS) < 0.1
+
+
 def test_snapshot_png(qtbot, make_window, clip, save_dialog):
     from PIL import Image
 
@@ -223,29 +274,29 @@ def test_unplugged_camera_message_and_reconnect(qtbot, make_window):
     UnpluggedCamera.opened = 0
     win = make_window(source_opener=lambda spec: UnpluggedCamera())
     win.open_source(SourceSpec.parse("0"))
-    qtbot.waitUntil(lambda: win.message.isVisible(), timeout=WAIT_MS)
-    assert "stopped delivering frames" in win.message.text()
-    assert win.message.findChild(type(win.record_button), "msg_retry") is not None
+    qtbot.waitUntil(lambda: win.source_message.isVisible(), timeout=WAIT_MS)
+    assert "stopped delivering frames" in win.source_message.text()
+    assert win.source_message.findChild(type(win.record_button), "msg_retry") is not None
     assert win.current is not None and win.current.frame.index == 4  # the last frame stays on screen
     assert win.playback.is_alive() and win.inference.is_alive()  # the app keeps running
     # Reconnect: a new source is opened and frames flow again.
     first_epoch = win.current.epoch
-    qtbot.mouseClick(win.message.findChild(type(win.record_button), "msg_retry"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(win.source_message.findChild(type(win.record_button), "msg_retry"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: UnpluggedCamera.opened == 2, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: win.message.isVisible() and win.current.epoch != first_epoch, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.source_message.isVisible() and win.current.epoch != first_epoch, timeout=WAIT_MS)
 
 
 def test_unreadable_file_and_missing_camera(qtbot, make_window, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"this is not a video" * 100)
     win = make_window(source=SourceSpec("file", str(bad)))
-    qtbot.waitUntil(lambda: win.message.isVisible(), timeout=WAIT_MS)
-    assert "broken.mp4" in win.message.text() and win.message.kind == "error"
+    qtbot.waitUntil(lambda: win.source_message.isVisible(), timeout=WAIT_MS)
+    assert "broken.mp4" in win.source_message.text() and win.source_message.kind == "error"
     assert win.isVisible()
     # A camera that is not there (the real capture path): message with Reconnect, app alive.
     win.open_source(SourceSpec.parse("/dev/video97"))
-    qtbot.waitUntil(lambda: win.message.isVisible() and "video97" in win.message.text(), timeout=WAIT_MS)
-    assert win.message.findChild(type(win.record_button), "msg_retry") is not None
+    qtbot.waitUntil(lambda: win.source_message.isVisible() and "video97" in win.source_message.text(), timeout=WAIT_MS)
+    assert win.source_message.findChild(type(win.record_button), "msg_retry") is not None
     assert win.inference.is_alive()
 
 
@@ -258,14 +309,17 @@ def test_missing_zoo_weights_shows_offline_message(qtbot, make_window, clip, mon
     builder = PipelineBuilder(detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
     win = make_window(source=SourceSpec("file", str(clip)), builder=builder,
                       model=ModelChoice(zoo_name="gazelle_dinov2_vitb14_inout", device="cpu"))
-    qtbot.waitUntil(lambda: win.message.isVisible() and win.message.property("about") == "model",
-                    timeout=WAIT_MS)
-    text = win.message.text()
+    qtbot.waitUntil(lambda: win.model_message.isVisible(), timeout=WAIT_MS)
+    text = win.model_message.text()
     assert "gazelle_dinov2_vitb14_inout.pt" in text and "put it at" in text
     assert str(tmp_path / "cache") in text
     # The video keeps playing without a model.
     qtbot.waitUntil(lambda: win.current is not None and win.current.frame.index > 3, timeout=WAIT_MS)
     assert win.model_info is None and win.latest is None
+    # No camera either: both problems are on screen at once.
+    win.open_source(SourceSpec.parse("/dev/video97"))
+    qtbot.waitUntil(lambda: win.source_message.isVisible(), timeout=WAIT_MS)
+    assert win.model_message.isVisible() and "put it at" in win.model_message.text()
 
 
 def test_golden_model_end_to_end(qtbot, make_window, clip, golden_model_inout):

@@ -1,0 +1,367 @@
+"""`gazecam process` end to end: outputs, warnings, every bad input of issue 3, Ctrl-C."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import gazecam.commands.process as process_cmd
+import gazecam.sinks as sinks_mod
+from gazecam.cli import main
+from gazecam.sinks import RECORD_FIELDS
+
+REPO = Path(__file__).resolve().parents[1]
+H, W = 120, 160
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def make_video(path: Path, *, n: int = 12, fps: int = 10, width: int = W, height: int = H, audio: bool = True,
+               options: dict[str, str] | None = None) -> Path:
+    """n frames of a moving gradient, optional 440 Hz AAC track as long as the video."""
+    with av.open(str(path), mode="w", options=options or {}) as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.time_base = Fraction(1, fps)
+        a = c.add_stream("aac", rate=44100, layout="mono") if audio else None
+        sent = 0
+        for i in range(n):
+            img = np.zeros((height, width, 3), np.uint8)
+            img[..., 0] = (np.arange(width) * 255 // width)[None, :]
+            img[..., 1] = 12 * i % 256
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in v.encode(f):
+                c.mux(p)
+            if a is not None:
+                until = int(round((i + 1) / fps * 44100))
+                while sent < until:
+                    k = min(1024, until - sent)
+                    pcm = (0.3 * np.sin(2 * np.pi * 440 * np.arange(sent, sent + k) / 44100)).astype(np.float32)
+                    af = av.AudioFrame.from_ndarray(pcm[None], format="fltp", layout="mono")
+                    af.sample_rate, af.pts, af.time_base = 44100, sent, Fraction(1, 44100)
+                    for p in a.encode(af):
+                        c.mux(p)
+                    sent += k
+        for s in (v, a):
+            if s is not None:
+                for p in s.encode(None):
+                    c.mux(p)
+    return path
+
+
+def write_heads(path: Path, n: int, *, with_border_person: bool = True, width: int = W) -> Path:
+    """A person moving right (no track ids: the tracker assigns them) and one half outside the left border."""
+    rows = []
+    for i in range(n):
+        rows.append({"frame": i, "xyxy": [20 + 4 * i, 20, 50 + 4 * i, 50]})
+        if with_border_person:
+            rows.append({"frame": i, "xyxy": [-15, 60, 20, 95]})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def video_info(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(video=0))
+        return {"frames": frames, "fps": v.average_rate, "width": v.codec_context.width,
+                "height": v.codec_context.height, "audio": len(c.streams.audio) > 0}
+
+
+@pytest.fixture()
+def model_args(golden_dir: Path) -> list[str]:
+    return ["--backbone", "dinov2_vits14", "--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
+            "--gaze-weights", str(golden_dir / "gazelle_vits14_inout_random.pt"), "--device", "cpu"]
+
+
+@pytest.fixture()
+def fast_model(monkeypatch, golden_model_inout):
+    """Reuse the session's golden model instead of loading it again for every command."""
+    monkeypatch.setattr(process_cmd, "load_model", lambda args: golden_model_inout)
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    code = main(["process", *args])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# -- must show ------------------------------------------------------------------------------------
+def test_end_to_end_video_records_audio_and_stable_ids(tmp_path, capsys, model_args):
+    video = make_video(tmp_path / "in.mp4", n=8, fps=10)
+    heads = write_heads(tmp_path / "heads.jsonl", 8)
+    out, rec = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    code, err = run_cli([str(video), "-o", str(out), "--records", str(rec), "--heads", str(heads), "--stride", "2",
+                         *model_args], capsys)
+    assert code == 0, err
+    src, dst = video_info(video), video_info(out)
+    assert dst["frames"] == src["frames"] == 8
+    assert dst["fps"] == src["fps"] == 10
+    assert (dst["width"], dst["height"]) == (W, H)
+    assert dst["audio"] and src["audio"]
+    lines = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert len(lines) == 16  # one line per detected person per frame
+    assert all(set(RECORD_FIELDS) <= set(ln) for ln in lines)
+    assert sorted({ln["frame"] for ln in lines}) == list(range(8))
+    ids_moving = {ln["track_id"] for ln in lines if ln["head_xyxy"][0] > 0}
+    ids_border = {ln["track_id"] for ln in lines if ln["head_xyxy"][0] == 0}
+    assert len(ids_moving) == 1 and len(ids_border) == 1 and ids_moving != ids_border and None not in ids_moving
+    for ln in lines:  # heads at the border are clipped to the frame
+        x0, y0, x1, y1 = ln["head_xyxy"]
+        assert 0 <= x0 <= x1 <= W and 0 <= y0 <= y1 <= H
+        assert isinstance(ln["in_frame"], bool) and isinstance(ln["inout"], float)
+    assert "UNTRAINED" in err  # golden random weights: warned
+    assert "done: 8 frame(s)" in err and "16 person-frame(s)" in err and "ms/frame" in err
+
+
+def test_records_only_csv_with_stride(tmp_path, capsys, model_args, fast_model):
+    video = make_video(tmp_path / "in.mp4", n=6, audio=False)
+    heads = write_heads(tmp_path / "heads.jsonl", 6, with_border_person=False)
+    rec = tmp_path / "out.csv"
+    code, err = run_cli([str(video), "--records", str(rec), "--heads", str(heads), "--stride", "3", "--no-smooth",
+                         *model_args], capsys)
+    assert code == 0, err
+    rows = rec.read_text().splitlines()
+    assert rows[0].startswith("frame,time,track_id") and len(rows) == 7
+    assert "encoder ran 2 time(s)" in err
+
+
+def test_fallback_detector_warns_and_zero_people_are_reported(tmp_path, capsys, model_args, fast_model):
+    video = make_video(tmp_path / "in.mp4", n=3, audio=False)  # a gradient: no faces
+    out = tmp_path / "out.mp4"
+    code, err = run_cli([str(video), "-o", str(out), "--detector", "face", "--heatmap", "per-person",
+                         *model_args], capsys)
+    assert code == 0, err
+    assert "FALLBACK" in err and "no people were detected" in err
+    assert video_info(out)["frames"] == 3
+
+
+def test_quiet_prints_no_summary(tmp_path, capsys, model_args, fast_model):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    code, err = run_cli([str(video), "-o", str(tmp_path / "o.mp4"), "--heads",
+                         str(write_heads(tmp_path / "h.jsonl", 2)), "--quiet", "--heatmap", "none", "--stride", "2", *model_args],
+                        capsys)
+    assert code == 0 and "done:" not in err
+
+
+# -- bad input: one-line errors ---------------------------------------------------------------------
+def test_missing_input(tmp_path, capsys, model_args):
+    code, err = run_cli([str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
+    assert code == 1 and "input not found" in error_line(err)
+
+
+def test_not_a_video(tmp_path, capsys, model_args):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("hello\n" * 100)
+    code, err = run_cli([str(bad), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
+    assert code == 1 and "not a video" in error_line(err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_zero_frames(tmp_path, capsys, model_args):
+    path = tmp_path / "zero.mp4"
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        c.start_encoding()
+    code, err = run_cli([str(path), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
+    assert code == 1 and "frame" in error_line(err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_truncated_file_without_index_is_an_error(tmp_path, capsys, model_args):
+    video = make_video(tmp_path / "in.mp4", n=12)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video.read_bytes()[:3000])
+    code, err = run_cli([str(cut), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
+    assert code == 1 and "truncated" in error_line(err)
+
+
+def test_truncated_file_with_index_is_processed_and_reported(tmp_path, capsys, model_args, fast_model):
+    video = make_video(tmp_path / "in.mp4", n=30, audio=False, options={"movflags": "faststart"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size * 6 // 10])
+    out = tmp_path / "o.mp4"
+    code, err = run_cli([str(cut), "-o", str(out), "--heads", str(write_heads(tmp_path / "h.jsonl", 30)),
+                         "--stride", "10", *model_args], capsys)
+    assert code == 0, err
+    assert "looks truncated" in err and "missing (truncated input)" in err
+    assert 0 < video_info(out)["frames"] < 30
+
+
+def test_corrupt_frames_in_the_middle_are_counted_and_filled(tmp_path, capsys, model_args, fast_model):
+    video = make_video(tmp_path / "in.mp4", n=20, audio=False)
+    with av.open(str(video)) as c:
+        spans = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    data = bytearray(video.read_bytes())
+    rng = np.random.default_rng(0)
+    for k in (5, 6, 12):
+        pos, size = spans[k]
+        data[pos:pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    out, rec = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, err = run_cli([str(bad), "-o", str(out), "--records", str(rec), "--heads",
+                         str(write_heads(tmp_path / "h.jsonl", 20, with_border_person=False)), "--stride", "10",
+                         *model_args], capsys)
+    assert code == 0, err
+    assert "corrupt frame(s) skipped" in err
+    assert video_info(out)["frames"] == 20  # skipped frames filled: same length, audio stays in sync
+    frames = [json.loads(ln)["frame"] for ln in rec.read_text().splitlines()]
+    assert 0 < len(frames) < 20 and frames == sorted(frames)
+
+
+def test_gray_rgba_and_odd_sized_images(tmp_path, capsys, model_args, fast_model):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(np.full((359, 641), 128, np.uint8), mode="L").save(folder / "f1.png")
+    Image.fromarray(np.full((359, 641, 4), 200, np.uint8)).save(folder / "f2.png")
+    heads = tmp_path / "h.csv"
+    heads.write_text("frame,x1_norm,y1_norm,x2_norm,y2_norm\n0,0.1,0.1,0.3,0.4\n1,0.9,0.9,1.2,1.3\n")
+    out, rec = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, err = run_cli([str(folder), "-o", str(out), "--records", str(rec), "--heads", str(heads), "--stride", "2",
+                         *model_args], capsys)
+    assert code == 0, err
+    info = video_info(out)
+    assert (info["width"], info["height"], info["frames"]) == (641, 359, 2)
+    lines = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert [ln["frame"] for ln in lines] == [0, 1]
+    assert lines[1]["head_xyxy"][2] <= 641 and lines[1]["head_xyxy"][3] <= 359  # clipped at the border
+
+
+def test_4k_frame(tmp_path, capsys, model_args, fast_model):
+    img = tmp_path / "big.png"
+    Image.fromarray(np.full((2160, 3840, 3), 60, np.uint8)).save(img)
+    heads = tmp_path / "h.jsonl"
+    heads.write_text('{"frame": 0, "xyxy_norm": [0.4, 0.1, 0.5, 0.3]}\n')
+    out = tmp_path / "o.mp4"
+    code, err = run_cli([str(img), "-o", str(out), "--heads", str(heads), *model_args], capsys)
+    assert code == 0, err
+    info = video_info(out)
+    assert (info["width"], info["height"], info["frames"]) == (3840, 2160, 1)
+
+
+@pytest.mark.parametrize("make_out, match", [
+    (lambda d: d / "missing-dir" / "o.mp4", "does not exist"),
+    (lambda d: d, "is a directory"),
+])
+def test_unwritable_output(tmp_path, capsys, model_args, make_out, match):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    code, err = run_cli([str(video), "-o", str(make_out(tmp_path)), *model_args], capsys)
+    assert code == 1 and match in error_line(err)
+
+
+def test_output_is_the_input(tmp_path, capsys, model_args):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    before = video.read_bytes()
+    code, err = run_cli([str(video), "-o", str(video), *model_args], capsys)
+    assert code == 1 and "is the input" in error_line(err)
+    assert video.read_bytes() == before
+
+
+class FullDisk:
+    """A seekable binary file that fails with ENOSPC once ``capacity`` bytes were written."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.size, self.pos = capacity, 0, 0
+
+    def write(self, data) -> int:
+        if self.pos + len(data) > self.capacity:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.pos += len(data)
+        self.size = max(self.size, self.pos)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_disk_full(tmp_path, capsys, model_args, fast_model, monkeypatch):
+    monkeypatch.setattr(sinks_mod, "_open_output_file", lambda path: (path.touch(), FullDisk(3000))[1])
+    video = make_video(tmp_path / "in.mp4", n=12, audio=False)
+    out = tmp_path / "o.mp4"
+    code, err = run_cli([str(video), "-o", str(out), "--heads", str(write_heads(tmp_path / "h.jsonl", 12)),
+                         "--stride", "12", *model_args], capsys)
+    assert code == 1 and "disk is full" in error_line(err)
+    assert not out.exists()  # never a silently cut file
+
+
+@pytest.mark.parametrize("extra, match", [
+    ([], "nothing to write"),
+    (["-o", "OUT", "--heads", "H", "--detector", "face"], "not both"),
+    (["-o", "OUT", "--heads", "BADHEADS"], r"line 1: 'xyxy' must be"),
+    (["-o", "OUT", "--detector", "missing.pt"], "does not exist"),
+])
+def test_option_errors(tmp_path, capsys, model_args, extra, match):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    (tmp_path / "bad.jsonl").write_text('{"frame": 0, "xyxy": [1, 2]}\n')
+    sub = {"OUT": str(tmp_path / "o.mp4"), "H": str(tmp_path / "h.jsonl"), "BADHEADS": str(tmp_path / "bad.jsonl"),
+           "missing.pt": str(tmp_path / "missing.pt")}
+    code, err = run_cli([str(video), *[sub.get(a, a) for a in extra], *model_args], capsys)
+    assert code == 1 and len(error_line(err)) > 0
+    assert __import__("re").search(match, err)
+
+
+def test_bad_option_values_are_usage_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["process", "in.mp4", "-o", "o.mp4", "--stride", "0"])
+    assert e.value.code == 2 and "--stride" in capsys.readouterr().err
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------------
+def test_sigint_leaves_a_playable_clip_and_complete_records(tmp_path, model_args):
+    video = make_video(tmp_path / "in.mp4", n=200, fps=20)
+    heads = write_heads(tmp_path / "heads.jsonl", 200, with_border_person=False)
+    out, rec = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gazecam", "process", str(video), "-o", str(out), "--records",
+                             str(rec), "--heads", str(heads), "--stride", "4", *model_args],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if rec.exists() and len(rec.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    lines = [json.loads(ln) for ln in rec.read_text().splitlines()]  # every line is valid JSON
+    assert 3 <= len(lines) < 200
+    assert [ln["frame"] for ln in lines] == list(range(len(lines)))
+    info = video_info(out)
+    assert info["frames"] == len(lines) and info["audio"]  # the clip is playable up to the last frame

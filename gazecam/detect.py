@@ -31,10 +31,10 @@ import numpy as np
 
 from .errors import GazecamError, InputError
 from .types import Frame, HeadBoxes
+from .zoo import RemoteFile
 
 if TYPE_CHECKING:  # pragma: no cover
     from .hub import ModelCache
-    from .zoo import RemoteFile
 
 __all__ = [
     "HeadDetector",
@@ -55,11 +55,10 @@ POSE_WEIGHTS_FILE = "yolo11n-pose.pt"
 POSE_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n-pose.pt"
 
 
-def pose_weights() -> "RemoteFile":
-    """The pose model file as a :class:`gazecam.zoo.RemoteFile` (imported lazily: gazecam.zoo loads torch)."""
-    from .zoo import RemoteFile
-
+def pose_weights() -> RemoteFile:
+    """The pose model file, fetched through gazecam's model cache (mirror, SHA-256, offline error)."""
     return RemoteFile(POSE_WEIGHTS_FILE, POSE_WEIGHTS_URL, "detector")
+
 
 FALLBACK_WARNING = ("head detector: using the OpenCV face-cascade FALLBACK (frontal/profile faces only; "
                     "people seen from behind or small faces are missed). For better heads use "

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,9 +239,9 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
     return info
 
 
-def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None,
-                       max_heads: int = DEFAULT_MAX_HEADS) -> Path:
-    """The cached ONNX export of ``model`` (exported on first use); returns its directory."""
+def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None, max_heads: int = DEFAULT_MAX_HEADS,
+                       notify: Callable[[str], None] | None = None) -> Path:
+    """The cached ONNX export of ``model`` (exported on first use, ``notify`` is told); returns its directory."""
     fp = model_fingerprint(model)
     src = source_fingerprint()
     d = Path(root).expanduser() if root is not None else default_export_root()
@@ -251,6 +252,8 @@ def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None,
             return d
     except ExportError:
         pass  # missing or stale: export again
+    if notify is not None:
+        notify(f"exporting {model.name} to ONNX (first use, cached in {d}) ...")
     export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
     return d
 

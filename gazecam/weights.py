@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import GazecamError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["WeightsError", "load_state_dict_file", "sha256_file"]
 
@@ -24,11 +26,13 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_state_dict_file(path: str | Path, *, what: str = "weights") -> dict[str, torch.Tensor]:
+def load_state_dict_file(path: str | Path, *, what: str = "weights") -> "dict[str, torch.Tensor]":
     """Load a plain ``{name: tensor}`` checkpoint without arbitrary unpickling.
 
     Accepts the official layouts: a bare state dict, or one nested under ``"model"``/``"state_dict"``.
     """
+    import torch  # lazily: the cache and zoo code needs no torch
+
     p = Path(path).expanduser()
     if not p.is_file():
         raise WeightsError(f"{what} file not found: {p}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models.dinov2 import DINOV2_ARCHS
+from .models.archs import DINOV2_ARCHS
 
 __all__ = ["RemoteFile", "ZooModel", "ZOO", "get_zoo_model", "DEFAULT_MODEL"]
 

@@ -14,6 +14,7 @@ Importing this package imports no torch/onnxruntime/tensorrt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,14 +100,15 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
                  backbone_weights: str | Path | None = None, gaze_weights: str | Path | None = None,
                  export_dir: str | Path | None = None, device: str = "cpu", precision: str = "fp32",
                  compile: bool = False, max_heads: int = 16, threads: int | None = None,
-                 export_root: str | Path | None = None) -> GazeBackend:
+                 export_root: str | Path | None = None, notify: Callable[[str], None] | None = None) -> GazeBackend:
     """A backend running ``model`` (exported to ONNX on first use, cached) or an existing ``export_dir``.
 
     ``model``: a loaded GazeModel, or a zoo name; or local files (``backbone_weights`` + ``gaze_weights``).
     For onnxruntime/tensorrt the torch model is only used to export (load it on the CPU).
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
     with bf16 support).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder
-    batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).
+    batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).  ``notify``: told
+    (one line) when a slow first-use export starts.
     """
     resolved = resolve_backend_name(name, device)
     check_backend_options(resolved, precision=precision, compile=compile)
@@ -127,7 +129,7 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
             raise BackendError(f"the {resolved} backend needs a model or an export directory")
         from ..export import ensure_onnx_export
 
-        export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads)
+        export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads, notify=notify)
     if resolved == "onnxruntime":
         from .onnxruntime import OrtBackend
 

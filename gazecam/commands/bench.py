@@ -132,10 +132,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 if cpu_model is None:  # the ONNX export is traced on the CPU
                     cpu_model = _load_bench_model(args, "cpu")
-                print(f"{spec.label}: exporting/loading the ONNX graphs (cached after the first run) ...",
-                      file=sys.stderr)
                 backend = load_backend(spec.backend, model=cpu_model, device=device, precision=spec.precision,
-                                       threads=args.threads)
+                                       threads=args.threads, notify=lambda msg: print(msg, file=sys.stderr))
         except BackendError as e:
             raise InputError(f"--backends {spec.label}: {e}") from e
         backends.append((spec.label, backend))

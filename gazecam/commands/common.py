@@ -68,7 +68,8 @@ def load_model(args: argparse.Namespace) -> "GazeBackend":
         if resolved == "torch" and precision == "fp32" and not compiled:
             return load_torch_model(args, device=device)
         model = load_torch_model(args, device=device if resolved == "torch" else "cpu")
-        return load_backend(resolved, model=model, device=device, precision=precision, compile=compiled)
+        return load_backend(resolved, model=model, device=device, precision=precision, compile=compiled,
+                            notify=lambda msg: print(msg, file=sys.stderr))
     except BackendError as e:
         raise InputError(f"--backend {backend}: {e}") from e
 

@@ -47,9 +47,12 @@ class Overlay:
                                          opacity=view.heatmap_opacity)
         self._box = HeadBoxAnnotator(show_ids=view.ids)
 
-    def set_model(self, *, released: bool, note: str) -> None:
-        """Untrained-weights banner drawn into every frame (and so into recordings and snapshots)."""
-        self._banner.text = untrained_banner_text(released=released, note=note)
+    def set_model(self, *, released: bool, note: str = "") -> None:
+        """Untrained-weights banner drawn into every frame (and so into recordings and snapshots).
+
+        The frame gets the short text (legible on small frames); the window's banner shows ``note`` too.
+        """
+        self._banner.text = untrained_banner_text(released=released)
 
     def clear_model(self) -> None:
         self._banner.text = ""

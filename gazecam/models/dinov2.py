@@ -13,17 +13,19 @@ No I/O here: callers pass state dicts (see :mod:`gazecam.weights`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .archs import DINOV2_ARCHS, DinoV2Arch, get_arch
+
 __all__ = [
     "DINOV2_ARCHS",
     "DinoV2Arch",
     "DinoV2Backbone",
+    "get_arch",
     "convert_dinov2_state_dict",
     "expected_dinov2_shapes",
     "infer_dinov2_arch",
@@ -33,38 +35,6 @@ __all__ = [
 PATCH_SIZE = 14
 PRETRAIN_GRID = 37  # 518 / 14
 INTERPOLATE_OFFSET = 0.1  # DINOv2's historical kludge, see interpolate_pos_encoding
-
-
-@dataclass(frozen=True)
-class DinoV2Arch:
-    name: str
-    embed_dim: int
-    depth: int
-    num_heads: int
-    checkpoint_file: str
-    url: str
-
-
-def _arch(name: str, dim: int, depth: int, heads: int) -> DinoV2Arch:
-    file = f"{name}_pretrain.pth"
-    return DinoV2Arch(name, dim, depth, heads, file, f"https://dl.fbaipublicfiles.com/dinov2/{name}/{file}")
-
-
-DINOV2_ARCHS: dict[str, DinoV2Arch] = {
-    a.name: a
-    for a in (
-        _arch("dinov2_vits14", 384, 12, 6),
-        _arch("dinov2_vitb14", 768, 12, 12),
-        _arch("dinov2_vitl14", 1024, 24, 16),
-    )
-}
-
-
-def get_arch(name: str) -> DinoV2Arch:
-    try:
-        return DINOV2_ARCHS[name]
-    except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(DINOV2_ARCHS)}") from None
 
 
 def expected_dinov2_shapes(arch: DinoV2Arch) -> dict[str, tuple[int, ...]]:

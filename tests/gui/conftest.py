@@ -25,6 +25,19 @@ def clip(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _settings_in_tmp(tmp_path_factory):
+    """Every QSettings of the test session (also QSettings(org, app) in app code) lives in a temp dir."""
+    from PyQt6.QtCore import QSettings
+
+    root = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, root)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    return root
+
+
 @pytest.fixture
 def store(tmp_path):
     """Settings in a temp ini file (the user's real configuration is never touched)."""
@@ -32,8 +45,6 @@ def store(tmp_path):
 
     from gazecam.gui.settings import SettingsStore
 
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
     return SettingsStore(QSettings(str(tmp_path / "gazecam-live.ini"), QSettings.Format.IniFormat))
 
 

@@ -48,7 +48,7 @@ def test_runtime_options_are_carried():
     assert (choice.backend, choice.precision, choice.device, choice.compile) == ("onnxruntime", "fp32", "cpu", False)
 
 
-def test_live_runs_the_window_until_closed(qapp, store, clip, golden_dir, monkeypatch, tmp_path):
+def test_live_runs_the_window_until_closed(qapp, clip, golden_dir, monkeypatch, tmp_path, _settings_in_tmp):
     """``gazecam live CLIP --backbone-weights ... --detector face`` in-process: window up, model loaded, closed."""
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
@@ -56,7 +56,7 @@ def test_live_runs_the_window_until_closed(qapp, store, clip, golden_dir, monkey
     from gazecam.commands.live import run
     from gazecam.gui.window import MainWindow
 
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # QSettings of the command: in tmp
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # ultralytics' settings file: in tmp
     args = parse(str(clip), "--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
                  "--gaze-weights", str(golden_dir / "gazelle_vits14_inout_random.pt"), "--device", "cpu",
                  "--detector", "face")
@@ -77,3 +77,9 @@ def test_live_runs_the_window_until_closed(qapp, store, clip, golden_dir, monkey
     QTimer.singleShot(60_000, lambda: [w.close() for w in windows()])  # never hang the suite
     assert run(args) == 0
     assert seen == ["gazelle_vits14_inout_random face-cascade (fallback) clip.mp4"]
+    from PyQt6.QtCore import QSettings
+
+    from gazecam.gui.settings import APPLICATION, ORGANIZATION
+
+    saved = QSettings(ORGANIZATION, APPLICATION)
+    assert saved.fileName().startswith(_settings_in_tmp) and saved.value("source/last") == str(clip)

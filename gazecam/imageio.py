@@ -96,7 +96,9 @@ def read_image(path: str | Path) -> np.ndarray:
             if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "RGBa", "La"):
                 img = img.convert("RGBA" if "A" in img.mode or "a" in img.mode or img.mode == "P" else "RGB")
             array = np.asarray(img)
-    except UnidentifiedImageError as exc:
+    except (UnidentifiedImageError, ImportError) as exc:
+        # ImportError: once ultralytics is imported it patches Image.open to retry unknown files with the
+        # optional pi-heif plugin, which raises ModuleNotFoundError when that plugin is not installed.
         raise InputError(f"cannot read {path}: not an image or an unsupported image format") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt files
         raise InputError(f"cannot read image {path}: {exc}; the file may be truncated or corrupt") from exc

@@ -203,7 +203,7 @@ class HeadBoxAnnotator:
             if self.show_ids:
                 text = f"#{tid}" if tid >= 0 else "#?"
                 if self.show_inout and result.inout is not None and np.isfinite(result.inout[i]):
-                    text += f" in {result.inout[i]:.2f}"
+                    text += f" in-frame p={result.inout[i]:.2f}"  # probability, not the verdict
                 _label(image, text, (x0, y0), color, s, above=True)
         return image
 
@@ -271,10 +271,12 @@ class BannerAnnotator:
             return image
         h, w = image.shape[:2]
         s = _Scale.of(image)
-        font, thick = 1.3 * s.font, s.text + 1  # larger and bolder than labels
+        font0 = 1.3 * s.font
+        font, thick = font0, s.text + 1  # larger and bolder than labels
         (tw, th), base = cv2.getTextSize(self.text, FONT, font, thick)
-        while tw > w - 2 * s.pad and font > 0.3:  # shrink to fit narrow frames
+        while tw > w - 2 * s.pad and font > 0.3:  # shrink to fit narrow frames, strokes with it
             font *= 0.85
+            thick = max(1, int(round((s.text + 1) * font / font0)))
             (tw, th), base = cv2.getTextSize(self.text, FONT, font, thick)
         bh = th + base + 2 * s.pad
         y0 = h - bh if self.position == "bottom" else 0

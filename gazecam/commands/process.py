@@ -208,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
                                                       gaze_stage=gaze, max_frames=args.max_frames))
         renderer = GazeRenderer(heatmaps=args.heatmap != "none",
                                 heatmap_mode="per_person" if args.heatmap == "per-person" else "combined",
-                                banner=untrained_banner_text(released=model.released, note=model.note))
+                                banner=untrained_banner_text(released=model.released))  # the note goes to the warning
 
         # 3. sinks (created last: nothing is written before everything is ready)
         video = (stack.enter_context(VideoSink(out, width=info.width, height=info.height, fps=info.fps,

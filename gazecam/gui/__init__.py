@@ -4,8 +4,8 @@ Modules: :mod:`~gazecam.gui.app` (QApplication + window start-up), :mod:`~gazeca
 window), :mod:`~gazecam.gui.workers` (playback / inference / recording threads),
 :mod:`~gazecam.gui.engine` (detect -> track -> gaze in the inference thread),
 :mod:`~gazecam.gui.player` (seekable file player on PyAV), :mod:`~gazecam.gui.sources`,
-:mod:`~gazecam.gui.overlay`, :mod:`~gazecam.gui.widgets`, :mod:`~gazecam.gui.settings`,
-:mod:`~gazecam.gui.audio` (a file's sound kept in recordings that start mid-file).
+:mod:`~gazecam.gui.overlay`, :mod:`~gazecam.gui.widgets`, :mod:`~gazecam.gui.settings`.
+Recordings use :class:`gazecam.sinks.VideoSink` (a file's sound kept from where the recording starts).
 
 Importing this package loads nothing heavy (PyQt6 is imported by the submodules).
 """

@@ -70,10 +70,9 @@ def default_save_path(kind: str, suffix: str, *, stem: str = "gazecam") -> Path:
 def _default_sink_factory(path: Path, width: int, height: int, fps: float, audio_from: str | None,
                           audio_start_s: float = 0.0) -> Any:
     """The same H.264 writer as ``gazecam process``; a file source's audio is kept from ``audio_start_s``."""
-    from .audio import RecordingSink
+    from ..sinks import VideoSink
 
-    return RecordingSink(path, width=width, height=height, fps=fps, audio_from=audio_from,
-                         audio_start_s=audio_start_s)
+    return VideoSink(path, width=width, height=height, fps=fps, audio_from=audio_from, audio_start_s=audio_start_s)
 
 
 @dataclass

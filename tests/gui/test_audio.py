@@ -1,4 +1,4 @@
-"""Cutting a file's sound at the recording's start (packet copy, no re-encoding)."""
+"""A GUI recording keeps the file's sound from the point where the recording starts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from gui_fakes import make_clip
 
-from gazecam.gui.audio import RecordingSink, cut_audio
 
 RATE = 16000
 
@@ -43,23 +42,29 @@ def first_rms(path, n: int = 1600) -> tuple[float, float]:
     return float(np.sqrt(np.mean(pcm[:n] ** 2))), len(pcm) / a.sample_rate
 
 
-def test_cut_starts_at_the_requested_time(tmp_path):
+def test_recording_started_mid_file_keeps_the_sound_from_there(tmp_path):
+    """The GUI's recorder (VideoSink with audio_start_s) starts the sound where the recording starts."""
+    from gazecam.gui.window import _default_sink_factory
+
     src = ramp_clip(tmp_path / "ramp.mp4")
-    dest = tmp_path / "cut.mka"
-    assert cut_audio(src, 1.0, dest)
-    rms, duration = first_rms(dest)
-    # amplitude ~0.5 at t = 1 s -> RMS of a sine ~0.35 (the uncut file starts silent)
+    out = tmp_path / "rec.mp4"
+    sink = _default_sink_factory(out, 64, 48, 10, str(src), audio_start_s=1.0)
+    with sink:
+        for _ in range(10):  # 1 s of video from t = 1 s
+            sink.write(np.zeros((48, 64, 3), np.uint8))
+    rms, duration = first_rms(out)
+    # amplitude ~0.5 at t = 1 s -> RMS of a sine ~0.35 (the source starts silent)
     assert rms == pytest.approx(0.5 / np.sqrt(2), abs=0.06)
     assert duration == pytest.approx(1.0, abs=0.1)
     assert first_rms(src)[0] < 0.05
 
 
-def test_no_audio_and_sink_cleanup(tmp_path):
+def test_recording_of_a_silent_file_has_no_audio(tmp_path):
+    from gazecam.gui.window import _default_sink_factory
+
     silent = make_clip(tmp_path / "silent.mp4", frames=2, audio=False)
-    assert cut_audio(silent, 0.5, tmp_path / "x.mka") is False
-    with RecordingSink(tmp_path / "out.mp4", width=160, height=120, fps=24, audio_from=str(silent),
-                       audio_start_s=0.05) as sink:
-        tmp = sink._tmp
+    with _default_sink_factory(tmp_path / "out.mp4", 160, 120, 24, str(silent), audio_start_s=0.05) as sink:
         sink.write(np.zeros((120, 160, 3), np.uint8))
         assert not sink.has_audio
-    assert tmp is not None and not tmp.exists()
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert not c.streams.audio and c.streams.video[0].frames == 1

@@ -295,7 +295,9 @@ class BenchReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN -> None) plus the per-head-count summary."""
         d = asdict(self)
+        d["load_avg"] = [v if v == v else None for v in self.load_avg]
         d["summary"] = [{"heads": n, "best": best.label, "speedup": best.fps / ref.fps,
                          "max_heatmap_diff": best.max_heatmap_diff,
                          "within_tolerance": best.max_heatmap_diff is not None and best.max_heatmap_diff <= SUMMARY_TOL}
@@ -324,19 +326,14 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]
     return out, (time.perf_counter() - t) * 1000.0
 
 
-def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Sequence[int], frames: int,
-                  hooks: StageHooks, warmup: int = 1, reference: bool = True,
-                  progress: Callable[[str], None] | None = None) -> BenchReport:
-    """Time ``backends`` ((label, backend) pairs) and the reference on ``frames`` frames per head count."""
+def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames: int, warmup: int,
+             hooks: StageHooks, reference: bool, progress: Callable[[str], None] | None, total_steps: int
+             ) -> tuple[list[ConfigResult], tuple[int, int]]:
+    """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1."""
     import torch
 
-    runners = [_Runner(label, impl, reference=False) for label, impl in backends]
-    if reference:
-        runners.insert(0, _Runner(ReferenceGazeLLE.label, ReferenceGazeLLE(model), reference=True))
     results: list[ConfigResult] = []
     frame_size = (0, 0)
-    load_start = _load_avg()
-    total_steps = len(heads) * len(runners) * (frames + warmup)
     step = 0
     for n in heads:
         boxes = bench_head_boxes(n)
@@ -383,6 +380,10 @@ def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Seq
                     for s, v in rec.items():
                         times[r.label][s].append(v)
                     totals[r.label].append(wall)
+        for stream in streams.values():
+            close = getattr(stream, "close", None)  # generators: closes the video file now
+            if close is not None:
+                close()
         for r in runners:
             stage_ms = {s: (statistics.median(v) if v else None) for s, v in times[r.label].items()}
             mean_total = statistics.fmean(totals[r.label])
@@ -390,8 +391,26 @@ def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Seq
                 label=r.label, heads=n, stage_ms=stage_ms, total_ms=mean_total, fps=1000.0 / mean_total,
                 frames=frames, max_heatmap_diff=None if r.reference or not reference else heat_diff[r.label],
                 max_inout_diff=None if r.reference or not reference or not model.has_inout else inout_diff[r.label]))
-    if hooks.close is not None:
-        hooks.close()
+    return results, frame_size
+
+
+def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Sequence[int], frames: int,
+                  hooks: StageHooks, warmup: int = 1, reference: bool = True,
+                  progress: Callable[[str], None] | None = None) -> BenchReport:
+    """Time ``backends`` ((label, backend) pairs) and the reference on ``frames`` frames per head count."""
+    import torch
+
+    runners = [_Runner(label, impl, reference=False) for label, impl in backends]
+    if reference:
+        runners.insert(0, _Runner(ReferenceGazeLLE.label, ReferenceGazeLLE(model), reference=True))
+    load_start = _load_avg()
+    total_steps = len(heads) * len(runners) * (frames + warmup)
+    try:
+        results, frame_size = _run_all(runners, model=model, heads=heads, frames=frames, warmup=warmup,
+                                       hooks=hooks, reference=reference, progress=progress, total_steps=total_steps)
+    finally:
+        if hooks.close is not None:
+            hooks.close()
     versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
     try:
         import onnxruntime

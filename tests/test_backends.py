@@ -208,3 +208,23 @@ def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     assert (tmp_path / "exports").is_dir()
     with pytest.raises(InputError, match="--backend onnxruntime: .*fp32"):
         load_model(parser.parse_args(files + ["--backend", "onnxruntime", "--precision", "bf16"]))
+
+
+def test_onednn_linears_share_weights_and_leave_the_model_alone(golden_model_inout, golden_images):
+    import torch
+
+    from gazecam.backends.torch import OneDnnLinear, TorchBackend, onednn_linear_available, with_onednn_linears
+
+    if not onednn_linear_available():
+        pytest.skip("this torch build has no oneDNN linear op (the torch backend falls back to nn.Linear)")
+    fast = with_onednn_linears(golden_model_inout.decoder)
+    assert isinstance(fast.transformer[0].attn.qkv, OneDnnLinear)
+    assert type(golden_model_inout.decoder.transformer[0].attn.qkv) is torch.nn.Linear  # original untouched
+    assert fast.transformer[0].attn.qkv.weight is golden_model_inout.decoder.transformer[0].attn.qkv.weight
+    image, heads = golden_images["rocket"], [(0.1, 0.1, 0.3, 0.4), None]
+    on = TorchBackend(model=golden_model_inout)
+    off = TorchBackend(model=golden_model_inout, onednn=False)
+    assert on.onednn and not off.onednn
+    a, b = on.predict(image, heads), off.predict(image, heads)
+    np.testing.assert_allclose(a.heatmaps, b.heatmaps, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a.inout, b.inout, rtol=0, atol=1e-5)

@@ -7,16 +7,24 @@
   i.e. CUDA graphs).  Decoder batches are padded to a power of two so at most log2(max_heads)+1 graphs
   are compiled; heads are independent, padding rows are dropped.
 
+- ``onednn`` (CPU, fp32, eager; on by default there): ``nn.Linear`` layers run through oneDNN
+  (``torch.ops.mkldnn._linear_pointwise``) instead of the BLAS ``addmm``.  Measured on the 2-core AMD EPYC
+  dev machine: ViT-B/14 encoder 1.12 s -> 0.73 s (MKL takes a slower code path on AMD CPUs); outputs move
+  by float rounding only (~5e-6 on backbone features).  Parameters are shared with the model, which
+  itself is left untouched.
+
 The plain fp32 eager model is :class:`GazeModel` itself (it conforms to the backend interface).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..model import GazeModel, SceneFeatures, normalize_heads
 from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
@@ -25,9 +33,51 @@ from ..types import GazePrediction
 from .base import BackendError, HeadBox, empty_prediction, split_predictions
 from .preprocess import preprocess_fast
 
-__all__ = ["TorchBackend"]
+__all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "with_onednn_linears"]
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class OneDnnLinear(nn.Module):
+    """``nn.Linear`` computed by oneDNN on the CPU (same parameters, any leading dims)."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.weight = linear.weight  # shared, not copied
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+
+
+_ONEDNN_OK: bool | None = None
+
+
+def onednn_linear_available() -> bool:
+    """Whether this torch build has the oneDNN linear op and it agrees with ``F.linear`` (checked once)."""
+    global _ONEDNN_OK
+    if _ONEDNN_OK is None:
+        try:
+            if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+                raise RuntimeError("no oneDNN linear op")
+            lin = nn.Linear(8, 4)
+            x = torch.randn(2, 3, 8)
+            with torch.inference_mode():
+                _ONEDNN_OK = bool(torch.allclose(OneDnnLinear(lin)(x), lin(x), atol=1e-5))
+        except Exception:  # noqa: BLE001 - any failure means: use the standard path
+            _ONEDNN_OK = False
+    return _ONEDNN_OK
+
+
+def with_onednn_linears(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` (sharing its parameters and buffers) whose ``nn.Linear`` layers run on oneDNN."""
+    memo = {id(t): t for t in [*module.parameters(), *module.buffers()]}
+    fast = copy.deepcopy(module, memo)
+    for parent in list(fast.modules()):
+        for child_name, child in list(parent.named_children()):
+            if type(child) is nn.Linear:
+                setattr(parent, child_name, OneDnnLinear(child))
+    return fast
 
 
 class TorchBackend:
@@ -36,7 +86,7 @@ class TorchBackend:
     backend = "torch"
 
     def __init__(self, *, model: GazeModel, precision: str = "fp32", compile: bool = False,
-                 max_heads: int = 16) -> None:
+                 max_heads: int = 16, onednn: bool | None = None) -> None:
         if precision not in _DTYPES:
             raise BackendError(f"precision must be one of {', '.join(_DTYPES)}, got {precision!r}")
         dev = model.device
@@ -53,6 +103,13 @@ class TorchBackend:
         self.name, self.released, self.note = model.name, model.released, model.note
         self._dtype = _DTYPES[precision]
         decoder, backbone = model.decoder, model.backbone
+        if onednn is None:  # default: on for fp32 eager on the CPU, where it is measurably faster
+            onednn = dev.type == "cpu" and precision == "fp32" and not compile and onednn_linear_available()
+        elif onednn and not (dev.type == "cpu" and onednn_linear_available()):
+            raise BackendError("oneDNN linears are for the CPU and need a torch build with oneDNN")
+        self.onednn = bool(onednn)
+        if self.onednn:
+            decoder, backbone = with_onednn_linears(decoder), with_onednn_linears(backbone)
 
         def encoder_fn(pixels: torch.Tensor) -> torch.Tensor:
             return decoder.project(backbone(pixels))  # (B, 256, 32, 32)
@@ -169,4 +226,4 @@ class TorchBackend:
 
     def __repr__(self) -> str:
         return (f"TorchBackend(name={self.name!r}, device={self.device}, precision={self.precision}, "
-                f"compiled={self.compiled}, released={self.released})")
+                f"compiled={self.compiled}, onednn={self.onednn}, released={self.released})")

@@ -16,7 +16,6 @@ gives an empty prediction (the official code crashes).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +31,14 @@ from .models.gazelle import (
     decoder_config_from_state_dict,
     head_map_bounds,
 )
-from .models.preprocess import check_rgb_image, preprocess_images
-from .types import GazePrediction
+from .models.preprocess import preprocess_images
+from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions
+from .types import GazePrediction, check_rgb_image
 from .weights import WeightsError, load_state_dict_file
 
-__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads"]
+__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "validate_model_file"]
 
 IN_SIZE = 448
-HeadBox = tuple[float, float, float, float] | None
 
 
 @dataclass(frozen=True)
@@ -53,38 +52,7 @@ class SceneFeatures:
         return int(self.scene.shape[0])
 
 
-def normalize_heads(heads: Sequence[HeadBox] | np.ndarray, what: str = "heads") -> np.ndarray:
-    """Head boxes -> (N, 4) float64 array clipped to [0, 1]; NaN rows stand for ``None``."""
-    if isinstance(heads, np.ndarray):
-        arr = np.asarray(heads, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != 4:
-            raise ValueError(f"{what}: expected an (N, 4) array of normalised boxes, got shape {arr.shape}")
-        rows = list(arr)
-    else:
-        if isinstance(heads, tuple) and len(heads) == 4 and all(isinstance(v, (int, float)) for v in heads):
-            raise TypeError(f"{what}: expected a list of boxes, got a single box {heads}; wrap it: [box]")
-        rows = list(heads)
-    out = np.full((len(rows), 4), np.nan)
-    for i, box in enumerate(rows):
-        if box is None:
-            continue
-        try:
-            vals = [float(v) for v in box]
-        except (TypeError, ValueError):
-            raise ValueError(f"{what}[{i}]: expected (xmin, ymin, xmax, ymax) numbers or None, got {box!r}") from None
-        if len(vals) != 4:
-            raise ValueError(f"{what}[{i}]: expected 4 values (xmin, ymin, xmax, ymax), got {len(vals)}")
-        if not all(math.isfinite(v) for v in vals):
-            raise ValueError(f"{what}[{i}]: box has non-finite values {vals}")
-        xmin, ymin, xmax, ymax = vals
-        if xmax < xmin or ymax < ymin:
-            raise ValueError(f"{what}[{i}]: inverted box {vals}: need xmin <= xmax and ymin <= ymax "
-                             "(normalised xyxy order)")
-        out[i] = np.clip(vals, 0.0, 1.0)
-    return out
-
-
-class GazeModel:
+class GazeModel(BatchPredictor):
     """Frozen DINOv2 encoder + Gaze-LLE decoder on one device."""
 
     def __init__(self, *, backbone: DinoV2Backbone, decoder: GazeLLEDecoder, device: str | torch.device = "cpu",
@@ -201,10 +169,6 @@ class GazeModel:
             raise ValueError("encode_batch: got no images")
         return self.encode_tensor(self.preprocess(images), [im.shape[:2] for im in images])
 
-    def encode(self, image: np.ndarray) -> SceneFeatures:
-        """Encode one H x W x 3 uint8 RGB image (run once per frame)."""
-        return self.encode_batch([image])
-
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:
         """Decode all heads of all encoded images in one decoder batch."""
@@ -217,47 +181,15 @@ class GazeModel:
         counts = [len(b) for b in boxes]
         total = sum(counts)
         if total == 0:
-            return [self._empty() for _ in counts]
+            return [empty_prediction(self.has_inout) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
         bounds = torch.from_numpy(head_map_bounds(all_boxes, FEATMAP)).to(self.device)
         head_maps = build_head_maps(bounds, FEATMAP)  # (N, 32, 32) on device
         image_index = torch.repeat_interleave(torch.arange(len(counts), device=self.device),
                                               torch.tensor(counts, device=self.device))  # (N,)
         heatmaps, inout = self.decoder(feats.scene, head_maps, image_index)
-        heatmaps = heatmaps.float().cpu().numpy()
-        inout_np = inout.float().cpu().numpy() if inout is not None else None
-        out, start = [], 0
-        for n in counts:
-            sl = slice(start, start + n)
-            out.append(GazePrediction(heatmaps=heatmaps[sl], inout=None if inout_np is None else inout_np[sl]))
-            start += n
-        return out
-
-    def decode(self, feats: SceneFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
-        """Decode the heads of one encoded image."""
-        if isinstance(feats, SceneFeatures) and len(feats) != 1:
-            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
-        return self.decode_batch(feats, [heads])[0]
-
-    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
-        """Heatmaps (and in/out) for ``heads`` in ``image``; an empty head list skips the model."""
-        check_rgb_image(image)
-        boxes = normalize_heads(heads)
-        if len(boxes) == 0:
-            return self._empty()
-        return self.decode(self.encode(image), list(heads))
-
-    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
-                      ) -> list[GazePrediction]:
-        if len(images) != len(heads_per_image):
-            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
-        if not images:
-            return []
-        return self.decode_batch(self.encode_batch(images), heads_per_image)
-
-    def _empty(self) -> GazePrediction:
-        return GazePrediction(heatmaps=np.zeros((0, 64, 64), np.float32),
-                              inout=np.zeros(0, np.float32) if self.has_inout else None)
+        return split_predictions(heatmaps.float().cpu().numpy(),
+                                 inout.float().cpu().numpy() if inout is not None else None, counts)
 
     def __repr__(self) -> str:
         return (f"GazeModel(name={self.name!r}, backbone={self.backbone.arch.name}, inout={self.has_inout}, "

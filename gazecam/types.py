@@ -13,21 +13,26 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "GazeResult"]
+__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "GazeResult", "check_rgb_image"]
 
 
-def _check_rgb(image: np.ndarray, what: str) -> None:
+def check_rgb_image(image: object, what: str = "image") -> np.ndarray:
+    """Return ``image`` if it is an H x W x 3 uint8 array, else raise an error saying what to do."""
     if not isinstance(image, np.ndarray):
-        raise TypeError(f"{what}: expected a numpy array, got {type(image).__name__}")
+        raise TypeError(f"{what}: expected an H x W x 3 uint8 RGB numpy array, got {type(image).__name__}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        raise ValueError(f"{what}: got a grayscale image of shape {image.shape}; expected H x W x 3 RGB "
+                         "(convert with gazecam.imageio.to_rgb)")
+    if image.ndim == 3 and image.shape[2] == 4:
+        raise ValueError(f"{what}: got a 4-channel (RGBA) image of shape {image.shape}; expected H x W x 3 RGB "
+                         "(drop alpha with image[..., :3] or gazecam.imageio.to_rgb)")
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"{what}: expected an H x W x 3 RGB image, got shape {image.shape}; "
-            "convert gray or RGBA images to RGB first (e.g. gazecam.imageio.to_rgb)"
-        )
+        raise ValueError(f"{what}: expected an H x W x 3 RGB image, got shape {image.shape}")
     if image.dtype != np.uint8:
-        raise ValueError(f"{what}: expected dtype uint8, got {image.dtype}")
+        raise ValueError(f"{what}: expected dtype uint8 (0..255), got {image.dtype}")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"{what}: image is empty, shape {image.shape}")
+        raise ValueError(f"{what}: empty image of shape {image.shape}")
+    return image
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class Frame:
     source: str = ""
 
     def __post_init__(self) -> None:
-        _check_rgb(self.image, "Frame.image")
+        check_rgb_image(self.image, "Frame.image")
         if self.index < 0:
             raise ValueError(f"Frame.index must be >= 0, got {self.index}")
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import GazecamError
+from ..predictor import HeadBox, empty_prediction, split_predictions
 from ..types import GazePrediction
 
 __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "head_maps_np",
@@ -21,8 +22,6 @@ __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures",
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")
-HeadBox = tuple[float, float, float, float] | None
-
 
 class BackendError(GazecamError):
     """A backend cannot run the model as asked (bad export, wrong shapes, unsupported option)."""
@@ -83,18 +82,3 @@ def head_maps_np(boxes_norm: np.ndarray, size: int = 32) -> np.ndarray:
     rows = (ar >= bounds[:, 1:2]) & (ar < bounds[:, 3:4])  # (N, size)
     cols = (ar >= bounds[:, 0:1]) & (ar < bounds[:, 2:3])  # (N, size)
     return (rows[:, :, None] & cols[:, None, :]).astype(np.float32)  # (N, size, size)
-
-
-def empty_prediction(has_inout: bool) -> GazePrediction:
-    return GazePrediction(heatmaps=np.zeros((0, 64, 64), np.float32),
-                          inout=np.zeros(0, np.float32) if has_inout else None)
-
-
-def split_predictions(heatmaps: np.ndarray, inout: np.ndarray | None, counts: Sequence[int]) -> list[GazePrediction]:
-    """Concatenated (N, 64, 64) heatmaps / (N,) in-out -> one :class:`GazePrediction` per image."""
-    out, start = [], 0
-    for n in counts:
-        sl = slice(start, start + n)
-        out.append(GazePrediction(heatmaps=heatmaps[sl], inout=None if inout is None else inout[sl]))
-        start += n
-    return out

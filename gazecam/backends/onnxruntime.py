@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..export import ExportInfo, read_export_info
-from ..model import normalize_heads
-from ..models.preprocess import check_rgb_image
-from ..types import GazePrediction
-from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, empty_prediction, head_maps_np, \
-    split_predictions
+from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..types import GazePrediction, check_rgb_image
+from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, head_maps_np
 from .preprocess import preprocess_fast
 
 __all__ = ["OrtBackend", "default_cpu_threads"]
@@ -31,7 +29,7 @@ def default_cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class OrtBackend:
+class OrtBackend(BatchPredictor):
     """Encoder + decoder ONNX Runtime sessions with the :class:`~gazecam.backends.base.GazeBackend` interface."""
 
     backend = "onnxruntime"
@@ -109,9 +107,6 @@ class OrtBackend:
         pixels = np.concatenate([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
         return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
-    def encode(self, image: np.ndarray) -> ArrayFeatures:
-        return self.encode_batch([image])
-
     def decode_maps(self, scene: np.ndarray, head_maps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """One image's scene (1, 256, 32, 32) + head maps (N, 32, 32) -> heatmaps (N, 64, 64), inout (N,)|None."""
         outs = self._decoder.run(self._outputs, {"scene": scene, "head_maps": head_maps})
@@ -133,25 +128,6 @@ class OrtBackend:
             heatmaps, inout = self.decode_maps(feats.scene[i:i + 1], head_maps_np(boxes, self.info.featmap))
             out.extend(split_predictions(heatmaps, inout, [len(boxes)]))
         return out
-
-    def decode(self, feats: ArrayFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
-        if isinstance(feats, ArrayFeatures) and len(feats) != 1:
-            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
-        return self.decode_batch(feats, [heads])[0]
-
-    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
-        check_rgb_image(image)
-        if len(normalize_heads(heads)) == 0:
-            return empty_prediction(self.has_inout)
-        return self.decode(self.encode(image), list(heads))
-
-    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
-                      ) -> list[GazePrediction]:
-        if len(images) != len(heads_per_image):
-            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
-        if not images:
-            return []
-        return self.decode_batch(self.encode_batch(images), heads_per_image)
 
     def __repr__(self) -> str:
         return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "

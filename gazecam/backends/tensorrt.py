@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..model import normalize_heads
-from ..models.preprocess import check_rgb_image
-from ..types import GazePrediction
-from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, empty_prediction, split_predictions
+from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..types import GazePrediction, check_rgb_image
+from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox
 
 __all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
 
@@ -104,7 +103,7 @@ class _Engine:
         return outs
 
 
-class TensorRTBackend:
+class TensorRTBackend(BatchPredictor):
     """TensorRT encoder + decoder engines with the :class:`~gazecam.backends.base.GazeBackend` interface."""
 
     backend = "tensorrt"
@@ -164,9 +163,6 @@ class TensorRTBackend:
         pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448) on the GPU
         return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
-    def encode(self, image: np.ndarray) -> ArrayFeatures:
-        return self.encode_batch([image])
-
     def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
         import torch
@@ -196,25 +192,6 @@ class TensorRTBackend:
             inout_np = torch.cat(inout).cpu().numpy() if self.has_inout else None
             out.extend(split_predictions(heat_np, inout_np, [len(boxes)]))
         return out
-
-    def decode(self, feats: ArrayFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
-        if isinstance(feats, ArrayFeatures) and len(feats) != 1:
-            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
-        return self.decode_batch(feats, [heads])[0]
-
-    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
-        check_rgb_image(image)
-        if len(normalize_heads(heads)) == 0:
-            return empty_prediction(self.has_inout)
-        return self.decode(self.encode(image), list(heads))
-
-    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
-                      ) -> list[GazePrediction]:
-        if len(images) != len(heads_per_image):
-            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
-        if not images:
-            return []
-        return self.decode_batch(self.encode_batch(images), heads_per_image)
 
     def __repr__(self) -> str:
         return (f"TensorRTBackend(name={self.name!r}, device={self._device}, fp16={self.fp16}, "

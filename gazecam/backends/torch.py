@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model import GazeModel, SceneFeatures, normalize_heads
+from ..model import GazeModel, SceneFeatures
 from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
-from ..models.preprocess import check_rgb_image
-from ..types import GazePrediction
-from .base import BackendError, HeadBox, empty_prediction, split_predictions
+from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..types import GazePrediction, check_rgb_image
+from .base import BackendError, HeadBox
 from .preprocess import preprocess_fast
 
 __all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "with_onednn_linears"]
@@ -80,7 +80,7 @@ def with_onednn_linears(module: nn.Module) -> nn.Module:
     return fast
 
 
-class TorchBackend:
+class TorchBackend(BatchPredictor):
     """GazeModel + precision/compile options, with the :class:`~gazecam.backends.base.GazeBackend` interface."""
 
     backend = "torch"
@@ -162,9 +162,6 @@ class TorchBackend:
         pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
         return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
-    def encode(self, image: np.ndarray) -> SceneFeatures:
-        return self.encode_batch([image])
-
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
@@ -204,25 +201,6 @@ class TorchBackend:
         heat_np = heatmaps[:n].float().cpu().numpy()
         inout_np = inout[:n].float().cpu().numpy() if inout is not None else None
         return heat_np, inout_np
-
-    def decode(self, feats: SceneFeatures, heads: Sequence[HeadBox]) -> GazePrediction:
-        if isinstance(feats, SceneFeatures) and len(feats) != 1:
-            raise ValueError(f"decode: features hold {len(feats)} images; use decode_batch")
-        return self.decode_batch(feats, [heads])[0]
-
-    def predict(self, image: np.ndarray, heads: Sequence[HeadBox]) -> GazePrediction:
-        check_rgb_image(image)
-        if len(normalize_heads(heads)) == 0:
-            return empty_prediction(self.has_inout)
-        return self.decode(self.encode(image), list(heads))
-
-    def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]
-                      ) -> list[GazePrediction]:
-        if len(images) != len(heads_per_image):
-            raise ValueError(f"predict_batch: {len(images)} images but {len(heads_per_image)} head lists")
-        if not images:
-            return []
-        return self.decode_batch(self.encode_batch(images), heads_per_image)
 
     def __repr__(self) -> str:
         return (f"TorchBackend(name={self.name!r}, device={self.device}, precision={self.precision}, "

@@ -11,29 +11,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..types import check_rgb_image
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "check_rgb_image", "preprocess_images"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def check_rgb_image(image: object, what: str = "image") -> np.ndarray:
-    """Return ``image`` if it is an H x W x 3 uint8 array, else raise a ``ValueError`` saying what to do."""
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{what}: expected an H x W x 3 uint8 RGB numpy array, got {type(image).__name__}")
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        raise ValueError(f"{what}: got a grayscale image of shape {image.shape}; expected H x W x 3 RGB "
-                         "(convert with gazecam.imageio.to_rgb or np.repeat(gray[..., None], 3, axis=2))")
-    if image.ndim == 3 and image.shape[2] == 4:
-        raise ValueError(f"{what}: got a 4-channel (RGBA) image of shape {image.shape}; expected H x W x 3 RGB "
-                         "(drop alpha with image[..., :3] or gazecam.imageio.to_rgb)")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{what}: expected an H x W x 3 RGB image, got shape {image.shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"{what}: expected dtype uint8 (0..255), got {image.dtype}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"{what}: empty image of shape {image.shape}")
-    return image
 
 
 def preprocess_images(images: list[np.ndarray], *, size: int, device: torch.device | str) -> torch.Tensor:

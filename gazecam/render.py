@@ -295,22 +295,24 @@ def untrained_banner_text(*, released: bool, note: str = "") -> str:
 
 
 class GazeRenderer:
-    """All annotators in order: heatmaps, mutual links / looking-at, arrows, boxes, out-of-frame, banner.
+    """All annotators in order: heatmaps, who-looks-at-whom, arrows, boxes, out-of-frame markers, banner.
 
-    Toggles (``heatmaps``, ``arrows``, ``boxes``, ``labels``) and ``heatmap_mode`` may be changed between
-    frames.  ``banner`` is the untrained-weights text ("" for none).  ``render(result)`` draws on a copy of
-    the frame and returns it.
+    Each overlay has a toggle (``heatmaps``, ``looking_at``, ``arrows``, ``boxes``, ``ids``, ``out_of_frame``);
+    they, ``heatmap_mode`` and ``heatmap_opacity`` may be changed between frames.  ``banner`` is the
+    untrained-weights text ("" for none).  ``render(result)`` draws on a copy of the frame and returns it.
     """
 
-    def __init__(self, *, heatmaps: bool = True, heatmap_mode: str = "combined", arrows: bool = True,
-                 boxes: bool = True, labels: bool = True, banner: str = "", heatmap_opacity: float = 0.55) -> None:
+    def __init__(self, *, heatmaps: bool = True, heatmap_mode: str = "combined", heatmap_opacity: float = 0.55,
+                 arrows: bool = True, boxes: bool = True, ids: bool = True, out_of_frame: bool = True,
+                 looking_at: bool = True, banner: str = "") -> None:
         self.heatmaps = heatmaps
         self.arrows = arrows
         self.boxes = boxes
-        self.labels = labels
+        self.out_of_frame = out_of_frame
+        self.looking_at = looking_at
         self._heatmap = HeatmapAnnotator(mode=heatmap_mode, opacity=heatmap_opacity)
         self._arrow = GazeArrowAnnotator()
-        self._box = HeadBoxAnnotator()
+        self._box = HeadBoxAnnotator(show_ids=ids)
         self._out = OutOfFrameAnnotator()
         self._looking = LookingAtAnnotator()
         self._banner = BannerAnnotator(banner)
@@ -324,6 +326,22 @@ class GazeRenderer:
         self._heatmap = HeatmapAnnotator(mode=mode, opacity=self._heatmap.opacity)
 
     @property
+    def heatmap_opacity(self) -> float:
+        return self._heatmap.opacity
+
+    @heatmap_opacity.setter
+    def heatmap_opacity(self, opacity: float) -> None:
+        self._heatmap = HeatmapAnnotator(mode=self._heatmap.mode, opacity=opacity)
+
+    @property
+    def ids(self) -> bool:
+        return self._box.show_ids
+
+    @ids.setter
+    def ids(self, show: bool) -> None:
+        self._box.show_ids = bool(show)
+
+    @property
     def banner(self) -> str:
         return self._banner.text
 
@@ -331,16 +349,19 @@ class GazeRenderer:
     def banner(self, text: str) -> None:
         self._banner.text = text or ""
 
-    def annotate(self, image: np.ndarray, result: GazeResult) -> np.ndarray:
-        if self.heatmaps:
-            self._heatmap.annotate(image, result)
-        if self.arrows:
-            self._arrow.annotate(image, result)
-        if self.boxes:
-            self._box.annotate(image, result)
-        if self.labels:
-            self._out.annotate(image, result)
-            self._looking.annotate(image, result)
+    def annotate(self, image: np.ndarray, result: GazeResult | None) -> np.ndarray:
+        """Draw on ``image`` in place; ``result`` None (no gaze yet) draws only the banner."""
+        if result is not None and len(result):
+            if self.heatmaps and self._heatmap.opacity > 0:
+                self._heatmap.annotate(image, result)
+            if self.looking_at:
+                self._looking.annotate(image, result)
+            if self.arrows:
+                self._arrow.annotate(image, result)
+            if self.boxes:
+                self._box.annotate(image, result)
+            if self.out_of_frame:
+                self._out.annotate(image, result)
         self._banner.annotate(image, result)
         return image
 

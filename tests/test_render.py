@@ -116,10 +116,10 @@ def test_banner_at_the_bottom_leaves_the_top_untouched():
 
 def test_renderer_toggles_and_copy():
     r = _result()
-    ren = GazeRenderer(heatmaps=False, arrows=False, boxes=False, labels=False)
+    ren = GazeRenderer(heatmaps=False, arrows=False, boxes=False, out_of_frame=False, looking_at=False)
     out = ren.render(r)
     assert out is not r.frame.image and out.tobytes() == r.frame.image.tobytes()
-    ren.heatmaps, ren.arrows, ren.boxes, ren.labels = True, True, True, True
+    ren.heatmaps, ren.arrows, ren.boxes, ren.out_of_frame, ren.looking_at = True, True, True, True, True
     ren.heatmap_mode = "per_person"
     ren.banner = "UNTRAINED WEIGHTS"
     before = r.frame.image.copy()

@@ -15,6 +15,16 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(os.environ.get("GAZECAM_GOLDEN", REPO.parent / "shared" / "golden"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_gazecam_home(tmp_path_factory):
+    """Tests never read or write the user's model cache, and never use a mirror from the environment."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GAZECAM_HOME", str(tmp_path_factory.mktemp("gazecam_home")))
+    mp.delenv("GAZECAM_MIRROR", raising=False)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     if not (GOLDEN / "cases.json").is_file():

@@ -202,9 +202,11 @@ def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     add_model_arguments(parser)
     files = ["--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
              "--gaze-weights", str(golden_dir / "gazelle_vits14_random.pt"), "--device", "cpu"]
-    assert type(load_model(parser.parse_args(files))) is GazeModel  # default: the torch model itself
-    backend = load_model(parser.parse_args(files + ["--backend", "onnxruntime"]))
+    assert type(load_model(parser.parse_args(files + ["--backend", "torch"]))) is GazeModel  # the model itself
+    backend = load_model(parser.parse_args(files))  # default auto: onnxruntime on the CPU
     assert isinstance(backend, OrtBackend) and not backend.has_inout
+    # auto falls back to torch for what onnxruntime does not run
+    assert type(load_model(parser.parse_args(files + ["--precision", "bf16"]))).__name__ == "TorchBackend"
     assert (tmp_path / "exports").is_dir()
     with pytest.raises(InputError, match="--backend onnxruntime: .*fp32"):
         load_model(parser.parse_args(files + ["--backend", "onnxruntime", "--precision", "bf16"]))

@@ -47,14 +47,20 @@ def available_backends() -> list[str]:
     return names
 
 
-def resolve_backend_name(name: str, device: str) -> str:
-    """``auto`` -> the fastest backend available for ``device``; other names are checked and returned."""
+def resolve_backend_name(name: str, device: str, *, precision: str = "fp32", compile: bool = False) -> str:
+    """``auto`` -> the fastest backend available for ``device`` that runs ``precision``/``compile``.
+
+    CUDA: tensorrt when installed (fp32/fp16, no compile), else torch.  CPU: onnxruntime for plain fp32
+    (faster than eager torch there), else torch.  Other names are checked and returned.
+    """
     if name == "auto":
+        if compile or precision == "bf16":
+            return "torch"
         if device.startswith("cuda"):
             from .tensorrt import tensorrt_available
 
             return "tensorrt" if tensorrt_available() else "torch"
-        return "onnxruntime" if _onnxruntime_available() else "torch"
+        return "onnxruntime" if precision == "fp32" and _onnxruntime_available() else "torch"
     if name not in BACKEND_NAMES:
         raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)} or auto")
     return name
@@ -110,7 +116,7 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
     batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).  ``notify``: told
     (one line) when a slow first-use export starts.
     """
-    resolved = resolve_backend_name(name, device)
+    resolved = resolve_backend_name(name, device, precision=precision, compile=compile)
     check_backend_options(resolved, precision=precision, compile=compile)
     if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
         model = _load_gaze_model(model, backbone=backbone, backbone_weights=backbone_weights,

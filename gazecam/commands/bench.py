@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from e
     if args.frames < 1 or args.warmup < 0:
         raise InputError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
-    if args.backend != "torch" or args.precision != "fp32" or args.compile:
+    if args.backend != "auto" or args.precision != "fp32" or args.compile:
         raise InputError("bench compares configurations given with --backends (e.g. torch,torch:compile,"
                          "onnxruntime,tensorrt:fp16); --backend/--precision/--compile do not apply")
     if args.width < 16 or args.height < 16:

@@ -26,9 +26,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     g.add_argument("--backbone-weights", metavar="FILE", default=None, help="official DINOv2 checkpoint (.pth)")
     g.add_argument("--gaze-weights", metavar="FILE", default=None, help="Gaze-LLE decoder checkpoint (.pt)")
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
-    g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="torch",
-                   help="inference backend (default: torch); onnxruntime/tensorrt export the model to ONNX on "
-                        "first use (cached); auto = tensorrt on CUDA if installed, else torch; onnxruntime on CPU")
+    g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
+                   help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "
+                        "else torch); onnxruntime/tensorrt export the model to ONNX on first use (cached)")
     g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
                    help="fp32 (default); fp16: torch on CUDA or tensorrt; bf16: torch (CUDA, or CPUs with bf16)")
     g.add_argument("--compile", action="store_true",
@@ -54,16 +54,16 @@ def resolve_device(name: str) -> str:
 def load_model(args: argparse.Namespace) -> "GazeBackend":
     """The model the command-line options ask for, on the backend they ask for (clear errors for bad options).
 
-    ``--backend torch`` with fp32 and no ``--compile`` (the default) gives the :class:`GazeModel` itself.
+    ``--backend torch`` with fp32 and no ``--compile`` gives the :class:`GazeModel` itself.
     """
     from ..backends import BackendError, check_backend_options, load_backend, resolve_backend_name
 
     device = resolve_device(args.device)
-    backend = getattr(args, "backend", "torch") or "torch"
+    backend = getattr(args, "backend", "auto") or "auto"
     precision = getattr(args, "precision", "fp32") or "fp32"
     compiled = bool(getattr(args, "compile", False))
     try:
-        resolved = resolve_backend_name(backend, device)
+        resolved = resolve_backend_name(backend, device, precision=precision, compile=compiled)
         check_backend_options(resolved, precision=precision, compile=compiled)  # before the (slow) model load
         if resolved == "torch" and precision == "fp32" and not compiled:
             return load_torch_model(args, device=device)

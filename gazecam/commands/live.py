@@ -44,13 +44,13 @@ def model_choice_from_args(args: argparse.Namespace):
 
 
 def _runtime(args: argparse.Namespace) -> dict:
-    return {"device": args.device, "backend": getattr(args, "backend", "torch") or "torch",
+    return {"device": args.device, "backend": getattr(args, "backend", "auto") or "auto",
             "precision": getattr(args, "precision", "fp32") or "fp32", "compile": bool(getattr(args, "compile", False))}
 
 
 def _explicit_runtime(args: argparse.Namespace) -> dict:
     """Runtime options that differ from their defaults (so they override a saved choice)."""
-    defaults = {"device": "auto", "backend": "torch", "precision": "fp32", "compile": False}
+    defaults = {"device": "auto", "backend": "auto", "precision": "fp32", "compile": False}
     return {k: v for k, v in _runtime(args).items() if v != defaults[k]}
 
 

@@ -62,7 +62,8 @@ def load_model_choice(choice: ModelChoice) -> Any:
 
     device = resolve_device(choice.device or "auto")
     try:
-        resolved = resolve_backend_name(choice.backend or "torch", device)
+        resolved = resolve_backend_name(choice.backend or "torch", device, precision=choice.precision,
+                                        compile=choice.compile)
         if resolved == "torch" and choice.precision == "fp32" and not choice.compile:
             return _load_torch_model(choice, device)
         model = _load_torch_model(choice, device if resolved == "torch" else "cpu")

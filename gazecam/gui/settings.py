@@ -60,7 +60,7 @@ class ModelChoice:
     backbone_weights: str | None = None
     gaze_weights: str | None = None
     device: str = "auto"
-    backend: str = "torch"  # torch | onnxruntime | tensorrt | auto (gazecam.backends)
+    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (gazecam.backends)
     precision: str = "fp32"  # fp32 | fp16 | bf16
     compile: bool = False  # torch.compile (torch backend)
 

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # command not built yet
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        # also after the command (`gazecam process x --debug`); SUPPRESS keeps a --debug given before it
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show full tracebacks on errors")
         p.set_defaults(_run=module.run)
     return parser
 

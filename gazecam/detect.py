@@ -305,14 +305,17 @@ def _nms(xyxy: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
 class CascadeHeadDetector:
     """Offline fallback: OpenCV's Haar frontal + profile face cascades, faces expanded to head boxes.
 
-    Large frames are searched at ``max_side`` pixels (longest side) for speed.
+    Large frames are searched at ``max_side`` pixels (longest side) for speed.  ``scale_factor`` 1.25
+    (image pyramid step) instead of OpenCV's usual 1.1-1.15: on the 80 frames of ``assets/sample.mp4`` it
+    finds both people in every frame, like 1.15, with fewer false positives, in ~0.58x the CPU time
+    (127 vs 220 ms per 640x360 frame, one thread); the smallest face found is unchanged.
     """
 
     is_fallback = True
     name = "face-cascade (fallback)"
 
     def __init__(self, *, min_face: int = 20, max_side: int = 480, min_neighbors: int = 5,
-                 scale_factor: float = 1.15) -> None:
+                 scale_factor: float = 1.25) -> None:
         import cv2
 
         root = getattr(getattr(cv2, "data", None), "haarcascades", None)

@@ -159,8 +159,12 @@ def _torch_export(module: "torch.nn.Module", args: tuple, path: Path, *, input_n
     # but takes longer and splits the weights into an external-data file.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True, dynamo=False)
+        try:
+            torch.onnx.export(module, args, str(path), input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True, dynamo=False)
+        except Exception as e:  # torch raises OnnxExporterError, RuntimeError, ... (e.g. an unsupported opset)
+            raise ExportError(f"torch.onnx.export failed at opset {opset}: {type(e).__name__}: {e}; "
+                              f"the default opset {DEFAULT_OPSET} is the tested one") from e
 
 
 def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEFAULT_MAX_HEADS,
@@ -181,28 +185,34 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with --device cpu")
     size = model.input_size
     enc_path, dec_path = out / ENCODER_ONNX, out / DECODER_ONNX
-    tmp_enc, tmp_dec = out / (ENCODER_ONNX + ".tmp"), out / (DECODER_ONNX + ".tmp")
+    # per-process temporary names: two exports into one directory never write the same file
+    tmp_enc, tmp_dec = (out / f".{name}.{os.getpid()}.tmp" for name in (ENCODER_ONNX, DECODER_ONNX))
     pixels = torch.zeros(1, 3, size, size)
     heads = min(2, max_heads)
-    with torch.inference_mode(False), torch.no_grad():
-        _torch_export(_encoder_module(model), (pixels,), tmp_enc, input_names=["pixels"], output_names=["scene"],
-                      dynamic_axes={"pixels": {0: "batch"}, "scene": {0: "batch"}}, opset=opset)
-        scene = torch.zeros(1, SCENE_DIM, FEATMAP, FEATMAP)
-        head_maps = torch.zeros(heads, FEATMAP, FEATMAP)
-        outputs = ["heatmaps", "inout"] if model.has_inout else ["heatmaps"]
-        axes = {"head_maps": {0: "heads"}, "heatmaps": {0: "heads"}}
-        if model.has_inout:
-            axes["inout"] = {0: "heads"}
-        _torch_export(_decoder_module(model), (scene, head_maps), tmp_dec, input_names=["scene", "head_maps"],
-                      output_names=outputs, dynamic_axes=axes, opset=opset)
-    if check:
-        for p in (tmp_enc, tmp_dec):
-            try:
-                onnx.checker.check_model(str(p), full_check=True)
-            except Exception as e:  # onnx raises its own ValidationError / InferenceError
-                raise ExportError(f"exported graph {p.name} failed the ONNX checker: {e}") from e
-    os.replace(tmp_enc, enc_path)
-    os.replace(tmp_dec, dec_path)
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            _torch_export(_encoder_module(model), (pixels,), tmp_enc, input_names=["pixels"], output_names=["scene"],
+                          dynamic_axes={"pixels": {0: "batch"}, "scene": {0: "batch"}}, opset=opset)
+            scene = torch.zeros(1, SCENE_DIM, FEATMAP, FEATMAP)
+            head_maps = torch.zeros(heads, FEATMAP, FEATMAP)
+            outputs = ["heatmaps", "inout"] if model.has_inout else ["heatmaps"]
+            axes = {"head_maps": {0: "heads"}, "heatmaps": {0: "heads"}}
+            if model.has_inout:
+                axes["inout"] = {0: "heads"}
+            _torch_export(_decoder_module(model), (scene, head_maps), tmp_dec, input_names=["scene", "head_maps"],
+                          output_names=outputs, dynamic_axes=axes, opset=opset)
+        if check:
+            for p, name in ((tmp_enc, ENCODER_ONNX), (tmp_dec, DECODER_ONNX)):
+                try:
+                    onnx.checker.check_model(str(p), full_check=True)
+                except Exception as e:  # onnx raises its own ValidationError / InferenceError
+                    raise ExportError(f"exported graph {name} failed the ONNX checker: {e}") from e
+        (out / SIDECAR).unlink(missing_ok=True)  # no sidecar describing other graphs while they are replaced
+        os.replace(tmp_enc, enc_path)
+        os.replace(tmp_dec, dec_path)
+    finally:  # an interrupted or failed export leaves no temporary files behind
+        tmp_enc.unlink(missing_ok=True)
+        tmp_dec.unlink(missing_ok=True)
     info = ExportInfo(
         model_name=model.name, released=bool(model.released), note=model.note, inout=model.has_inout,
         backbone=model.backbone.arch.name, input_size=size, featmap=FEATMAP, out_size=OUT_SIZE,
@@ -211,7 +221,9 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         torch_version=torch.__version__, files={"encoder": ENCODER_ONNX, "decoder": DECODER_ONNX},
         file_sha256={ENCODER_ONNX: _sha256_path(enc_path), DECODER_ONNX: _sha256_path(dec_path)},
     )
-    (out / SIDECAR).write_text(info.to_json() + "\n", encoding="utf-8")
+    tmp_info = out / f".{SIDECAR}.{os.getpid()}.tmp"
+    tmp_info.write_text(info.to_json() + "\n", encoding="utf-8")
+    os.replace(tmp_info, out / SIDECAR)  # written last and atomically: a sidecar always matches its graphs
     return info
 
 
@@ -247,13 +259,13 @@ def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None, ma
     d = Path(root).expanduser() if root is not None else default_export_root()
     d = d / f"{model.backbone.arch.name}-{'inout' if model.has_inout else 'base'}-{fp[:16]}"
     try:
-        info = read_export_info(d)
+        info = read_export_info(d, verify_files=True)  # a damaged cached graph is exported again
         if info.weights_sha256 == fp and info.source_sha256 == src and info.max_heads >= max_heads:
             return d
     except ExportError:
         pass  # missing or stale: export again
     if notify is not None:
-        notify(f"exporting {model.name} to ONNX (first use, cached in {d}) ...")
+        notify(f"exporting {model.name} to ONNX (not cached yet or out of date; cached in {d}) ...")
     export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
     return d
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from gazecam.errors import GazecamError, InputError
 
-__all__ = ["to_rgb", "read_image", "write_png", "IMAGE_SUFFIXES"]
+__all__ = ["to_rgb", "read_image", "write_png", "letterbox", "IMAGE_SUFFIXES"]
 
 #: File name suffixes treated as still images (lower case).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
@@ -106,6 +106,27 @@ def read_image(path: str | Path) -> np.ndarray:
         return to_rgb(array)
     except ValueError as exc:
         raise InputError(f"cannot use image {path}: {exc}") from exc
+
+
+def letterbox(image: np.ndarray, *, width: int, height: int) -> np.ndarray:
+    """``image`` (H x W x 3 uint8 RGB) scaled to fit ``width`` x ``height`` (aspect kept), centred on black.
+
+    Returns the input itself when it already has that size.
+    """
+    from PIL import Image
+
+    if width < 1 or height < 1:
+        raise ValueError(f"letterbox: width and height must be positive, got {width} x {height}")
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    out = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top:top + new_h, left:left + new_w] = resized  # (new_h, new_w, 3) pasted in the centre
+    return out
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:

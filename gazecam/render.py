@@ -203,7 +203,7 @@ class HeadBoxAnnotator:
             if self.show_ids:
                 text = f"#{tid}" if tid >= 0 else "#?"
                 if self.show_inout and result.inout is not None and np.isfinite(result.inout[i]):
-                    text += f" in-frame p={result.inout[i]:.2f}"  # probability, not the verdict
+                    text += f" P(in)={result.inout[i]:.2f}"  # in-frame probability, not the verdict
                 _label(image, text, (x0, y0), color, s, above=True)
         return image
 

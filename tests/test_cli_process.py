@@ -248,6 +248,30 @@ def test_gray_rgba_and_odd_sized_images(tmp_path, capsys, model_args, fast_model
     assert lines[1]["head_xyxy"][2] <= 641 and lines[1]["head_xyxy"][3] <= 359  # clipped at the border
 
 
+def test_folder_of_images_of_different_sizes_is_letterboxed_to_the_first(tmp_path, capsys, model_args, fast_model):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(np.full((120, 160, 3), 200, np.uint8)).save(folder / "a1.png")
+    Image.fromarray(np.full((60, 160, 3), 200, np.uint8)).save(folder / "a2.png")  # wider aspect: bars above/below
+    Image.fromarray(np.full((300, 100, 3), 200, np.uint8)).save(folder / "a3.jpg")
+    heads = tmp_path / "h.jsonl"
+    heads.write_text("".join(f'{{"frame": {i}, "xyxy_norm": [0.1, 0.1, 0.3, 0.4]}}\n' for i in range(3)))
+    out, rec = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, err = run_cli([str(folder), "-o", str(out), "--records", str(rec), "--heads", str(heads),
+                         "--heatmap", "none", *model_args], capsys)
+    assert code == 0, err
+    assert sum("letterboxed" in ln and "warning" in ln for ln in err.splitlines()) == 1  # warned once
+    assert "2 of another size letterboxed" in err
+    info = video_info(out)
+    assert (info["width"], info["height"], info["frames"]) == (160, 120, 3)
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert frames[1][5, 80].max() < 40 and frames[1][60, 150].min() > 150  # black bar on top, picture in the middle
+    lines = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert [ln["frame"] for ln in lines] == [0, 1, 2]
+    assert lines[2]["head_xyxy"] == [10.0, 30.0, 30.0, 120.0]  # records keep the image's own pixels
+
+
 def test_4k_frame(tmp_path, capsys, model_args, fast_model):
     img = tmp_path / "big.png"
     Image.fromarray(np.full((2160, 3840, 3), 60, np.uint8)).save(img)
@@ -268,6 +292,35 @@ def test_unwritable_output(tmp_path, capsys, model_args, make_out, match):
     video = make_video(tmp_path / "in.mp4", n=2, audio=False)
     code, err = run_cli([str(video), "-o", str(make_out(tmp_path)), *model_args], capsys)
     assert code == 1 and match in error_line(err)
+
+
+def test_output_that_cannot_be_created_fails_before_the_model_load(tmp_path, capsys, model_args, monkeypatch):
+    """os.access is no proof (root, read-only mounts, /proc): the output is really opened first."""
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    monkeypatch.setattr(process_cmd, "load_model", lambda args: pytest.fail("model loaded before the output check"))
+    real_open = open
+
+    def refusing_open(path, *a, **k):
+        if str(path).endswith("o.mp4"):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", refusing_open)
+    code, err = run_cli([str(video), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
+    assert code == 1 and "Read-only file system" in error_line(err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("existing", [None, b"old"])
+def test_output_check_leaves_no_probe_file_and_keeps_an_existing_file(tmp_path, capsys, model_args, existing):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    out = tmp_path / "o.mp4"
+    if existing is not None:
+        out.write_bytes(existing)
+    code, err = run_cli([str(video), "-o", str(out), "--records", str(tmp_path / "missing" / "r.jsonl"),
+                         *model_args], capsys)  # -o is probed, then --records fails
+    assert code == 1 and "does not exist" in error_line(err)
+    assert (out.read_bytes() if out.exists() else None) == existing
 
 
 def test_output_is_the_input(tmp_path, capsys, model_args):

@@ -127,6 +127,21 @@ def test_cascade_finds_the_astronaut_head_and_warns(golden_images, caplog):
     assert any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in heads.xyxy)
 
 
+def test_cascade_finds_both_people_of_the_sample_clip():
+    """The default (faster) pyramid step still finds the two people of assets/sample.mp4 (mirrored halves)."""
+    import av
+
+    sample = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
+    with av.open(str(sample)) as c:
+        frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(80), c.decode(video=0)) if i % 16 == 0]
+    det = CascadeHeadDetector()
+    for i, image in enumerate(frames):
+        heads = det.detect(Frame(image=image, index=i, timestamp_s=0.0))
+        cx = (heads.xyxy[:, 0] + heads.xyxy[:, 2]) / 2
+        w = image.shape[1]
+        assert np.any(cx < w / 2) and np.any(cx > w / 2), (i, heads.xyxy)  # one head in each half
+
+
 def test_cascade_on_an_empty_frame_finds_nothing():
     heads = CascadeHeadDetector().detect(_frame())
     assert len(heads) == 0 and heads.image_size == (120, 160)

@@ -116,6 +116,15 @@ def test_missing_files_are_clear_errors(tmp_path):
         load_rgb(tmp_path / "none.png")
 
 
+def test_jsonl_data_read_with_another_format_says_so(tmp_path):
+    (tmp_path / "train.jsonl").write_text("{}\n")
+    for kind in ("gazefollow", "vat"):
+        with pytest.raises(DatasetError, match="holds train.jsonl: read it with the jsonl format"):
+            load_dataset(kind, tmp_path, split="train")
+        with pytest.raises(DatasetError, match="is a file; a .jsonl file is read with the jsonl format"):
+            load_dataset(kind, tmp_path / "train.jsonl", split="train")
+
+
 # -- GazeFollow / VAT preprocessed JSON (official data_prep output) ---------------------------
 def test_gazefollow_preprocessed_json(tmp_path):
     frames = [{"path": "test2/c.png", "width": 50, "height": 25, "num_heads": 1, "crop_region": [0, 0, 1, 1],

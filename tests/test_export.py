@@ -94,6 +94,23 @@ def test_ensure_onnx_export_caches_by_weights(golden_model_base, tmp_path):
     assert read_export_info(d2).weights_sha256 == model_fingerprint(golden_model_base)
 
 
+def test_failed_export_is_a_clear_error_and_leaves_no_files(golden_model_base, inout_export, tmp_path):
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / SIDECAR).write_bytes((inout_export / SIDECAR).read_bytes())  # an older export in the same folder
+    with pytest.raises(ExportError, match="failed at opset 99.*default opset 17"):
+        export_onnx(golden_model_base, out, opset=99)
+    assert sorted(p.name for p in out.iterdir()) == [SIDECAR]  # no temporary files left behind
+
+
+def test_ensure_onnx_export_replaces_a_damaged_cached_graph(golden_model_base, tmp_path):
+    d = ensure_onnx_export(golden_model_base, root=tmp_path)
+    with open(d / DECODER_ONNX, "r+b") as f:
+        f.truncate(100)  # e.g. a full disk or a stray edit
+    assert ensure_onnx_export(golden_model_base, root=tmp_path) == d
+    read_export_info(d, verify_files=True)  # exported again
+
+
 def test_export_cli(golden_dir, tmp_path, capsys):
     from gazecam.cli import main
 
@@ -123,4 +140,5 @@ def test_engine_export_without_tensorrt_is_a_clear_error(inout_export, golden_di
                "-o", str(tmp_path / "eng")])
     err = capsys.readouterr().err
     assert rc == 1 and "TensorRT not available" in err and "Traceback" not in err
+    assert "--format onnx" in err  # what to try instead
     assert not (tmp_path / "eng").exists()  # failed before exporting anything

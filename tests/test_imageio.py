@@ -134,3 +134,21 @@ def test_write_png_roundtrip(tmp_path: Path, rgb: np.ndarray) -> None:
 def test_write_png_unwritable(tmp_path: Path, rgb: np.ndarray) -> None:
     with pytest.raises(GazecamError, match="cannot write PNG"):
         write_png(tmp_path / "no" / "such" / "dir.png", rgb)
+
+
+def test_letterbox_keeps_aspect_and_centres_on_black():
+    from gazecam.imageio import letterbox
+
+    img = np.full((50, 200, 3), 255, np.uint8)  # 4:1 into 100 x 100 -> 100 x 25 band in the middle
+    out = letterbox(img, width=100, height=100)
+    assert out.shape == (100, 100, 3) and out.dtype == np.uint8
+    rows = np.flatnonzero(out[:, 50, 0] > 128)
+    assert (rows.min(), rows.max()) == (37, 61)  # 25 rows, centred: (100 - 25) // 2 = 37
+    assert out[:37].max() == 0 and out[62:].max() == 0
+    tall = letterbox(np.full((300, 100, 3), 255, np.uint8), width=160, height=120)  # 40 x 120 column
+    cols = np.flatnonzero(tall[60, :, 0] > 128)
+    assert (cols.min(), cols.max()) == (60, 99)
+    same = np.zeros((7, 9, 3), np.uint8)
+    assert letterbox(same, width=9, height=7) is same
+    with pytest.raises(ValueError, match="positive"):
+        letterbox(same, width=0, height=7)

@@ -205,6 +205,10 @@ def test_resume_continues_exactly(tmp_path, golden_model_inout):
         trainer(tmp_path / "c.pt", fresh_model(golden_model_inout)).load_state(state_path_for(tmp_path / "b.pt"))
     with pytest.raises(GazecamError, match="not a gazecam training-state file"):
         trainer(tmp_path / "c.pt", fresh_model(golden_model_inout)).load_state(tmp_path / "b.pt")
+    other_data = Trainer(model=fresh_model(golden_model_inout), samples=samples[:3],
+                         config=TrainConfig(**{**cfg.__dict__, "epochs": 4}), progress=False)
+    with pytest.raises(GazecamError, match="trained on 4 heads but this run has 3"):
+        other_data.load_state(state_path_for(tmp_path / "b.pt"))
 
 
 def test_train_cli_writes_checkpoint_log_and_validation(tmp_path, golden_dir, capsys):
@@ -223,6 +227,10 @@ def test_train_cli_writes_checkpoint_log_and_validation(tmp_path, golden_dir, ca
     assert rec["epoch"] == 1 and rec["steps"] == 1 and rec["val"]["num_images"] == 1
     GazeModel.from_files(backbone_weights=golden_dir / "dinov2_vits14_random.pth", gaze_weights=out)
     assert main(args) == 1  # refuses to overwrite an earlier run
+    assert "already exists" in capsys.readouterr().err
+    out.unlink()
+    state_path_for(out).unlink()
+    assert main(args) == 1  # nor append to its log
     assert "already exists" in capsys.readouterr().err
     assert main(["train", "--data", str(data), "--format", "jsonl", "--init", "nonexistent_model",
                  "--device", "cpu"]) == 1

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import GazecamError
-from ..predictor import HeadBox, empty_prediction, split_predictions
+from ..predictor import BatchPredictor, HeadBox, empty_prediction, split_predictions
 from ..types import GazePrediction
 
-__all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "head_maps_np",
+if TYPE_CHECKING:  # pragma: no cover
+    from ..export import ExportInfo
+
+__all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "ExportedBackend", "head_maps_np",
            "split_predictions", "empty_prediction", "BACKEND_NAMES", "PRECISIONS"]
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
@@ -67,6 +70,34 @@ class ArrayFeatures:
 
     def __len__(self) -> int:
         return int(self.scene.shape[0])
+
+
+class ExportedBackend(BatchPredictor):
+    """What the exported-graph backends share: labels and sizes from the export sidecar, the features check."""
+
+    backend: str  # "onnxruntime" / "tensorrt": stamped on the features this backend encodes
+    info: "ExportInfo"
+    _device: Any
+
+    @property
+    def has_inout(self) -> bool:
+        return self.info.inout
+
+    @property
+    def device(self) -> Any:
+        return self._device
+
+    @property
+    def input_size(self) -> int:
+        return self.info.input_size
+
+    def _check_features(self, feats: Any, heads_per_image: Sequence[Sequence[HeadBox]]) -> None:
+        """``decode_batch`` arguments: this backend's :class:`ArrayFeatures` and one head list per image."""
+        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
+            raise TypeError("decode: expected the features returned by this backend's encode(), got "
+                            f"{type(feats).__name__}; call backend.encode(image) first")
+        if len(heads_per_image) != len(feats):
+            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
 
 
 def head_maps_np(boxes_norm: np.ndarray, size: int = 32) -> np.ndarray:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..export import ExportInfo, read_export_info
-from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..predictor import empty_prediction, normalize_heads, split_predictions
 from ..types import GazePrediction, check_rgb_image
-from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox, head_maps_np
+from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox, head_maps_np
 from .preprocess import preprocess_fast
 
 __all__ = ["OrtBackend", "default_cpu_threads"]
@@ -29,7 +29,7 @@ def default_cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class OrtBackend(BatchPredictor):
+class OrtBackend(ExportedBackend):
     """Encoder + decoder ONNX Runtime sessions with the :class:`~gazecam.backends.base.GazeBackend` interface."""
 
     backend = "onnxruntime"
@@ -72,19 +72,7 @@ class OrtBackend(BatchPredictor):
             raise BackendError(f"onnxruntime cannot load the graphs in {self.export_dir}: {e}; export again") from e
         self._outputs = ["heatmaps", "inout"] if self.info.inout else ["heatmaps"]
 
-    # -- interface properties ---------------------------------------------------------------------------
-    @property
-    def has_inout(self) -> bool:
-        return self.info.inout
-
-    @property
-    def device(self) -> str:
-        return self._device
-
-    @property
-    def input_size(self) -> int:
-        return self.info.input_size
-
+    # -- properties (has_inout, device, input_size: ExportedBackend) ----------------------------------
     @property
     def providers(self) -> list[str]:
         return list(self._encoder.get_providers())
@@ -114,11 +102,7 @@ class OrtBackend(BatchPredictor):
 
     def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
-        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
-            raise TypeError("decode: expected the features returned by this backend's encode(), got "
-                            f"{type(feats).__name__}; call backend.encode(image) first")
-        if len(heads_per_image) != len(feats):
-            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        self._check_features(feats, heads_per_image)
         out = []
         for i, heads in enumerate(heads_per_image):
             boxes = normalize_heads(heads, f"heads of image {i}")  # (N, 4), NaN = None

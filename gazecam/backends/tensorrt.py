@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..predictor import empty_prediction, normalize_heads, split_predictions
 from ..types import GazePrediction, check_rgb_image
-from .base import ArrayFeatures, BackendError, BackendUnavailable, HeadBox
+from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox
 
 __all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
 
@@ -103,7 +103,7 @@ class _Engine:
         return outs
 
 
-class TensorRTBackend(BatchPredictor):
+class TensorRTBackend(ExportedBackend):
     """TensorRT encoder + decoder engines with the :class:`~gazecam.backends.base.GazeBackend` interface."""
 
     backend = "tensorrt"
@@ -129,18 +129,6 @@ class TensorRTBackend(BatchPredictor):
         self.max_heads = files.max_heads
         self.fp16 = fp16
         self.name, self.released, self.note = self.info.model_name, self.info.released, self.info.note
-
-    @property
-    def has_inout(self) -> bool:
-        return self.info.inout
-
-    @property
-    def device(self) -> Any:
-        return self._device
-
-    @property
-    def input_size(self) -> int:
-        return self.info.input_size
 
     def preprocess(self, image: np.ndarray) -> Any:
         from .preprocess import preprocess_fast
@@ -169,11 +157,7 @@ class TensorRTBackend(BatchPredictor):
 
         from ..models.gazelle import build_head_maps, head_map_bounds
 
-        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
-            raise TypeError("decode: expected the features returned by this backend's encode(), got "
-                            f"{type(feats).__name__}; call backend.encode(image) first")
-        if len(heads_per_image) != len(feats):
-            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        self._check_features(feats, heads_per_image)
         out = []
         for i, heads in enumerate(heads_per_image):
             boxes = normalize_heads(heads, f"heads of image {i}")

@@ -91,6 +91,6 @@ def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> 
     if not name:
         raise InputError("no model given: use --model NAME or --backbone-weights FILE --gaze-weights FILE")
     try:
-        return GazeModel.from_pretrained(name, device=device, progress=sys.stderr.isatty() or True)
+        return GazeModel.from_pretrained(name, device=device, progress=True)  # downloads are long: always show
     except ValueError as e:
         raise InputError(str(e)) from e

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..backends import BackendUnavailable
     from ..backends.tensorrt import require_tensorrt
     from ..errors import InputError
     from ..export import build_engines, export_onnx
@@ -40,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export takes the model options only (--backend/--precision/--compile do not apply); "
                          "use --fp16 for fp16 TensorRT engines")
     if args.format == "engine":
-        require_tensorrt()  # fail before the (slow) export: "TensorRT not available: ..."
+        try:
+            require_tensorrt()  # fail before the (slow) export: "TensorRT not available: ..."
+        except BackendUnavailable as e:
+            raise BackendUnavailable(f"{e}; `gazecam export --format onnx` needs no TensorRT") from e
         device = resolve_device(args.device if args.device != "auto" else "cuda")
         if not device.startswith("cuda"):
             raise InputError(f"--format engine builds for a CUDA GPU; --device {args.device} is not one")

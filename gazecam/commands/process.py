@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT",
                         help="video file, image file, folder of images, camera index (0) or stream URL")
     parser.add_argument("-o", "--output", metavar="OUT.mp4", default=None,
-                        help="annotated H.264 video (same size, frame rate and audio as the input)")
+                        help="annotated H.264 video (same size, frame rate and audio as the input; images of "
+                             "a folder that differ in size from the first are letterboxed to its size)")
     parser.add_argument("--records", metavar="FILE", default=None,
                         help="per-person records, one line per person per frame: .jsonl (default) or .csv")
     add_model_arguments(parser)
@@ -142,6 +143,16 @@ def _check_output(path: Path, what: str, input_path: Path | None) -> None:
         raise InputError(f"{what}: folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{what}: cannot write {path} (permission denied); choose another path")
+    # os.access says yes to root and knows nothing of read-only or pseudo file systems: try it, before the
+    # slow model load (opening for append changes nothing in an existing file; a probe file is removed)
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise InputError(f"{what}: cannot write {path} ({e.strerror or e}); choose another path") from e
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 # -- run -----------------------------------------------------------------------------------------------
@@ -166,6 +177,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..detect import FileHeads, make_detector
     from ..gaze import GazeStage
+    from ..imageio import letterbox
     from ..pipeline import Pipeline
     from ..render import GazeRenderer, untrained_banner_text
     from ..sinks import RecordsSink, VideoSink
@@ -222,12 +234,20 @@ def _run(args: argparse.Namespace) -> int:
         bar = stack.enter_context(tqdm(total=total, unit="frame", desc="gazecam", disable=args.quiet,
                                        file=sys.stderr, dynamic_ncols=True, leave=False))
         flag = stack.enter_context(_sigint())
-        written = repeated = 0
+        written = repeated = letterboxed = 0
         last_index = -1
         last_image = None
         for result in pipe:
             t0 = time.perf_counter()
             image = renderer.render(result) if video is not None else None
+            if image is not None and image.shape[:2] != (info.height, info.width):
+                # a folder of images of different sizes: the video keeps the first image's size
+                if not letterboxed:
+                    _warn(f"{result.frame.source}: frame {result.frame.index} is {image.shape[1]}x{image.shape[0]}, "
+                          f"the video is {info.width}x{info.height} (the first frame's size): frames of another "
+                          "size are letterboxed in the video (records keep their own pixel coordinates)")
+                image = letterbox(image, width=info.width, height=info.height)
+                letterboxed += 1
             result.timings.render = (time.perf_counter() - t0) * 1e3 if video is not None else float("nan")
             t0 = time.perf_counter()
             if video is not None:
@@ -252,7 +272,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError(f"no frame could be read from {args.input} (0 frames decoded); nothing was written")
     # sinks closed here: the clip is finalised and the records flushed
     if not args.quiet or interrupted:
-        _summary(pipe, out, rec, written, repeated, interrupted, gaze.encodes)
+        _summary(pipe, out, rec, written, repeated, interrupted, gaze.encodes, letterboxed)
     if interrupted:
         print(f"gazecam process: interrupted after {written} frame(s); "
               + ", ".join(f"{p} is complete up to frame {last_index}" for p in (out, rec) if p is not None),
@@ -262,13 +282,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _summary(pipe: "Pipeline", out: Path | None, rec: Path | None, written: int, repeated: int,
-             interrupted: bool, encodes: int) -> None:
+             interrupted: bool, encodes: int, letterboxed: int = 0) -> None:
     st, cs = pipe.stats, pipe.capture_stats
     lines = [f"{'stopped' if interrupted else 'done'}: {written} frame(s) in {st.wall_s:.1f} s "
              f"({written / st.wall_s if st.wall_s > 0 else 0:.1f} fps), {st.people_frames} person-frame(s) in "
              f"{st.frames_with_people} frame(s) with people, encoder ran {encodes} time(s)"]
     if out is not None:
-        lines.append(f"  video:   {out} ({written + repeated} frame(s))")
+        lines.append(f"  video:   {out} ({written + repeated} frame(s)"
+                     + (f", {letterboxed} of another size letterboxed" if letterboxed else "") + ")")
     if rec is not None:
         lines.append(f"  records: {rec} ({st.people_frames} line(s))")
     if st.frames_with_people == 0 and written:

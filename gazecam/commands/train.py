@@ -135,9 +135,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.suffix == "" or out.is_dir():
         raise InputError(f"--out {out}: give a checkpoint file name such as finetuned.pt")
-    if not args.resume and (out.exists() or state_path_for(out).exists()):
-        raise InputError(f"--out {out} (or its .state.pt) already exists; choose another name, delete it, "
-                         f"or continue that run with --resume {state_path_for(out)}")
+    if not args.resume and any(p.exists() for p in (out, state_path_for(out), log_path_for(out))):
+        raise InputError(f"--out {out} (or its .state.pt / .log.jsonl) already exists; choose another name, "
+                         f"delete them, or continue that run with --resume {state_path_for(out)}")
     dataset = load_dataset(args.data_format, args.data, split=args.split, frame_step=args.frame_step)
     train_ds, val_ds = _validation(args, dataset)
     in_frame_only = args.data_format == "gazefollow"  # official GazeFollow training: in-frame heads only

@@ -459,6 +459,9 @@ def load_dataset(kind: DatasetKind, data: str | Path, *, split: str = "test", la
                                f"holding {split}.jsonl)")
         return read_jsonl(path)
     if not data.is_dir():
+        if data.is_file():
+            raise DatasetError(f"the {kind} format reads a dataset folder, but {data} is a file"
+                               + ("; a .jsonl file is read with the jsonl format" if data.suffix == ".jsonl" else ""))
         raise DatasetError(f"dataset folder not found: {data}")
     pre = data / f"{split}_preprocessed.json"
     if layout in ("auto", "preprocessed") and pre.is_file():
@@ -467,15 +470,18 @@ def load_dataset(kind: DatasetKind, data: str | Path, *, split: str = "test", la
         return read_vat_preprocessed(pre, root=data, frame_step=frame_step)
     if layout == "preprocessed":
         raise DatasetError(f"{pre} not found (run the official data_prep script, or use the published layout)")
+    # a folder of gazecam JSONL read with another format: say so instead of listing files it does not hold
+    jsonl_hint = (f"; {data} holds {split}.jsonl: read it with the jsonl format"
+                  if (data / f"{split}.jsonl").is_file() else "")
     if kind == "gazefollow":
         txt = data / f"{split}_annotations_release.txt"
         if txt.is_file():
             return read_gazefollow_annotations(txt, root=data, has_inout=(split == "train"))
         raise DatasetError(f"no GazeFollow annotations for split {split!r} in {data}: expected "
-                           f"{txt.name} (published layout) or {pre.name} (official data_prep output)")
+                           f"{txt.name} (published layout) or {pre.name} (official data_prep output)" + jsonl_hint)
     if kind == "vat":
         if (data / "annotations" / split).is_dir():
             return read_vat_annotations(data, split=split, frame_step=frame_step)
         raise DatasetError(f"no VideoAttentionTarget annotations for split {split!r} in {data}: expected "
-                           f"annotations/{split}/<show>/<clip>/*.txt or {pre.name}")
+                           f"annotations/{split}/<show>/<clip>/*.txt or {pre.name}" + jsonl_hint)
     raise ValueError(f"unknown dataset kind {kind!r}; expected gazefollow, vat or jsonl")

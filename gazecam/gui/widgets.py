@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
 from ..types import GazeResult
 from .settings import GazeSettings, ModelChoice, ViewSettings
 
-__all__ = ["VideoView", "MessagePanel", "PeopleTable", "ControlPanel", "ModelDialog", "rgb_to_qimage",
+__all__ = ["VideoView", "MessagePanel", "PeopleTable", "ControlPanel", "ModelDialog", "WrapLabel", "rgb_to_qimage",
            "track_color"]
 
 
@@ -52,6 +52,36 @@ def track_color(track_id: int) -> QColor:
     from ..render import color_for
 
     return QColor(*color_for(int(track_id)))
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that is never clipped: its minimum height follows its text at its current width.
+
+    A plain word-wrapped QLabel reports a minimum height for a guessed width; in a dock (whose layout ignores
+    height-for-width) a long text at a narrower width then loses its first/last lines.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self._fit()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = max(1, self.width() - 2 * self.margin())
+        flags = int(Qt.TextFlag.TextWordWrap.value) | int(self.alignment().value)  # as QLabel lays it out
+        needed = self.fontMetrics().boundingRect(0, 0, width, 100_000, flags, self.text()).height()
+        needed += 2 * self.margin() + self.contentsMargins().top() + self.contentsMargins().bottom()
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
 
 
 class VideoView(QWidget):
@@ -321,9 +351,8 @@ class ControlPanel(QWidget):
         self.load_button.setObjectName("load_model")
         self.load_button.clicked.connect(self._load_clicked)
         mform.addRow(self.load_button)
-        self.model_state = QLabel("no model loaded")
+        self.model_state = WrapLabel("no model loaded")  # never clipped, however long the model name
         self.model_state.setObjectName("model_state")
-        self.model_state.setWordWrap(True)
         mform.addRow(self.model_state)
         lay.addWidget(md)
         lay.addStretch(1)

@@ -327,6 +327,10 @@ class Trainer:
         if st["backbone_fingerprint"] != self.fingerprint:
             raise GazecamError(f"--resume: {path} was trained with another backbone (weights differ); "
                                "use the same --init / --backbone-weights as the first run")
+        if int(st.get("num_samples", len(self.samples))) != len(self.samples):
+            raise GazecamError(f"--resume: {path} was trained on {st['num_samples']} heads but this run has "
+                               f"{len(self.samples)}; resume with the same --data / --split / --val-split, or "
+                               "train on other data in a new run with --init <the checkpoint>")
         if int(st["epoch"]) >= self.config.epochs:
             raise GazecamError(f"--resume: {path} has already completed {st['epoch']} epochs; "
                                f"ask for more with --epochs (now {self.config.epochs})")

@@ -32,7 +32,7 @@ from .models.gazelle import (
     head_map_bounds,
 )
 from .models.preprocess import preprocess_images
-from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions
+from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions  # noqa: F401 (re-exported)
 from .types import GazePrediction, check_rgb_image
 from .weights import WeightsError, load_state_dict_file
 
@@ -172,12 +172,7 @@ class GazeModel(BatchPredictor):
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:
         """Decode all heads of all encoded images in one decoder batch."""
-        if not isinstance(feats, SceneFeatures):
-            raise TypeError("decode: expected the SceneFeatures returned by encode()/encode_batch(), "
-                            f"got {type(feats).__name__}; call model.encode(image) first")
-        if len(heads_per_image) != len(feats):
-            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
-        boxes = [normalize_heads(h, f"heads of image {i}") for i, h in enumerate(heads_per_image)]
+        boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
         counts = [len(b) for b in boxes]
         total = sum(counts)
         if total == 0:

@@ -79,6 +79,16 @@ class BatchPredictor:
                      ) -> list[GazePrediction]:  # pragma: no cover - implemented by backends
         raise NotImplementedError
 
+    def _decode_boxes(self, feats: Any, heads_per_image: Sequence[Sequence[HeadBox]], *, own_features: bool
+                      ) -> list[np.ndarray]:
+        """Check ``decode_batch``'s arguments; (N_i, 4) normalised boxes per image (NaN rows = ``None``)."""
+        if not own_features:
+            raise TypeError("decode: expected the features returned by this model's encode()/encode_batch(), "
+                            f"got {type(feats).__name__}; call encode(image) first")
+        if len(heads_per_image) != len(feats):
+            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+        return [normalize_heads(h, f"heads of image {i}") for i, h in enumerate(heads_per_image)]
+
     def encode(self, image: np.ndarray) -> Any:
         """Encode one H x W x 3 uint8 RGB image (run once per frame)."""
         return self.encode_batch([image])

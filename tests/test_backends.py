@@ -94,7 +94,7 @@ def test_onnxruntime_matches_torch_and_batches(golden_images, golden_model_inout
 
 def test_decode_rejects_foreign_features(ort_inout, golden_model_inout, golden_images):
     torch_feats = golden_model_inout.encode(golden_images["astronaut"])
-    with pytest.raises(TypeError, match="features returned by this backend"):
+    with pytest.raises(TypeError, match="features returned by this model.s encode"):
         ort_inout.decode(torch_feats, [None])
     feats = ort_inout.encode(golden_images["astronaut"])
     with pytest.raises(ValueError, match="inverted box"):

@@ -91,13 +91,9 @@ class ExportedBackend(BatchPredictor):
     def input_size(self) -> int:
         return self.info.input_size
 
-    def _check_features(self, feats: Any, heads_per_image: Sequence[Sequence[HeadBox]]) -> None:
-        """``decode_batch`` arguments: this backend's :class:`ArrayFeatures` and one head list per image."""
-        if not isinstance(feats, ArrayFeatures) or feats.backend != self.backend:
-            raise TypeError("decode: expected the features returned by this backend's encode(), got "
-                            f"{type(feats).__name__}; call backend.encode(image) first")
-        if len(heads_per_image) != len(feats):
-            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
+    def _own(self, feats: Any) -> bool:
+        """Whether ``feats`` came from this backend's ``encode`` (the :class:`ArrayFeatures` it stamps)."""
+        return isinstance(feats, ArrayFeatures) and feats.backend == self.backend
 
 
 def head_maps_np(boxes_norm: np.ndarray, size: int = 32) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..export import ExportInfo, read_export_info
-from ..predictor import empty_prediction, normalize_heads, split_predictions
+from ..predictor import empty_prediction, split_predictions
 from ..types import GazePrediction, check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox, head_maps_np
 from .preprocess import preprocess_fast
@@ -102,10 +102,8 @@ class OrtBackend(ExportedBackend):
 
     def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
-        self._check_features(feats, heads_per_image)
         out = []
-        for i, heads in enumerate(heads_per_image):
-            boxes = normalize_heads(heads, f"heads of image {i}")  # (N, 4), NaN = None
+        for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
             if len(boxes) == 0:
                 out.append(empty_prediction(self.has_inout))
                 continue

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..predictor import empty_prediction, normalize_heads, split_predictions
+from ..predictor import empty_prediction, split_predictions
 from ..types import GazePrediction, check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox
 
@@ -157,10 +157,8 @@ class TensorRTBackend(ExportedBackend):
 
         from ..models.gazelle import build_head_maps, head_map_bounds
 
-        self._check_features(feats, heads_per_image)
         out = []
-        for i, heads in enumerate(heads_per_image):
-            boxes = normalize_heads(heads, f"heads of image {i}")
+        for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
             if len(boxes) == 0:
                 out.append(empty_prediction(self.has_inout))
                 continue

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..model import GazeModel, SceneFeatures
 from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
-from ..predictor import BatchPredictor, empty_prediction, normalize_heads, split_predictions
+from ..predictor import BatchPredictor, empty_prediction, split_predictions
 from ..types import GazePrediction, check_rgb_image
 from .base import BackendError, HeadBox
 from .preprocess import preprocess_fast
@@ -165,12 +165,7 @@ class TorchBackend(BatchPredictor):
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
-        if not isinstance(feats, SceneFeatures):
-            raise TypeError("decode: expected the SceneFeatures returned by encode(), "
-                            f"got {type(feats).__name__}; call backend.encode(image) first")
-        if len(heads_per_image) != len(feats):
-            raise ValueError(f"decode: {len(feats)} encoded images but {len(heads_per_image)} head lists")
-        boxes = [normalize_heads(h, f"heads of image {i}") for i, h in enumerate(heads_per_image)]
+        boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
             return [empty_prediction(self.has_inout) for _ in counts]

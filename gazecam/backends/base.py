@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..export import ExportInfo
 
 __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "ExportedBackend", "head_maps_np",
-           "split_predictions", "empty_prediction", "BACKEND_NAMES", "PRECISIONS"]
+           "BACKEND_NAMES", "PRECISIONS"]
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")
+
 
 class BackendError(GazecamError):
     """A backend cannot run the model as asked (bad export, wrong shapes, unsupported option)."""
@@ -94,6 +95,21 @@ class ExportedBackend(BatchPredictor):
     def _own(self, feats: Any) -> bool:
         """Whether ``feats`` came from this backend's ``encode`` (the :class:`ArrayFeatures` it stamps)."""
         return isinstance(feats, ArrayFeatures) and feats.backend == self.backend
+
+    def _decode_image(self, scene: Any, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """One image's scene (1, 256, 32, 32) + (N, 4) normalised boxes -> heatmaps (N, 64, 64), inout (N,)|None."""
+        raise NotImplementedError  # pragma: no cover - implemented by each exported backend
+
+    def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
+                     ) -> list[GazePrediction]:
+        out = []
+        for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
+            if len(boxes) == 0:
+                out.append(empty_prediction(self.has_inout))
+                continue
+            heatmaps, inout = self._decode_image(feats.scene[i:i + 1], boxes)
+            out.extend(split_predictions(heatmaps, inout, [len(boxes)]))
+        return out
 
 
 def head_maps_np(boxes_norm: np.ndarray, size: int = 32) -> np.ndarray:

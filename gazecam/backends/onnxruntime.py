@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..export import ExportInfo, read_export_info
-from ..predictor import empty_prediction, split_predictions
-from ..types import GazePrediction, check_rgb_image
-from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox, head_maps_np
+from ..types import check_rgb_image
+from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, head_maps_np
 from .preprocess import preprocess_fast
 
 __all__ = ["OrtBackend", "default_cpu_threads"]
@@ -100,16 +99,8 @@ class OrtBackend(ExportedBackend):
         outs = self._decoder.run(self._outputs, {"scene": scene, "head_maps": head_maps})
         return outs[0], (outs[1] if self.info.inout else None)
 
-    def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
-                     ) -> list[GazePrediction]:
-        out = []
-        for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
-            if len(boxes) == 0:
-                out.append(empty_prediction(self.has_inout))
-                continue
-            heatmaps, inout = self.decode_maps(feats.scene[i:i + 1], head_maps_np(boxes, self.info.featmap))
-            out.extend(split_predictions(heatmaps, inout, [len(boxes)]))
-        return out
+    def _decode_image(self, scene: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.decode_maps(scene, head_maps_np(boxes, self.info.featmap))
 
     def __repr__(self) -> str:
         return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "

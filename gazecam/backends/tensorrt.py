@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..predictor import empty_prediction, split_predictions
-from ..types import GazePrediction, check_rgb_image
-from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, HeadBox
+from ..types import check_rgb_image
+from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend
 
 __all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
 
@@ -151,29 +150,21 @@ class TensorRTBackend(ExportedBackend):
         pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448) on the GPU
         return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
-    def decode_batch(self, feats: ArrayFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
-                     ) -> list[GazePrediction]:
+    def _decode_image(self, scene: Any, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         from ..models.gazelle import build_head_maps, head_map_bounds
 
-        out = []
-        for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
-            if len(boxes) == 0:
-                out.append(empty_prediction(self.has_inout))
-                continue
-            bounds = torch.from_numpy(head_map_bounds(boxes, self.info.featmap)).to(self._device)
-            maps = build_head_maps(bounds, self.info.featmap)  # (N, 32, 32) on the GPU
-            heat, inout = [], []
-            for s in range(0, len(maps), self.max_heads):  # the engine's profile allows 1..max_heads
-                res = self._decoder.run({"scene": feats.scene[i:i + 1], "head_maps": maps[s:s + self.max_heads]})
-                heat.append(res["heatmaps"].float())
-                if self.has_inout:
-                    inout.append(res["inout"].float())
-            heat_np = torch.cat(heat).cpu().numpy()  # synchronises the stream
-            inout_np = torch.cat(inout).cpu().numpy() if self.has_inout else None
-            out.extend(split_predictions(heat_np, inout_np, [len(boxes)]))
-        return out
+        bounds = torch.from_numpy(head_map_bounds(boxes, self.info.featmap)).to(self._device)
+        maps = build_head_maps(bounds, self.info.featmap)  # (N, 32, 32) on the GPU
+        heat, inout = [], []
+        for s in range(0, len(maps), self.max_heads):  # the engine's profile allows 1..max_heads
+            res = self._decoder.run({"scene": scene, "head_maps": maps[s:s + self.max_heads]})
+            heat.append(res["heatmaps"].float())
+            if self.has_inout:
+                inout.append(res["inout"].float())
+        heat_np = torch.cat(heat).cpu().numpy()  # synchronises the stream
+        return heat_np, (torch.cat(inout).cpu().numpy() if self.has_inout else None)
 
     def __repr__(self) -> str:
         return (f"TensorRTBackend(name={self.name!r}, device={self._device}, fp16={self.fp16}, "

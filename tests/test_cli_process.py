@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from fakes import FullDisk
 from PIL import Image
 
 import gazecam.commands.process as process_cmd
@@ -329,33 +330,6 @@ def test_output_is_the_input(tmp_path, capsys, model_args):
     code, err = run_cli([str(video), "-o", str(video), *model_args], capsys)
     assert code == 1 and "is the input" in error_line(err)
     assert video.read_bytes() == before
-
-
-class FullDisk:
-    """A seekable binary file that fails with ENOSPC once ``capacity`` bytes were written."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity, self.size, self.pos = capacity, 0, 0
-
-    def write(self, data) -> int:
-        if self.pos + len(data) > self.capacity:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.pos += len(data)
-        self.size = max(self.size, self.pos)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_disk_full(tmp_path, capsys, model_args, fast_model, monkeypatch):

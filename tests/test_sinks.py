@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from fakes import FullDisk
 
 from gazecam import sinks as sinks_mod
 from gazecam.capture import Capture
@@ -221,33 +222,6 @@ def test_unwritable_output_permission(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sinks_mod, "_open_output_file", deny)
     with pytest.raises(SinkError, match="Permission denied; check the path and its permissions"):
         VideoSink(tmp_path / "out.mp4", width=64, height=48, fps=25)
-
-
-class FullDisk(io.RawIOBase):
-    """A seekable binary file that fails with ENOSPC once `capacity` bytes were written."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity, self.size, self.pos = capacity, 0, 0
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self.pos = offset if whence == 0 else (self.pos + offset if whence == 1 else self.size + offset)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def write(self, data) -> int:
-        if self.pos + len(data) > self.capacity:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.pos += len(data)
-        self.size = max(self.size, self.pos)
-        return len(data)
 
 
 def noise(rng: np.random.Generator, h: int = 96, w: int = 128) -> np.ndarray:

@@ -39,7 +39,7 @@ __all__ = ["Pipeline", "PipelineStats", "StageTotals", "run"]
 class StageTotals:
     """Sum and count of milliseconds per stage over the frames where the stage ran."""
 
-    sums: StageTimes = field(default_factory=lambda: StageTimes(*([0.0] * 7)))
+    sums: StageTimes = field(default_factory=lambda: StageTimes(**{f.name: 0.0 for f in fields(StageTimes)}))
     counts: dict[str, int] = field(default_factory=lambda: {f.name: 0 for f in fields(StageTimes)})
 
     def add(self, t: StageTimes) -> None:

@@ -29,8 +29,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
                    help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "
                         "else torch); onnxruntime/tensorrt export the model to ONNX on first use (cached)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
-                   help="fp32 (default); fp16: torch on CUDA or tensorrt; bf16: torch (CUDA, or CPUs with bf16)")
+    from ..backends.precision import precision_help
+
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8", "auto"), default="fp32",
+                   help=precision_help())
     g.add_argument("--compile", action="store_true",
                    help="torch backend: torch.compile the model (CUDA graphs on GPUs; slow first frames)")
     parser.set_defaults(_default_model=default_model)
@@ -56,15 +58,18 @@ def load_model(args: argparse.Namespace) -> "GazeBackend":
 
     ``--backend torch`` with fp32 and no ``--compile`` gives the :class:`GazeModel` itself.
     """
-    from ..backends import BackendError, check_backend_options, load_backend, resolve_backend_name
+    from ..backends import BackendError, load_backend, resolve_backend_precision
 
     device = resolve_device(args.device)
     backend = getattr(args, "backend", "auto") or "auto"
     precision = getattr(args, "precision", "fp32") or "fp32"
     compiled = bool(getattr(args, "compile", False))
     try:
-        resolved = resolve_backend_name(backend, device, precision=precision, compile=compiled)
-        check_backend_options(resolved, precision=precision, compile=compiled)  # before the (slow) model load
+        # before the (slow) model load; precision auto made concrete for this CPU
+        resolved, precision, reason = resolve_backend_precision(backend, device, precision=precision,
+                                                                compile=compiled)
+        if reason:
+            print(f"precision auto: {reason}", file=sys.stderr)
         if resolved == "torch" and precision == "fp32" and not compiled:
             return load_torch_model(args, device=device)
         model = load_torch_model(args, device=device if resolved == "torch" else "cpu")

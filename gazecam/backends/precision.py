@@ -3,18 +3,18 @@
 Modes on the CPU (fidelity against fp32 measured with :mod:`gazecam.fidelity`, figures in README.md):
 
 * ``int8`` (onnxruntime): encoder matmuls in int8 (dynamic quantization, see :mod:`gazecam.quantize`).
-  Fast on CPUs with VNNI (``avx512_vnni``, ``avx_vnni``) or AMX (``amx_int8``): Intel Cascade Lake and
-  later Xeons, Ice/Tiger Lake and later Core, AMD Zen 4 and later.  Runs on any x86-64 CPU with AVX2 (MLAS
-  u8s8 kernels, slower and with weights quantized to 7 bits there to avoid their 16-bit saturation) and on
-  ARM64.
+  Fastest on CPUs with VNNI (``avx512_vnni``, ``avx_vnni``) or AMX (``amx_int8``): Intel Cascade Lake and
+  later Xeons, Ice/Tiger Lake and later Core, AMD Zen 4 and later.  Also faster than fp32 on x86-64 CPUs
+  with AVX2 only (onnxruntime's u8s8 kernels; the weights use 7 bits there to avoid their 16-bit
+  saturation) and on ARM64.
 * ``bf16`` (torch): encoder and decoder matmuls in bfloat16 through oneDNN.  Only fast with native bf16
   instructions (``avx512_bf16``: Intel Cooper Lake, Sapphire Rapids and later Xeons, AMD Zen 4 and later;
   ``amx_bf16``: Sapphire Rapids and later; ARM ``bf16``); elsewhere it is emulated and slower than fp32.
 * ``fp32``: exact (the default of process / batch / eval).
 
 ``auto`` = the fastest mode whose fidelity stays within :data:`FIDELITY_BOUND` on CPUs of its kind:
-int8 where the CPU has VNNI/AMX-int8 (or ARM dot-product instructions) and onnxruntime is installed,
-else bf16 where the CPU has native bf16 (torch), else fp32.  It never picks a mode the CPU lacks
+int8 where onnxruntime is installed and the CPU runs its int8 kernels (x86-64 with AVX2, ARM64), else bf16
+where the CPU has native bf16 (torch), else fp32.  It never picks a mode the CPU lacks
 (:func:`cpu_features` reads ``/proc/cpuinfo`` flags and torch's CPU capability).  On CUDA devices
 ``auto`` is fp32: GPU fp16 fidelity has not been measured by gazecam (pass ``precision="fp16"``).
 """
@@ -125,14 +125,16 @@ def cpu_precision_modes(features: CpuFeatures | None = None, *, onnxruntime: boo
     f = features or cpu_features()
     ort_ok = _onnxruntime_installed() if onnxruntime is None else onnxruntime
     modes = []
-    if ort_ok and f.int8_supported and f.vnni:
+    if ort_ok and f.int8_supported:
+        how = ("int8 dot-product instructions (VNNI/AMX)" if f.vnni
+               else "int8 through AVX2 (no VNNI: 7-bit weights)" if f.is_x86 else "int8 through NEON")
         modes.append(PrecisionChoice(backend="onnxruntime", precision="int8",
-                                     reason="int8 (onnxruntime): this CPU has int8 dot-product instructions"))
+                                     reason=f"int8 (onnxruntime): this CPU runs {how}"))
     if f.native_bf16:
         modes.append(PrecisionChoice(backend="torch", precision="bf16",
                                      reason="bf16 (torch): this CPU has native bf16 instructions"))
     modes.append(PrecisionChoice(backend="onnxruntime" if ort_ok else "torch", precision="fp32",
-                                 reason="fp32: this CPU has neither int8 dot-product (VNNI/AMX) nor bf16 instructions"))
+                                 reason="fp32: no int8 (onnxruntime + AVX2/ARM64) or native bf16 on this machine"))
     return modes
 
 
@@ -159,7 +161,7 @@ def resolve_precision(precision: str, *, backend: str, device: str, features: Cp
 
 def precision_help() -> str:
     """The --precision help text (which CPUs gain from which mode)."""
-    return ("fp32 (default, exact); int8: onnxruntime on the CPU, fast with VNNI/AMX (Intel Cascade Lake+ Xeon, "
-            "Ice Lake+ Core, AMD Zen 4+); bf16: torch on CUDA or on CPUs with AVX512-BF16/AMX (Intel Cooper Lake, "
+    return ("fp32 (default, exact); int8: onnxruntime on the CPU (x86-64 with AVX2, ARM64), fastest with VNNI/AMX "
+            "(Intel Cascade Lake+ Xeon, Ice Lake+ Core, AMD Zen 4+); bf16: torch on CUDA or on CPUs with AVX512-BF16/AMX (Intel Cooper Lake, "
             "Sapphire Rapids+, AMD Zen 4+; emulated and slow elsewhere); fp16: torch on CUDA or tensorrt; auto: the "
             "fastest CPU mode within the measured fidelity bound on this CPU (fp32 on CUDA)")

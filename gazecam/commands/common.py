@@ -22,7 +22,8 @@ PARAMETER_FLAGS = {
     "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
     "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
     "detector": "--detector", "detector_class": "--detector-class", "detector_conf": "--detector-conf",
-    "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
+    "stride": "--stride", "max_stride": "--max-stride", "scene_threshold": "--scene-threshold",
+    "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames",
 }
 _PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))

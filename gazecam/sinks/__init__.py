@@ -403,14 +403,14 @@ class VideoSink:
 
 #: JSONL field names, in order.
 RECORD_FIELDS = ("frame", "time", "track_id", "head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm",
-                 "peak", "inout", "in_frame", "looking_at", "mutual")
+                 "peak", "inout", "in_frame", "looking_at", "mutual", "fresh")
 
 #: CSV header: boxes and points flattened into one column per coordinate.
 CSV_COLUMNS = ("frame", "time", "track_id",
                "head_x1", "head_y1", "head_x2", "head_y2",
                "head_x1_norm", "head_y1_norm", "head_x2_norm", "head_y2_norm",
                "gaze_x", "gaze_y", "gaze_x_norm", "gaze_y_norm",
-               "peak", "inout", "in_frame", "looking_at", "mutual")
+               "peak", "inout", "in_frame", "looking_at", "mutual", "fresh")
 
 _PX_DECIMALS = 2
 _NORM_DECIMALS = 5
@@ -431,7 +431,8 @@ class RecordsSink:
     ``gaze_xy`` / ``gaze_xy_norm`` (gaze point), ``peak`` (heatmap maximum),
     ``inout`` (probability the target is in frame, null for models without an
     in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null),
-    ``mutual`` (bool).  Pixels have 2 decimals, normalised values 5, scores 4.
+    ``mutual`` (bool), ``fresh`` (bool: the scene encoder ran on this frame; False when the gaze was
+    carried over or decoded against earlier features, ``--stride``).  Pixels have 2 decimals, normalised values 5, scores 4.
     CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.
     A frame without people writes nothing.
     """
@@ -496,6 +497,7 @@ class RecordsSink:
                 "in_frame": bool(result.in_frame[i]),
                 "looking_at": looking_at if looking_at >= 0 else None,
                 "mutual": bool(result.mutual[i]),
+                "fresh": bool(result.fresh),  # scene encoder ran on this frame (False: carried over, --stride)
             })
         return rows
 
@@ -546,5 +548,5 @@ def _csv_row(row: dict[str, object]) -> list[object]:
     flat: list[object] = [row["frame"], row["time"], row["track_id"]]
     for key in ("head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm"):
         flat.extend(row[key])  # type: ignore[arg-type]
-    flat.extend(row[key] for key in ("peak", "inout", "in_frame", "looking_at", "mutual"))
+    flat.extend(row[key] for key in ("peak", "inout", "in_frame", "looking_at", "mutual", "fresh"))
     return [cell(v) for v in flat]

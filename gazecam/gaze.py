@@ -11,12 +11,18 @@ heads); detection and tracking still run on every frame.  On the frames in betwe
   (cheap: the decoder only), so nobody is left without a gaze.
 
 Adaptive stride (``stride="auto"``): the encoder runs when the scene has changed since the last encode, and
-at least every ``max_stride`` frames.  The change measure is cheap: the frame is reduced to a grey thumbnail
-(:func:`scene_thumbnail`, long side :data:`THUMB_SIZE` px, area-averaged) and :func:`scene_change` is the
-share of thumbnail pixels whose brightness moved by more than :data:`PIXEL_DELTA` (of 1) against the
-thumbnail of the last encoded frame.  Above ``scene_threshold`` (default :data:`DEFAULT_SCENE_THRESHOLD`:
-a fifth of the picture) the encoder runs: a cut or a camera pan changes most of the picture, people moving in
-front of a static camera a small part.  Between encodes, a track whose head box moved by more than
+at least every ``max_stride`` frames.  The change measures are cheap: the frame is reduced to a grey thumbnail
+(:func:`scene_thumbnail`, long side :data:`THUMB_SIZE` px, area-averaged) and compared with the thumbnail
+of the last encoded frame.  The scene changed when
+
+* :func:`scene_change`, the share of thumbnail pixels whose brightness moved by more than
+  :data:`PIXEL_DELTA` (of 1), exceeds ``scene_threshold`` (default :data:`DEFAULT_SCENE_THRESHOLD`: a fifth
+  of the picture): a cut, the lights; people moving in front of a static camera change a small part;
+* or :func:`camera_shift` finds that the camera moved (pan, tilt, shake) by a whole thumbnail pixel or
+  more (1/64 of the frame: half a cell of the 32x32 feature map) - a pan over a plain wall changes few
+  pixels, yet every feature moves.
+
+Between encodes, a track whose head box moved by more than
 ``redecode_motion`` (default :data:`DEFAULT_REDECODE_MOTION`, a share of the frame's width/height: about
 two thirds of a 32x32 head-map cell) since its last decode is decoded again against the cached features; the
 others are carried over as with a fixed stride.
@@ -42,7 +48,7 @@ import numpy as np
 from .social import who_looks_at_whom
 from .types import Frame, GazePrediction, GazeResult, HeadBoxes, StageTimes
 
-__all__ = ["GazeStage", "GazeBackend", "scene_thumbnail", "scene_change", "THUMB_SIZE", "PIXEL_DELTA",
+__all__ = ["GazeStage", "GazeBackend", "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
            "DEFAULT_SCENE_THRESHOLD", "DEFAULT_MAX_STRIDE", "DEFAULT_REDECODE_MOTION"]
 
 THUMB_SIZE = 64  # long side of the scene-change thumbnail, px
@@ -68,6 +74,37 @@ def scene_change(thumb: np.ndarray, reference: np.ndarray | None) -> float:
     if reference is None or reference.shape != thumb.shape:
         return 1.0
     return float(np.mean(np.abs(thumb - reference) > PIXEL_DELTA))
+
+
+SHIFT_RANGE = 4  # camera_shift searches whole-pixel shifts up to this many thumbnail pixels
+SHIFT_GAIN = 0.85  # ... and reports one only if it brings the mean difference below this share of the unshifted
+SHIFT_FLOOR = 0.004  # ... and the unshifted mean difference (of 1) is above this (not sensor noise)
+
+
+def camera_shift(thumb: np.ndarray, reference: np.ndarray | None) -> tuple[int, int]:
+    """Whole-pixel (dx, dy) that best aligns ``reference`` onto ``thumb``; (0, 0) when the camera stood still.
+
+    Mean absolute difference over the overlap for every shift up to :data:`SHIFT_RANGE`; a shift counts only if
+    it clearly beats no shift (:data:`SHIFT_GAIN`): people moving in front of a still background do not, a pan
+    does.  Without a comparable reference: (0, 0) (:func:`scene_change` reports that case).
+    """
+    if reference is None or reference.shape != thumb.shape or min(thumb.shape) <= 2 * SHIFT_RANGE:
+        return (0, 0)
+    h, w = thumb.shape
+    r = SHIFT_RANGE
+    core = thumb[r:h - r, r:w - r]
+    still = float(np.abs(core - reference[r:h - r, r:w - r]).mean())
+    if still <= SHIFT_FLOOR:
+        return (0, 0)
+    best, best_shift = still, (0, 0)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            if dx == 0 and dy == 0:
+                continue
+            d = float(np.abs(core - reference[r - dy:h - r - dy, r - dx:w - r - dx]).mean())
+            if d < best:
+                best, best_shift = d, (dx, dy)
+    return best_shift if best < SHIFT_GAIN * still else (0, 0)
 
 
 class GazeBackend(Protocol):
@@ -116,7 +153,8 @@ class GazeStage:
         self._count = 0  # frames processed
         self._last_encode = -(10**9)  # counter value of the last encode
         self.encodes = 0  # how many times the encoder ran
-        self.last_scene_change = float("nan")  # stride="auto": the measure on the last frame with heads
+        self.last_scene_change = float("nan")  # stride="auto": scene_change on the last frame with heads
+        self.last_camera_shift = (0, 0)  # stride="auto": camera_shift on the last frame with heads
 
     # -- live-tunable settings (validated) -------------------------------------------------------
     @property
@@ -212,8 +250,9 @@ class GazeStage:
         if auto:
             thumb = scene_thumbnail(frame.image)
             self.last_scene_change = scene_change(thumb, self._thumb)
+            self.last_camera_shift = camera_shift(thumb, self._thumb)
             encode_now = (self._feats is None or self.last_scene_change > self.scene_threshold
-                          or count - self._last_encode >= self.max_stride)
+                          or self.last_camera_shift != (0, 0) or count - self._last_encode >= self.max_stride)
         else:
             encode_now = self._feats is None or count - self._last_encode >= stride  # type: ignore[operator]
         ids = heads.track_ids

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazecam.gaze import DEFAULT_SCENE_THRESHOLD, GazeStage, scene_change, scene_thumbnail
+from gazecam.gaze import DEFAULT_SCENE_THRESHOLD, GazeStage, camera_shift, scene_change, scene_thumbnail
 from gazecam.types import Frame, GazePrediction, HeadBoxes
 
 H, W = 180, 320
@@ -86,6 +86,28 @@ def test_thumbnail_and_change_measure():
     assert scene_change(scene_thumbnail(_pan_clip(1)), scene_thumbnail(_pan_clip(0))) > DEFAULT_SCENE_THRESHOLD
     big = np.zeros((1080, 1920, 3), np.uint8)
     assert max(scene_thumbnail(big).shape) <= 64
+
+
+def test_camera_shift_sees_a_pan_but_not_people_moving():
+    t0 = scene_thumbnail(_static_clip(0))
+    assert camera_shift(t0, None) == (0, 0) and camera_shift(t0, t0) == (0, 0)
+    assert all(camera_shift(scene_thumbnail(_static_clip(i)), t0) == (0, 0) for i in range(1, 12))
+    # the pan moves 12 px per frame on a 320 px frame = 2.4 thumbnail pixels (64 px thumbnail): leftwards
+    shifts = [camera_shift(scene_thumbnail(_pan_clip(i)), scene_thumbnail(_pan_clip(i - 1))) for i in range(1, 6)]
+    assert all(dx in (-2, -3) and dy == 0 for dx, dy in shifts), shifts
+
+
+def test_slow_pan_over_a_plain_scene_still_encodes():
+    """A pan over a weakly textured wall changes few pixels by much; the camera shift still triggers encodes."""
+    rng = np.random.default_rng(0)
+    wall = np.clip(128 + np.kron(rng.integers(-12, 13, (20, 80)), np.ones((10, 10))), 0, 255).astype(np.uint8)
+    frames = [np.repeat(np.ascontiguousarray(wall[:H, 6 * i:6 * i + W])[..., None], 3, axis=2) for i in range(10)]
+    assert all(scene_change(scene_thumbnail(f), scene_thumbnail(frames[0])) < DEFAULT_SCENE_THRESHOLD
+               for f in frames[:3])
+    m = CountingModel()
+    st = GazeStage(model=m, smooth=False, stride="auto", max_stride=100)
+    fresh = _run(st, frames, [_head(0, walking=False)] * 10)
+    assert sum(fresh) >= 5  # 6 px/frame = 1.2 thumbnail px: at least every second frame
 
 
 def test_static_scene_skips_the_encoder_and_redecodes_the_moving_head():

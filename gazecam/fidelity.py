@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AGREE_CELLS", "AGREE_PEAK_FRACTION", "Fidelity", "FidelityMeter", "HeadAgreement", "compare_heads"]
+__all__ = ["AGREE_CELLS", "AGREE_PEAK_FRACTION", "FIDELITY_BOUND", "Fidelity", "FidelityMeter", "HeadAgreement",
+           "compare_heads", "within_bound"]
 
 AGREE_CELLS = 1  # within this many heatmap cells (Chebyshev) of fp32's gaze point
 AGREE_PEAK_FRACTION = 0.99  # or where fp32's heatmap is at least this share of its peak
+# the bound a reduced-precision mode must stay within (issue 13; precision="auto" picks only such modes)
+FIDELITY_BOUND = {"max_heatmap_diff": 0.02, "agreement": 0.95}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,3 +140,8 @@ class FidelityMeter:
         return Fidelity(heads=n, max_heatmap_diff=self._max_heat, max_inout_diff=self._max_inout,
                         mean_argmax_shift_cells=self._shift_sum / n, agreement=self._agree / n,
                         within_cell=self._within / n)
+
+
+def within_bound(f: Fidelity) -> bool:
+    """Whether ``f`` stays within :data:`FIDELITY_BOUND`."""
+    return f.max_heatmap_diff <= FIDELITY_BOUND["max_heatmap_diff"] and f.agreement >= FIDELITY_BOUND["agreement"]

@@ -106,3 +106,15 @@ def test_bench_fidelity_columns_with_a_known_shift():
     far_line = next(line for line in text.splitlines() if line.startswith("2 ") and " far " in line)
     assert far_line.split()[-4:] == [f"{far.max_heatmap_diff:.1e}", "1.0e-01", "4.00", "0%"]
     assert "fidelity vs fp32" in text
+
+
+def test_within_bound():
+    from gazecam.fidelity import FIDELITY_BOUND, Fidelity, within_bound
+
+    ok = Fidelity(heads=10, max_heatmap_diff=FIDELITY_BOUND["max_heatmap_diff"], max_inout_diff=None,
+                  mean_argmax_shift_cells=0.1, agreement=FIDELITY_BOUND["agreement"], within_cell=0.9)
+    assert within_bound(ok)
+    assert not within_bound(Fidelity(heads=10, max_heatmap_diff=0.03, max_inout_diff=None,
+                                     mean_argmax_shift_cells=0.0, agreement=1.0, within_cell=1.0))
+    assert not within_bound(Fidelity(heads=10, max_heatmap_diff=0.001, max_inout_diff=None,
+                                     mean_argmax_shift_cells=2.0, agreement=0.9, within_cell=0.9))

@@ -25,13 +25,11 @@ import functools
 import platform
 from dataclasses import dataclass
 
+from ..fidelity import FIDELITY_BOUND  # the bound a mode must stay within to be picked by "auto"
 from .base import BackendError
 
 __all__ = ["CpuFeatures", "cpu_features", "FIDELITY_BOUND", "PrecisionChoice", "cpu_precision_modes",
            "resolve_precision", "precision_help"]
-
-# the bound a mode must stay within to be picked by "auto" (issue 13's goals), against fp32 on the same frames
-FIDELITY_BOUND = {"max_heatmap_diff": 0.02, "agreement": 0.95}
 
 
 @dataclass(frozen=True, kw_only=True)

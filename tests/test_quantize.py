@@ -104,3 +104,21 @@ def test_load_backend_int8_and_its_fidelity_on_the_golden_images(golden_model_in
         load_backend("onnxruntime", export_dir=fp.export_dir, precision="int8")
     with pytest.raises(BackendError, match="device='cpu'"):
         load_backend("onnxruntime", model=golden_model_inout, precision="int8", device="cuda")
+
+
+def test_export_cli_int8(golden_dir, tmp_path, capsys):
+    from gazecam.backends import load_backend
+    from gazecam.cli import main
+
+    files = ["--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
+             "--gaze-weights", str(golden_dir / "gazelle_vits14_random.pt"), "--device", "cpu"]
+    out = tmp_path / "exp8"
+    assert main(["export", *files, "--precision", "int8", "-o", str(out)]) == 0
+    assert "quantizing the encoder to int8" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp8"]  # the fp32 intermediate is gone
+    backend = load_backend("onnxruntime", export_dir=out)
+    assert backend.precision == "int8" and not backend.has_inout
+    assert main(["export", *files, "--precision", "bf16", "-o", str(tmp_path / "x")]) == 1
+    assert main(["export", *files, "--precision", "int8", "--format", "engine", "-o", str(tmp_path / "x")]) == 1
+    assert "--precision int8 applies to --format onnx" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazecam import capture as capture_mod
 from gazecam.capture import Capture, CaptureError, CaptureWarning, parse_source
+from gazecam.capture.sources import redact_url
 from gazecam.errors import InputError
 
 
@@ -507,5 +507,5 @@ def test_parse_source() -> None:
 
 
 def test_redact_masks_passwords() -> None:
-    assert capture_mod._redact("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
-    assert capture_mod._redact("http://host/x") == "http://host/x"
+    assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
+    assert redact_url("http://host/x") == "http://host/x"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import io
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from gazecam.types import GazePrediction
 
 
 class FullDisk(io.RawIOBase):
@@ -36,6 +39,31 @@ class FullDisk(io.RawIOBase):
         self.pos += len(data)
         self.size = max(self.size, self.pos)
         return len(data)
+
+
+class CountingModel:
+    """A stand-in for GazeModel (same interface): a heatmap peaking at the frame centre."""
+
+    name = "counting"
+    released = False
+    note = "test model"
+    has_inout = True
+
+    def __init__(self) -> None:
+        self.encodes = 0
+        self.thread_ids: set[int] = set()
+
+    def encode(self, image):
+        self.encodes += 1
+        self.thread_ids.add(threading.get_ident())
+        return image.shape
+
+    def decode(self, feats, heads):
+        self.thread_ids.add(threading.get_ident())
+        n = len(np.asarray(heads).reshape(-1, 4))
+        hm = np.zeros((n, 64, 64), np.float32)
+        hm[:, 32, 32] = 1.0
+        return GazePrediction(heatmaps=hm, inout=np.full(n, 0.8, np.float32))
 
 
 # --------------------------------------------------------------------------- generated videos

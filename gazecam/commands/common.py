@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,35 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model import GazeModel
 
 BACKBONES = ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14")
+
+#: Python parameter (as library messages name it: ``precision='fp16'``) -> command-line flag.
+PARAMETER_FLAGS = {
+    "name": "--model", "backbone": "--backbone", "backbone_weights": "--backbone-weights",
+    "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
+    "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
+    "detector": "--detector", "detector_class": "--detector-class", "detector_conf": "--detector-conf",
+    "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
+    "max_frames": "--max-frames",
+}
+_PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))
+                        + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
+
+
+def flag_wording(message: str) -> str:
+    """A library message in command-line words: ``precision='fp16'`` -> ``--precision fp16``.
+
+    The one place where Python parameter names become flags (library errors name parameters, so that GUI and
+    Python users can act on them too).
+    """
+    def flag(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if value[:1] in "'\"" and value[-1:] == value[:1] and len(value) >= 2:
+            value = value[1:-1]
+        if name == "compile":
+            return "--compile" if value == "True" else "no --compile"
+        return f"{PARAMETER_FLAGS[name]} {value}"
+
+    return _PARAMETER.sub(flag, message)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "gazelle_dinov2_vitb14_inout"

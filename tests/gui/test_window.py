@@ -9,7 +9,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 
-from gazecam.gui.player import SourceError, SourceMeta
+from gazecam.capture import CaptureError, SourceInfo
 from gazecam.gui.settings import ModelChoice, ViewSettings
 from gazecam.gui.sources import SourceSpec
 from gazecam.types import Frame
@@ -39,7 +39,7 @@ def wait_result(qtbot, win) -> None:
 
 def open_paused_at_start(qtbot, win, clip: Path) -> None:
     win.open_source(SourceSpec("file", str(clip)))
-    qtbot.waitUntil(lambda: win.source_meta is not None and win.current is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.source_info is not None and win.current is not None, timeout=WAIT_MS)
     win.pause()
     qtbot.waitUntil(lambda: not win.playback.playing, timeout=WAIT_MS)
     win.seek(0)
@@ -61,9 +61,9 @@ def save_dialog(monkeypatch, tmp_path):
 
 def test_open_play_overlays_and_status(qtbot, make_window, clip):
     win = make_window(source=SourceSpec("file", str(clip)))
-    qtbot.waitUntil(lambda: win.source_meta is not None, timeout=WAIT_MS)
-    assert (win.source_meta.width, win.source_meta.height) == CLIP_SIZE
-    assert win.source_meta.frame_count == CLIP_FRAMES
+    qtbot.waitUntil(lambda: win.source_info is not None, timeout=WAIT_MS)
+    assert (win.source_info.width, win.source_info.height) == CLIP_SIZE
+    assert win.source_info.frame_count == CLIP_FRAMES
     wait_result(qtbot, win)
     assert win.model_info is not None and win.model_info.name == "fake-model"
     # Untrained weights: banner in the window and in the drawn frame.
@@ -254,19 +254,17 @@ class UnpluggedCamera:
 
     def __init__(self, frames_before_failure: int = 5) -> None:
         UnpluggedCamera.opened += 1
-        self.meta = SourceMeta(name="fake camera", width=64, height=48, fps=30.0, frame_count=0, live=True)
+        self.info = SourceInfo(uri="fake camera", kind="camera", width=64, height=48, fps=30.0, frame_count=None,
+                               has_audio=False, live=True)
         self._left = frames_before_failure
         self._index = 0
 
     def read(self) -> Frame | None:
         if self._left == 0:
-            raise SourceError("camera 0 stopped delivering frames and could not be reopened")
+            raise CaptureError("camera 0 stopped delivering frames and could not be reopened")
         self._left -= 1
         self._index += 1
         return Frame(image=np.full((48, 64, 3), 100, np.uint8), index=self._index - 1, timestamp_s=self._index / 30)
-
-    def seek(self, index: int) -> Frame | None:
-        raise SourceError("live")
 
     def close(self) -> None:
         pass

@@ -155,3 +155,13 @@ def corrupt_packets(path: Path, out: Path, which: tuple[int, ...]) -> Path:
         data[pos: pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
     out.write_bytes(bytes(data))
     return out
+
+
+def same_frame(a, b) -> bool:
+    """Two :class:`~gazecam.types.Frame` objects with the same index, timestamp and pixels."""
+    return a.index == b.index and a.timestamp_s == b.timestamp_s and np.array_equal(a.image, b.image)
+
+
+def shown_at(indices: Sequence[int], target: int) -> int:
+    """The frame a player shows at number ``target``: the last one numbered <= target (else the first)."""
+    return max((i for i in indices if i <= target), default=min(indices))

@@ -8,12 +8,18 @@ does not decode (it keeps its number: a gap), so a frame's number depends only o
 timestamps of the file.  That is what lets :meth:`VideoFileReader.seek` number frames exactly as
 reading from the start does: it reads the packet timestamps once (demuxing, no decoding), seeks to
 a keyframe before the target and decodes forward to it.
+
+Frames are handed out in presentation order: one a damaged stream makes the decoder output after a
+later frame is skipped and counted as undecodable (its number was passed).  Files whose timestamps
+are missing, or follow decode order although frames are reordered (AVI with B-frames), are numbered
+in output order (``index / fps`` seconds) and seek by reading from the start.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from .sources import CaptureError, SourceInfo
 
 __all__ = ["VideoFileReader", "FrameNumbers"]
 
+_PEEK_PACKETS = 16  # packets looked at on opening to tell presentation timestamps from decode-order ones
 _SEEK_BACK_S = 1.0  # first step back when a keyframe seek lands after the target (doubles on each retry)
 _UNBUILT = object()
 
@@ -47,24 +54,20 @@ class FrameNumbers:
         self.last_index = -1
         self.last_pts: int | None = None
         self._unseen: list[int] = []  # heap: pts of demuxed packets no frame has passed yet
-        self._ordered = True  # False once a frame's pts went backwards (the "pts" are not presentation times)
 
     def time_s(self, pts: int) -> float:
         origin = pts if self.origin_pts is None else self.origin_pts
         return float((pts - origin) * self.time_base)
 
     def saw_packet(self, pts: int) -> None:
-        if self._ordered and (self.last_pts is None or pts > self.last_pts):
+        if self.last_pts is None or pts > self.last_pts:
             heapq.heappush(self._unseen, pts)
 
     def number(self, pts: int) -> int:
         """The index of the frame with presentation timestamp ``pts``."""
         if self.origin_pts is None:
             self.origin_pts = pts
-        if self.last_pts is not None and pts <= self.last_pts:
-            self._ordered = False
-            self._unseen.clear()
-        while self._ordered and self._unseen and self._unseen[0] <= pts:
+        while self._unseen and self._unseen[0] <= pts:
             q = heapq.heappop(self._unseen)
             if self.origin_pts <= q < pts and (self.last_pts is None or q > self.last_pts):
                 self._advance(q)  # a packet that never became a frame: its number is a gap
@@ -139,7 +142,9 @@ class VideoFileReader:
             self._fps = fps
             self._time_base: Fraction | None = stream.time_base
             self._origin_pts: int | None = stream.start_time  # None: the first frame's pts (set below)
+            self._use_pts = self._time_base is not None
             self._restart_numbering()
+            self._use_pts = self._time_base is not None and self._pts_follow_presentation()
             first = self._next_frame()
             if first is None:
                 what = f" ({self.corrupt} undecodable)" if self.corrupt else ""
@@ -186,10 +191,21 @@ class VideoFileReader:
         stream.thread_type = "AUTO"
         return container, stream
 
+    def _pts_follow_presentation(self) -> bool:
+        """False when the packets' "pts" are missing or rise in decode order although frames are reordered."""
+        peeked = list(itertools.islice(self._packets, _PEEK_PACKETS))
+        self._packets = itertools.chain(peeked, self._packets)  # decoded as if never looked at
+        stamps = [p.pts for p in peeked if p.size]
+        if any(t is None for t in stamps):
+            return False
+        reordered = bool(getattr(self._stream.codec_context, "has_b_frames", 0))
+        return not reordered or len(stamps) < 2 or any(b < a for a, b in zip(stamps, stamps[1:]))
+
     def _restart_numbering(self) -> None:
         """Decoding state of a freshly opened file (or right after a container seek)."""
         self._packets = self._container.demux(self._stream)
         self._pending: deque = deque()  # decoded frames not handed out yet
+        self._last_out_pts: int | None = None  # of the last frame _next_frame() gave (presentation order)
         self._eof = False
         self._corrupt_run = 0
         self._count = 0  # index of the next frame when timestamps are missing
@@ -212,7 +228,13 @@ class VideoFileReader:
         av = self._av
         while True:
             if self._pending:
-                return self._pending.popleft()
+                frame = self._pending.popleft()
+                if self._use_pts and frame.pts is not None:
+                    if self._last_out_pts is not None and frame.pts <= self._last_out_pts:
+                        self.corrupt += 1  # out after a later frame (damaged stream): its number was passed
+                        continue
+                    self._last_out_pts = frame.pts
+                return frame
             if self._eof:
                 return None
             try:
@@ -228,7 +250,7 @@ class VideoFileReader:
                 except (av.FFmpegError, ValueError):
                     pass
                 continue
-            if packet.pts is not None and packet.size and not packet.is_discard:
+            if self._use_pts and packet.pts is not None and packet.size and not packet.is_discard:
                 self._numbers.saw_packet(packet.pts)
             try:
                 frames = packet.decode()
@@ -250,14 +272,12 @@ class VideoFileReader:
         image = to_rgb(av_frame.to_ndarray(format="rgb24"))  # any pix_fmt (gray, yuva, 10-bit) -> (H, W, 3)
         pts = av_frame.pts
         numbers = self._numbers
-        if pts is None or self._time_base is None:
+        if pts is None or not self._use_pts:
             index = max(self._count, numbers.last_index + 1)
             timestamp_s = index / self._fps
             numbers.seed(index=index, pts=None)
         else:
             timeline = self._timeline if isinstance(self._timeline, _Timeline) else None
-            if timeline is not None and numbers.last_pts is not None and pts <= numbers.last_pts:
-                self._timeline = timeline = None  # timestamps out of presentation order: later seeks read
             if timeline is not None and pts in timeline.by_pts:
                 index = timeline.by_pts[pts]
                 numbers.seed(index=index, pts=pts)
@@ -301,11 +321,7 @@ class VideoFileReader:
         if timeline is None:
             return self._seek_by_reading(index, time_s)
         k = timeline.at_index(int(index)) if index is not None else timeline.at_time(float(time_s))
-        frame = self._seek_pts(timeline, timeline.pts[k])
-        if self._timeline is None:  # the decoder's timestamps went backwards: not presentation times
-            self._current = None
-            return self._seek_by_reading(index, time_s)
-        return frame
+        return self._seek_pts(timeline, timeline.pts[k])
 
     @property
     def last_index(self) -> int:
@@ -323,11 +339,9 @@ class VideoFileReader:
 
     def _build_timeline(self) -> _Timeline | None:
         av = self._av
-        if self._time_base is None:
+        if not self._use_pts:
             return None
         found: set[int] = set()
-        in_decode_order = True  # packet pts never go down in decode order
-        previous = None
         container, stream = self._open_container()  # a second one: the reading position stays
         try:
             for packet in container.demux(stream):
@@ -335,16 +349,12 @@ class VideoFileReader:
                     continue  # the end-of-stream flush
                 if packet.pts is None:
                     return None  # no timestamps: seeks read from the start
-                in_decode_order = in_decode_order and (previous is None or packet.pts > previous)
-                previous = packet.pts
                 if not packet.is_discard:
                     found.add(packet.pts)
         except (av.FFmpegError, OSError):
             pass  # a damaged tail: the frames before it, as a reader from the start gets them
         finally:
             container.close()
-        if in_decode_order and getattr(self._stream.codec_context, "has_b_frames", False):
-            return None  # frames are reordered but the "pts" follow decode order (AVI): not presentation times
         origin = self._origin_pts
         pts = sorted(p for p in found if origin is None or p >= origin)
         if not pts:
@@ -366,7 +376,6 @@ class VideoFileReader:
                 self._next = None
                 self._restart_numbering()
             best = None
-            previous_pts = None
             while True:
                 av_frame = self._next_frame()
                 if av_frame is None:  # the end: the last decodable frame before the target
@@ -375,10 +384,6 @@ class VideoFileReader:
                     break
                 if av_frame.pts is None:
                     continue
-                if previous_pts is not None and av_frame.pts <= previous_pts:
-                    self._timeline = None  # timestamps out of presentation order: seek() reads instead
-                    return None
-                previous_pts = av_frame.pts
                 if av_frame.pts < target:
                     best = av_frame
                     continue
@@ -386,8 +391,11 @@ class VideoFileReader:
                     return self._hand_out(self._convert(av_frame))
                 if best is None and not from_start:
                     break  # the seek landed after the target (keyframes indexed by decode time): further back
-                self._pending.appendleft(av_frame)  # the target did not decode: the frame before it
-                return self._hand_out(self._convert(best if best is not None else self._pending.popleft()))
+                if best is None:  # nothing before the target decodes: the first frame after it
+                    return self._hand_out(self._convert(av_frame))
+                self._pending.appendleft(av_frame)  # the target did not decode: the frame before it;
+                self._last_out_pts = best.pts  # read() goes on with the one after
+                return self._hand_out(self._convert(best))
             back = step if back == 0 else back * 2
 
     def _seek_by_reading(self, index: int | None, time_s: float | None) -> Frame | None:

@@ -59,6 +59,13 @@ def test_undecodable_vfr_frames_keep_their_numbers(tmp_path):
     assert all(number_at[round(f.timestamp_s, 6)] == f.index for f in damaged.values())
 
 
+def _cut(path: Path, out: Path, fraction: float) -> Path:
+    """The first ``fraction`` of ``path``'s bytes (index first: the frames before the cut stay readable)."""
+    data = path.read_bytes()
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out
+
+
 def _clips(tmp: Path) -> dict[str, Path]:
     cfr = make_video(tmp / "cfr.mp4", n=40, gop=6, audio=False)
     vfr = make_video(tmp / "vfr.mp4", times_ms=VFR_TIMES_MS, gop=4)
@@ -69,6 +76,8 @@ def _clips(tmp: Path) -> dict[str, Path]:
         "vfr-mkv": make_video(tmp / "vfr.mkv", times_ms=VFR_TIMES_MS, gop=4),
         "cfr-corrupt": corrupt_packets(cfr, tmp / "cfr-bad.mp4", (5, 6, 13, 25)),
         "vfr-corrupt": corrupt_packets(vfr, tmp / "vfr-bad.mp4", (2, 6, 9)),
+        "truncated": _cut(make_video(tmp / "whole.mp4", n=40, gop=6, container_options={"movflags": "faststart"}),
+                          tmp / "cut.mp4", 0.6),
         "no-timestamps": make_video(tmp / "raw.h264", n=20, audio=False, gop=5),
         "avi-reordered": make_video(tmp / "bframes.avi", n=20, audio=False, gop=5),
     }
@@ -79,8 +88,8 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return _clips(tmp_path_factory.mktemp("seek"))
 
 
-CLIPS = ["cfr", "cfr-one-keyframe", "vfr-mp4", "vfr-mkv", "cfr-corrupt", "vfr-corrupt", "no-timestamps",
-         "avi-reordered"]
+CLIPS = ["cfr", "cfr-one-keyframe", "vfr-mp4", "vfr-mkv", "cfr-corrupt", "vfr-corrupt", "truncated",
+         "no-timestamps", "avi-reordered"]
 
 
 @pytest.mark.parametrize("name", CLIPS)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -142,7 +141,6 @@ class VideoFileReader:
             self._fps = fps
             self._time_base: Fraction | None = stream.time_base
             self._origin_pts: int | None = stream.start_time  # None: the first frame's pts (set below)
-            self._use_pts = self._time_base is not None
             self._restart_numbering()
             self._use_pts = self._time_base is not None and self._pts_follow_presentation()
             first = self._next_frame()
@@ -193,8 +191,23 @@ class VideoFileReader:
 
     def _pts_follow_presentation(self) -> bool:
         """False when the packets' "pts" are missing or rise in decode order although frames are reordered."""
-        peeked = list(itertools.islice(self._packets, _PEEK_PACKETS))
-        self._packets = itertools.chain(peeked, self._packets)  # decoded as if never looked at
+        peeked, error, rest = [], None, self._packets
+        try:
+            for packet in rest:
+                peeked.append(packet)
+                if len(peeked) >= _PEEK_PACKETS:
+                    break
+        except (self._av.FFmpegError, OSError) as exc:  # a damaged file: _next_frame() meets the error later
+            error = exc
+
+        def replay():  # the packets as if never looked at
+            yield from peeked
+            if error is not None:
+                raise error
+            for packet in rest:  # not "yield from": an exhausted Cython generator would leak StopIteration
+                yield packet
+
+        self._packets = replay()
         stamps = [p.pts for p in peeked if p.size]
         if any(t is None for t in stamps):
             return False
@@ -317,7 +330,7 @@ class VideoFileReader:
         """
         if (index is None) == (time_s is None):
             raise TypeError("seek() takes a frame index or time_s=, not both or neither")
-        timeline = self.timeline()
+        timeline = self._get_timeline()
         if timeline is None:
             return self._seek_by_reading(index, time_s)
         k = timeline.at_index(int(index)) if index is not None else timeline.at_time(float(time_s))
@@ -326,12 +339,12 @@ class VideoFileReader:
     @property
     def last_index(self) -> int:
         """Index of the file's last frame (exact when the file has timestamps, else from the header)."""
-        timeline = self.timeline()
+        timeline = self._get_timeline()
         if timeline is not None:
             return timeline.indices[-1]
         return max((self._estimate or 0) - 1, self.position, 0)
 
-    def timeline(self) -> _Timeline | None:
+    def _get_timeline(self) -> _Timeline | None:
         """The numbers of every frame, from one demuxing pass (built on first use); None without timestamps."""
         if self._timeline is _UNBUILT:
             self._timeline = self._build_timeline()

@@ -231,6 +231,7 @@ class PlaybackWorker(QObject):
         origin_clock: float | None = None  # wall time of origin_ts
         origin_ts = 0.0
         self._at_end = False
+        self._held = None
         while not self._stop.is_set():
             # Commands: block while paused, poll while playing.
             try:

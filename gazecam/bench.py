@@ -137,6 +137,8 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
                 compiled = True
             else:
                 raise ValueError(f"--backends: unknown option {opt!r} in {item!r} (fp32, fp16, bf16, int8, compile)")
+        if precision == "int8" and name != "onnxruntime":
+            raise ValueError(f"--backends: int8 runs on onnxruntime (onnxruntime:int8), not in {item!r}")
         specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
     if not specs:
         raise ValueError("--backends: give at least one backend")

@@ -118,3 +118,12 @@ def test_within_bound():
                                      mean_argmax_shift_cells=0.0, agreement=1.0, within_cell=1.0))
     assert not within_bound(Fidelity(heads=10, max_heatmap_diff=0.001, max_inout_diff=None,
                                      mean_argmax_shift_cells=2.0, agreement=0.9, within_cell=0.9))
+
+
+def test_bench_parses_int8_for_onnxruntime_only():
+    from gazecam.bench import parse_backend_specs
+
+    (spec,) = parse_backend_specs("onnxruntime:int8")
+    assert spec.label == "onnxruntime:int8" and spec.precision == "int8"
+    with pytest.raises(ValueError, match="onnxruntime:int8"):
+        parse_backend_specs("torch:int8")

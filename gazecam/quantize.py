@@ -28,8 +28,12 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .export import SIDECAR, ExportError, ExportInfo, read_export_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends.precision import CpuFeatures
 
 __all__ = ["Int8Recipe", "quantize_export", "int8_export_dir", "RECIPE_VERSION"]
 
@@ -44,12 +48,12 @@ class Int8Recipe:
     reduce_range: bool = False  # 7-bit weights: x86 CPUs without VNNI (no 16-bit saturation)
 
     @classmethod
-    def for_cpu(cls, features: object | None = None) -> "Int8Recipe":
-        """The recipe for this CPU (7-bit weights on x86 without VNNI); ``features``: a CpuFeatures."""
+    def for_cpu(cls, features: "CpuFeatures | None" = None) -> "Int8Recipe":
+        """The recipe for this CPU (``features``, default: this machine's): 7-bit weights on x86 without VNNI."""
         from .backends.precision import cpu_features
 
         f = features if features is not None else cpu_features()
-        return cls(reduce_range=bool(f.is_x86 and not f.vnni))  # type: ignore[attr-defined]
+        return cls(reduce_range=bool(f.is_x86 and not f.vnni))
 
     @property
     def tag(self) -> str:
@@ -81,8 +85,8 @@ def _quiet_quantizer() -> Iterator[None]:
 
 def quantize_export(src_dir: str | Path, out_dir: str | Path, *, recipe: Int8Recipe | None = None) -> ExportInfo:
     """Write an int8 export of the fp32 export ``src_dir`` into ``out_dir``; return its sidecar."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from .weights import sha256_file
 

@@ -122,3 +122,14 @@ def test_export_cli_int8(golden_dir, tmp_path, capsys):
     assert main(["export", *files, "--precision", "int8", "--format", "engine", "-o", str(tmp_path / "x")]) == 1
     assert "--precision int8 applies to --format onnx" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_recipe_follows_the_cpu():
+    from gazecam.backends.precision import CpuFeatures
+
+    vnni = CpuFeatures(machine="x86_64", flags=frozenset({"avx2", "avx512_vnni"}))
+    avx2 = CpuFeatures(machine="x86_64", flags=frozenset({"avx2"}))
+    arm = CpuFeatures(machine="aarch64", flags=frozenset({"asimd"}))
+    assert Int8Recipe.for_cpu(vnni).tag == "pc8" and Int8Recipe.for_cpu(arm).tag == "pc8"
+    assert Int8Recipe.for_cpu(avx2).tag == "pc7"  # no VNNI: 7-bit weights against u8s8 saturation
+    assert "per channel 7-bit" in Int8Recipe.for_cpu(avx2).describe()

@@ -180,7 +180,7 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
         load_backend("tflite", model=golden_model_inout)
     with pytest.raises(BackendError, match="runs the fp32 export"):
         load_backend("onnxruntime", model=golden_model_inout, precision="fp16", export_root=tmp_path)
-    with pytest.raises(BackendError, match="--compile applies to the torch backend"):
+    with pytest.raises(BackendError, match="compile=True applies to the torch backend"):
         load_backend("onnxruntime", model=golden_model_inout, compile=True)
     with pytest.raises(BackendError, match="needs a model"):
         load_backend("torch")

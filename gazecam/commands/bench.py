@@ -89,9 +89,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         heads = parse_heads(args.heads)
+    except ValueError as e:
+        raise InputError(f"--heads: {e}") from e
+    try:
         specs = parse_backend_specs(args.backends)
     except ValueError as e:
-        raise InputError(str(e)) from e
+        raise InputError(f"--backends: {e}") from e
     if args.frames < 1 or args.warmup < 0:
         raise InputError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
     if args.backend != "auto" or args.precision != "fp32" or args.compile:

@@ -65,7 +65,7 @@ def _predict(model: "GazeModel", images: list[np.ndarray], items: list[ImageAnno
         return model.predict_batch(images, boxes)
     if not (hasattr(model, "backbone_features") and hasattr(model, "decoder")):
         raise TypeError(f"a feature cache needs the torch GazeModel (raw backbone features), got {type(model).__name__}; "
-                        "evaluate without the cache or with --backend torch")
+                        "evaluate without the cache or with backend='torch'")
     import torch
 
     from ..model import SceneFeatures

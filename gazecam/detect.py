@@ -429,7 +429,6 @@ class FileHeads:
                              "give it for every box or for none")
         self.has_track_ids = with_ids == {True}
         self.name = f"file:{self.path.name}"
-        self.num_boxes = len(records)
 
     @property
     def frames(self) -> list[int]:

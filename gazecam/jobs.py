@@ -29,7 +29,7 @@ from .errors import InputError
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .gaze import GazeBackend
+    from .backends import GazeBackend
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "source_file",
            "HEATMAP_MODES"]

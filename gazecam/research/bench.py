@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .predictor import HeadBox
-from .types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
+from ..predictor import HeadBox
+from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
 
 __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
            "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
@@ -151,7 +151,7 @@ class ReferenceGazeLLE:
         import torch
         from torchvision import transforms
 
-        from .models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+        from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
         self.model = model
         self.device = model.device
@@ -379,8 +379,8 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
     """
     import torch
 
-    from .gaze import GazeStage
-    from .pipeline import FrameProcessor
+    from ..gaze import GazeStage
+    from ..pipeline import FrameProcessor
 
     results: list[ConfigResult] = []
     frame_size = (0, 0)

@@ -33,15 +33,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import GazecamError
-from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
+from ...errors import GazecamError
+from ...models.gazelle import FEATMAP, build_head_maps, head_map_bounds
 from .data import AugmentConfig, Batch, TrainSample, collate
 from .features import FeatureCache, backbone_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..eval.datasets import GazeDataset
     from ..eval.metrics import GazeFollowScores, VatScores
-    from ..model import GazeModel
+    from ...model import GazeModel
 
 __all__ = ["TrainConfig", "StepResult", "EpochRecord", "Trainer", "state_path_for", "log_path_for", "save_decoder"]
 

@@ -164,7 +164,7 @@ def test_torch_backend_bf16_on_cpu_is_close(golden_cases, golden_dir, golden_ima
 def test_torch_backend_rejects_cpu_fp16(golden_model_inout):
     from gazecam.backends.torch import TorchBackend
 
-    with pytest.raises(BackendError, match="fp16 needs a CUDA device"):
+    with pytest.raises(BackendError, match="precision='fp16' needs a CUDA device"):
         TorchBackend(model=golden_model_inout, precision="fp16")
 
 

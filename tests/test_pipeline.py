@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gazecam.capture import Capture
-from gazecam.detect import FileHeads
+from gazecam.records import FileHeads
 from gazecam.errors import GazecamError
 from gazecam.gaze import GazeStage
 from gazecam.pipeline import Pipeline, run

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--detector-conf", type=_unit_float, default=0.25, metavar="C",
                    help="minimum detection confidence (default 0.25)")
     g.add_argument("--heads", default=None, metavar="FILE",
-                   help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.detect.FileHeads) "
+                   help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.records.FileHeads) "
                         "instead of a detector")
     g = parser.add_argument_group("gaze")
     g.add_argument("--stride", type=_positive_int, default=1, metavar="N",
@@ -175,10 +175,11 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..detect import FileHeads, make_detector
+    from ..detect import make_detector
     from ..gaze import GazeStage
     from ..imageio import letterbox
     from ..pipeline import Pipeline
+    from ..records import FileHeads, RecordsMeta
     from ..render import GazeRenderer, untrained_banner_text
     from ..sinks import RecordsSink, VideoSink
     from ..track import HeadTracker
@@ -226,7 +227,9 @@ def _run(args: argparse.Namespace) -> int:
         video = (stack.enter_context(VideoSink(out, width=info.width, height=info.height, fps=info.fps,
                                                audio_from=args.input if info.has_audio else None))
                  if out is not None else None)
-        records = stack.enter_context(RecordsSink(rec)) if rec is not None else None
+        meta = RecordsMeta(source=str(args.input), model=model.name, released=model.released,
+                           weights_note=model.note, width=info.width, height=info.height, fps=info.fps)
+        records = stack.enter_context(RecordsSink(rec, meta=meta)) if rec is not None else None
 
         total = info.frame_count
         if args.max_frames is not None:

@@ -10,7 +10,7 @@ from gazecam.analysis import (STATE_NOT_VISIBLE, STATE_OUT, STATE_PERSON, STATE_
                               merge_runs, mutual_pairs)
 from gazecam.errors import InputError
 from gazecam.records import GazeRecord
-from tests.scenes import build, classroom
+from scenes import build, classroom
 
 DT = 0.1
 

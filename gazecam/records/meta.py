@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .reader import RecordsError
 
-__all__ = ["RecordsMeta", "meta_path", "write_meta", "read_meta"]
+__all__ = ["RecordsMeta", "meta_path", "write_meta", "read_meta", "atomic_write"]
 
 _SUFFIX = ".meta.json"
 
@@ -26,6 +26,13 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask (what ``open(path, "w")`` would give)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,18 +80,23 @@ def meta_path(records_path: str | Path) -> Path:
     return p.with_name(p.name + _SUFFIX)
 
 
-def write_meta(records_path: str | Path, meta: RecordsMeta) -> Path:
-    """Write the sidecar of ``records_path`` (temp file + rename); returns its path."""
-    target = meta_path(records_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place (never a half file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(meta.to_json(), f, indent=1)
-            f.write("\n")
-        os.replace(tmp, target)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode())  # mkstemp makes 0600; these are ordinary output files
+            f.write(data)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_meta(records_path: str | Path, meta: RecordsMeta) -> Path:
+    """Write the sidecar of ``records_path`` (temp file + rename); returns its path."""
+    target = meta_path(records_path)
+    atomic_write(target, (json.dumps(meta.to_json(), indent=1) + "\n").encode("utf-8"))
     return target
 
 

@@ -177,3 +177,13 @@ def test_attention_density_peaks_where_people_look():
 def test_bad_params_name_the_parameter(kw):
     with pytest.raises(InputError, match=next(iter(kw))):
         AnalysisParams(**kw)
+
+
+def test_analysis_and_records_import_no_plotting_and_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, gazecam.analysis, gazecam.records; "
+            "print(sorted(m for m in ('matplotlib', 'torch', 'PyQt6') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

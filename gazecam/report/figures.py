@@ -16,13 +16,19 @@ import numpy as np
 
 from ..analysis import STATE_OUT, STATE_PERSON, STATE_SCENE, GazeAnalysis, attention_density
 
-__all__ = ["matrix_png", "timeline_png", "density_png", "thumbnails_png", "SCENE_COLOR", "OUT_COLOR"]
+__all__ = ["matrix_png", "timeline_png", "density_png", "thumbnails_png", "format_seconds", "SCENE_COLOR",
+           "OUT_COLOR"]
 
 SCENE_COLOR = "#8aa1b1"  # looking at the scene (an in-frame point that is not a person)
 OUT_COLOR = "#f2b880"  # looking out of frame
 MUTUAL_COLOR = "#d62728"
 JOINT_COLOR = "#6a3d9a"
 _DPI = 100
+
+
+def format_seconds(v: float) -> str:
+    """Seconds as the report prints them everywhere: 2 decimals below 10 s (one frame at 20 fps is 0.05 s)."""
+    return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
 
 
 def _rgb(track_id: int) -> tuple[float, float, float]:
@@ -83,8 +89,8 @@ def matrix_png(analysis: GazeAnalysis) -> bytes:
                 ax.text(j, i, "—", ha="center", va="center", color="#999999")
                 continue
             dark = pct[i, j] > 0.55 * vmax
-            text = f"{secs[i, j]:.1f} s" if small else f"{secs[i, j]:.1f} s\n{pct[i, j]:.0f} %"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8 if small else 10,
+            text = format_seconds(secs[i, j]) + ("" if small else f"\n{pct[i, j]:.0f} %")
+            ax.text(j, i, text, ha="center", va="center", fontsize=9 if small else 11,
                     color="white" if dark else "#222222")
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("% of the looker's visible time")
@@ -206,13 +212,23 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
     ax = fig.add_subplot(1, 1, 1)
     points = [p for p in analysis.gaze_points_norm.values() if len(p)]
     _overlay(ax, canvas, np.concatenate(points) if points else np.zeros((0, 2)))
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=3.5, foreground="white")]
+    placed: list[tuple[float, float]] = []
     for tid, (x, y) in (heads_norm or {}).items():
-        ax.plot([x], [y], marker="o", markersize=16, markerfacecolor="none", markeredgewidth=2.5,
-                markeredgecolor=_rgb(tid))
-        ax.text(x, y - 0.045, f"#{tid}", color=_rgb(tid), ha="center", va="bottom", fontsize=11,
-                fontweight="bold")
+        ly = y
+        while any(abs(x - px) < 0.08 and abs(ly - py) < 0.06 for px, py in placed):
+            ly += 0.065  # another label is there (heads at the same place): one line lower
+        placed.append((x, ly))
+        ring, = ax.plot([x], [y], marker="o", markersize=18, markerfacecolor="none", markeredgewidth=2.5,
+                        markeredgecolor=_rgb(tid))
+        ring.set_path_effects(halo)
+        ax.text(x + 0.03, ly, f"#{tid}", color=_rgb(tid), ha="left", va="center", fontsize=15, fontweight="bold",
+                path_effects=halo)
     ax.set_title("Scene attention: where in-frame gaze points fell" + ("" if background is not None
-                                                                         else " (no video frame given)"))
+                                                                         else " (no video frame given)"),
+                 fontsize=15)
     fig.tight_layout()
     return _png(fig)
 
@@ -232,7 +248,7 @@ def thumbnails_png(analysis: GazeAnalysis, *, background: np.ndarray | None = No
         pts = analysis.gaze_points_norm.get(p.track_id, np.zeros((0, 2)))
         _overlay(ax, canvas, pts, sigma_frac=0.03)
         ax.set_title(f"#{p.track_id}  ({len(pts)} in-frame points)", color=tuple(c * 0.8 for c in _rgb(p.track_id)),
-                     fontsize=10, fontweight="bold")
+                     fontsize=12, fontweight="bold")
         for spine in ax.spines.values():
             spine.set_edgecolor(_rgb(p.track_id))
             spine.set_linewidth(2)

@@ -8,7 +8,7 @@ from html import escape
 
 from ..analysis import Episode, PersonTimes
 from .build import Report, ReportSection
-from .figures import density_png, matrix_png, thumbnails_png, timeline_png
+from .figures import density_png, format_seconds, matrix_png, thumbnails_png, timeline_png
 
 __all__ = ["render_html"]
 
@@ -63,7 +63,7 @@ def _chip(track_id: int) -> str:
 
 
 def _s(v: float) -> str:
-    return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
+    return format_seconds(v)
 
 
 def _pct(p: PersonTimes, v: float) -> str:

@@ -203,3 +203,13 @@ def test_params_reach_the_analysis(tmp_path):
     rec = write_jsonl(tmp_path / "a.jsonl", classroom())
     report = build_report([rec], params=AnalysisParams(max_gap_s=1.0))
     assert [(e.start_s, round(e.end_s, 6)) for e in report.sections[0].analysis.mutual_gaze] == [(0.0, 6.0)]
+
+
+def test_video_with_several_videos_is_an_error_in_flag_words(tmp_path, capsys):
+    out = _batch(tmp_path)
+    video = tmp_path / "v.mp4"
+    with VideoSink(video, width=32, height=18, fps=10) as sink:
+        sink.write(np.zeros((18, 32, 3), np.uint8))
+    code, err = _run(capsys, out, "--video", video, "-o", tmp_path / "b.html")
+    assert code == 1 and "--video" in err and "gives the background of one video, but the report has 2" in err
+    assert not (tmp_path / "b.html").exists()

@@ -25,6 +25,7 @@ PARAMETER_FLAGS = {
     "detector_conf": "--detector-conf",
     "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames",
+    "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
 }
 _PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))
                         + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")

@@ -1,7 +1,8 @@
 """Gaze stage: scene encoder once per frame, decoder for all heads in one batch, per-track smoothing.
 
-:class:`GazeStage` uses only the backend-neutral model interface (``encode``, ``decode``, ``has_inout``,
-``released``, ``note``, ``name``), so PyTorch, ONNX and TensorRT backends all work.
+:class:`GazeStage` uses only the backend-neutral model interface
+(:class:`~gazecam.backends.base.GazeBackend`: ``encode``, ``decode``, ``has_inout``, ``released``, ``note``,
+``name``), so PyTorch, ONNX and TensorRT backends all work.
 
 Stride (``stride=N``, CPU users' option): the encoder runs at most once every N frames (on a frame that has
 heads); detection and tracking still run on every frame.  On the frames in between
@@ -41,14 +42,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .social import who_looks_at_whom
-from .types import Frame, GazePrediction, GazeResult, HeadBoxes, StageTimes
+from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
-__all__ = ["GazeStage", "GazeBackend", "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends.base import GazeBackend
+
+__all__ = ["GazeStage", "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
            "DEFAULT_SCENE_THRESHOLD", "DEFAULT_MAX_STRIDE", "DEFAULT_REDECODE_MOTION"]
 
 THUMB_SIZE = 64  # long side of the scene-change thumbnail, px
@@ -107,20 +111,6 @@ def camera_shift(thumb: np.ndarray, reference: np.ndarray | None) -> tuple[int, 
     return best_shift if best < SHIFT_GAIN * still else (0, 0)
 
 
-class GazeBackend(Protocol):
-    """The model interface the gaze stage needs (GazeModel and the exported backends)."""
-
-    name: str
-    released: bool
-    note: str
-
-    @property
-    def has_inout(self) -> bool: ...
-
-    def encode(self, image: np.ndarray) -> Any: ...
-
-    def decode(self, feats: Any, heads: Any) -> GazePrediction: ...
-
 
 @dataclass
 class _TrackGaze:
@@ -134,7 +124,7 @@ class _TrackGaze:
 class GazeStage:
     """Turns (frame, tracked heads) into a :class:`~gazecam.types.GazeResult`."""
 
-    def __init__(self, *, model: GazeBackend, smooth: bool = True, smooth_alpha: float = 0.5,
+    def __init__(self, *, model: "GazeBackend", smooth: bool = True, smooth_alpha: float = 0.5,
                  inout_threshold: float = 0.5, stride: int | str = 1, forget_after: int = 30,
                  max_stride: int = DEFAULT_MAX_STRIDE, scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
                  redecode_motion: float = DEFAULT_REDECODE_MOTION) -> None:

@@ -77,14 +77,14 @@ def check_backend_options(backend: str, *, precision: str = "fp32", compile: boo
     if precision not in PRECISIONS:
         raise BackendError(f"precision must be one of {', '.join(PRECISIONS)} or auto, got {precision!r}")
     if backend != "torch" and compile:
-        raise BackendError(f"--compile applies to the torch backend, not {backend}")
+        raise BackendError(f"compile=True applies to the torch backend, not {backend}")
     if backend == "onnxruntime" and precision not in ("fp32", "int8"):
         raise BackendError(f"the onnxruntime backend runs fp32 or int8 exports, not {precision}; use "
-                           "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
+                           "backend='tensorrt' with precision='fp16', or backend='torch' for fp16/bf16")
     if precision == "int8" and backend != "onnxruntime":
         raise BackendError(f"precision='int8' runs on the onnxruntime backend (CPU), not {backend}")
     if backend == "tensorrt" and precision == "bf16":
-        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
+        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use precision='fp16'")
     if backend == "tensorrt":
         from .tensorrt import require_tensorrt
 

@@ -37,8 +37,8 @@ class ModelSpec:
     ``backbone``, inferred when None); ``backbone_weights=None`` with ``gaze_weights`` set means the gaze file
     holds the backbone too.  ``device``: auto | cpu | cuda | cuda:N.  ``backend``: auto | torch | onnxruntime |
     tensorrt.  ``precision``: fp32 | fp16 | bf16 | int8 (onnxruntime, CPU) | auto (the fastest mode within the
-    fidelity bound on this CPU, :mod:`gazecam.backends.precision`; fp32 on CUDA).  ``compile``: torch.compile (torch backend).  ``progress``:
-    a progress bar while zoo files download.
+    fidelity bound on this CPU, :mod:`gazecam.backends.precision`; fp32 on CUDA).  ``compile``: torch.compile
+    (torch backend).  ``progress``: a progress bar while zoo files download.
     """
 
     name: str | None = None

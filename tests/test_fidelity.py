@@ -127,3 +127,28 @@ def test_bench_parses_int8_for_onnxruntime_only():
     assert spec.label == "onnxruntime:int8" and spec.precision == "int8"
     with pytest.raises(ValueError, match="onnxruntime:int8"):
         parse_backend_specs("torch:int8")
+
+
+def test_report_names_the_fastest_reduced_precision_within_the_bound():
+    from gazecam.fidelity import Fidelity
+    from gazecam.research.bench import STAGES, BenchReport, ConfigResult, format_report
+
+    def result(label, fps, fid):
+        return ConfigResult(label=label, heads=1, stage_ms={s: 1.0 for s in STAGES}, total_ms=1000 / fps, fps=fps,
+                            frames=1, max_heatmap_diff=None if fid is None else fid.max_heatmap_diff,
+                            max_inout_diff=None, fidelity=fid)
+
+    exact = Fidelity(heads=5, max_heatmap_diff=1e-7, max_inout_diff=None, mean_argmax_shift_cells=0.0,
+                     agreement=1.0, within_cell=1.0)
+    close = Fidelity(heads=5, max_heatmap_diff=4e-3, max_inout_diff=None, mean_argmax_shift_cells=0.2,
+                     agreement=1.0, within_cell=0.8)
+    far = Fidelity(heads=5, max_heatmap_diff=0.05, max_inout_diff=None, mean_argmax_shift_cells=3.0,
+                   agreement=0.6, within_cell=0.6)
+    report = BenchReport(model="m", released=False, note="", device="cpu", machine="x", versions={},
+                         frame_size=(64, 96), frames=1, warmup=0, stage_impl={},
+                         results=[result("reference", 1.0, None), result("onnxruntime", 1.5, exact),
+                                  result("onnxruntime:int8", 2.5, close), result("too-far", 4.0, far)])
+    text = format_report(report)
+    assert "speedup vs reference (1 heads): 1.50×" in text
+    line = next(ln for ln in text.splitlines() if "reduced precision within the bound" in ln)
+    assert "2.50×" in line and "onnxruntime:int8" in line and "too-far" not in line

@@ -125,8 +125,9 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
     with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first
     use); auto: the fastest mode within the fidelity bound on this CPU (``notify`` is told which).
-    ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).  ``notify``: told
-    (one line) when a slow first-use export starts.
+    ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the TensorRT
+    profile / compiled torch decoder (more heads run in chunks).  ``notify``: told (one line) when a slow
+    first-use export starts.
     """
     resolved, precision, reason = resolve_backend_precision(name, device, precision=precision, compile=compile)
     if reason and notify is not None:

@@ -2,7 +2,8 @@
 
 CPU execution provider by default; the CUDA execution provider when asked for (``device="cuda"``) and
 present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (a quantized encoder,
-:mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as :class:`~gazecam.model.GazeModel`.
+:mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as
+:class:`~gazecam.model.GazeModel`.
 """
 
 from __future__ import annotations
@@ -108,4 +109,5 @@ class OrtBackend(ExportedBackend):
 
     def __repr__(self) -> str:
         return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "
-                f"precision={self.precision}, providers={self.providers}, threads={self.threads}, released={self.released})")
+                f"precision={self.precision}, providers={self.providers}, threads={self.threads}, "
+                f"released={self.released})")

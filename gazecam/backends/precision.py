@@ -160,6 +160,6 @@ def resolve_precision(precision: str, *, backend: str, device: str, features: Cp
 def precision_help() -> str:
     """The --precision help text (which CPUs gain from which mode)."""
     return ("fp32 (default, exact); int8: onnxruntime on the CPU (x86-64 with AVX2, ARM64), fastest with VNNI/AMX "
-            "(Intel Cascade Lake+ Xeon, Ice Lake+ Core, AMD Zen 4+); bf16: torch on CUDA or on CPUs with AVX512-BF16/AMX (Intel Cooper Lake, "
-            "Sapphire Rapids+, AMD Zen 4+; emulated and slow elsewhere); fp16: torch on CUDA or tensorrt; auto: the "
+            "(Intel Cascade Lake+ Xeon, Ice Lake+ Core, AMD Zen 4+); bf16: torch on CUDA or on CPUs with "
+            "AVX512-BF16/AMX (Intel Cooper Lake, Sapphire Rapids+, AMD Zen 4+; emulated and slow elsewhere); fp16: torch on CUDA or tensorrt; auto: the "
             "fastest CPU mode within the measured fidelity bound on this CPU (fp32 on CUDA)")

@@ -539,8 +539,9 @@ def format_report(report: BenchReport) -> str:
         bound = [r for r in report.results if r.heads == n and r.fidelity is not None and within_bound(r.fidelity)]
         fastest = max(bound, key=lambda r: r.fps, default=None)
         if fastest is not None and fastest is not best:
-            lines.append(f"  reduced precision within the bound (max heatmap diff <= {FIDELITY_BOUND['max_heatmap_diff']}"
-                         f", agreement >= {FIDELITY_BOUND['agreement']:.0%}): {fastest.fps / ref.fps:.2f}× "
+            lines.append(f"  reduced precision within the bound (max heatmap diff <= "
+                         f"{FIDELITY_BOUND['max_heatmap_diff']}, agreement >= {FIDELITY_BOUND['agreement']:.0%}): "
+                         f"{fastest.fps / ref.fps:.2f}× "
                          f"[{fastest.label}: {fastest.fidelity.summary()}]")  # type: ignore[union-attr]
     return "\n".join(lines)
 

@@ -13,7 +13,8 @@ class _Model:
 
 
 def test_backend_label_names_the_precision_auto_chose():
-    assert _backend_label(ModelChoice(backend="onnxruntime", precision="auto"), _Model("int8")) == "onnxruntime auto→int8"
+    label = _backend_label(ModelChoice(backend="onnxruntime", precision="auto"), _Model("int8"))
+    assert label == "onnxruntime auto→int8"
     assert _backend_label(ModelChoice(backend="auto", precision="auto"), _Model(None)) == "_Model auto→fp32"
     assert _backend_label(ModelChoice(backend="torch", precision="bf16"), _Model("bf16")) == "torch bf16"
     assert _backend_label(ModelChoice(backend="torch"), _Model(None)) == "torch"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "GazeResult", "check_rgb_image"]
+__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "STAGE_NAMES", "GazeResult", "check_rgb_image"]
 
 
 def check_rgb_image(image: object, what: str = "image") -> np.ndarray:
@@ -179,11 +179,9 @@ class StageTimes:
     render: float = float("nan")
     write: float = float("nan")
 
-    def total(self) -> float:
-        return float(sum(v for v in (getattr(self, f.name) for f in fields(self)) if v == v))
 
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+#: The stages of :class:`StageTimes`, in pipeline order.
+STAGE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(StageTimes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import errno
 import io
+import threading
+
+import numpy as np
+
+from gazecam.types import GazePrediction
 
 
 class FullDisk(io.RawIOBase):
@@ -97,3 +102,28 @@ class FakeJobFactory:
         if self.fail_load:
             raise InputError(self.fail_load)
         return FakeVideoJob(delay_s=self.delay_s, exit_on=self.exit_on)
+
+
+class CountingModel:
+    """A stand-in for GazeModel (same interface): a heatmap peaking at the frame centre."""
+
+    name = "counting"
+    released = False
+    note = "test model"
+    has_inout = True
+
+    def __init__(self) -> None:
+        self.encodes = 0
+        self.thread_ids: set[int] = set()
+
+    def encode(self, image):
+        self.encodes += 1
+        self.thread_ids.add(threading.get_ident())
+        return image.shape
+
+    def decode(self, feats, heads):
+        self.thread_ids.add(threading.get_ident())
+        n = len(np.asarray(heads).reshape(-1, 4))
+        hm = np.zeros((n, 64, 64), np.float32)
+        hm[:, 32, 32] = 1.0
+        return GazePrediction(heatmaps=hm, inout=np.full(n, 0.8, np.float32))

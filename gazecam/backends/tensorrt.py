@@ -1,4 +1,4 @@
-"""TensorRT backend: engines built from an ONNX export (:func:`gazecam.export.build_engines`), run on CUDA.
+"""TensorRT backend: engines built from an ONNX export (:func:`~gazecam.backends.tensorrt_build.build_engines`), run on CUDA.
 
 Needs the ``tensorrt`` Python package (TensorRT >= 10) and a CUDA GPU visible to torch; without them
 every entry point raises :class:`~gazecam.backends.base.BackendUnavailable` ("TensorRT not available: ...").
@@ -112,7 +112,7 @@ class TensorRTBackend(ExportedBackend):
         trt = require_tensorrt()
         import torch
 
-        from ..export import build_engines
+        from .tensorrt_build import build_engines
 
         dev = torch.device(device)
         if dev.type != "cuda":

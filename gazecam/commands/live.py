@@ -26,20 +26,16 @@ def model_choice_from_args(args: argparse.Namespace):
     Without --model / weight files the window loads the saved choice (or the default zoo model), with
     --device/--backend/--precision/--compile applied when given.
     """
-    from ..errors import InputError
     from ..gui.settings import ModelChoice
+    from .common import model_spec
 
-    runtime = _runtime(args)
-    files = (args.backbone_weights, args.gaze_weights)
-    if any(files):
-        if args.model:
-            raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
-        if not all(files):
-            raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
-        return ModelChoice(backbone=args.backbone, backbone_weights=str(args.backbone_weights),
-                           gaze_weights=str(args.gaze_weights), **runtime)
+    spec = model_spec(args, progress=False)  # the option checks of every command
+    if spec.is_files:
+        return ModelChoice(backbone=spec.backbone,
+                           backbone_weights=None if spec.backbone_weights is None else str(args.backbone_weights),
+                           gaze_weights=str(args.gaze_weights), **_runtime(args))
     if args.model:
-        return ModelChoice(zoo_name=args.model, **runtime)
+        return ModelChoice(zoo_name=args.model, **_runtime(args))
     return None
 
 

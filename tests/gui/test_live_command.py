@@ -28,8 +28,10 @@ def test_model_options():
         ModelChoice(zoo_name="gazelle_dinov2_vitl14", device="cpu")
     files = model_choice_from_args(parse("--backbone-weights", "b.pth", "--gaze-weights", "g.pt"))
     assert files.is_files and files.backbone_weights == "b.pth" and files.gaze_weights == "g.pt"
-    with pytest.raises(InputError, match="both"):
-        model_choice_from_args(parse("--gaze-weights", "g.pt"))
+    alone = model_choice_from_args(parse("--gaze-weights", "g.pt"))  # a gaze file that holds its backbone
+    assert alone.is_files and alone.backbone_weights is None and alone.gaze_weights == "g.pt"
+    with pytest.raises(InputError, match="needs gaze_weights"):
+        model_choice_from_args(parse("--backbone-weights", "b.pth"))
     with pytest.raises(InputError, match="not both"):
         model_choice_from_args(parse("--model", "x", "--backbone-weights", "b", "--gaze-weights", "g"))
 

@@ -5,6 +5,7 @@
   and cut to the video's length.  Closing always finalises the file (encoder
   flushed, trailer written), also after an exception or Ctrl-C inside the
   ``with`` block, so an interrupted run leaves a playable clip of what was written.
+* :class:`ClipWriter` (:mod:`gazecam.sinks.clip`) wraps a VideoSink with gap filling and letterboxing.
 * :class:`RecordsSink` writes one JSON line (or CSV row) per person per frame,
   flushed after every frame.
 
@@ -39,7 +40,9 @@ import numpy as np
 from gazecam.errors import GazecamError
 from gazecam.types import GazeResult
 
-__all__ = ["SinkError", "VideoSink", "RecordsSink", "RECORD_FIELDS", "CSV_COLUMNS", "fps_fraction"]
+from .clip import ClipWriter
+
+__all__ = ["SinkError", "VideoSink", "ClipWriter", "RecordsSink", "RECORD_FIELDS", "CSV_COLUMNS", "fps_fraction"]
 
 #: Audio codecs copied into the mp4 as they are; anything else is transcoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
@@ -545,4 +548,3 @@ def _csv_row(row: dict[str, object]) -> list[object]:
         flat.extend(row[key])  # type: ignore[arg-type]
     flat.extend(row[key] for key in ("peak", "inout", "in_frame", "looking_at", "mutual"))
     return [cell(v) for v in flat]
-

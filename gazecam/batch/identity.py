@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..weights import WeightsError, sha256_file
 from .manifest import ModelIdentity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..loading import ModelSpec
 
 __all__ = ["model_identity"]
 
@@ -26,29 +30,23 @@ def _hash(path: Path, what: str) -> str:
         raise WeightsError(f"cannot read {what} file {path}: {e.strerror or e}") from e
 
 
-def model_identity(*, name: str | None = None, backbone_weights: str | Path | None = None,
-                   gaze_weights: str | Path | None = None, default_model: str | None = None) -> ModelIdentity:
-    """The identity of a zoo model (``name``, else ``default_model``) or of local weights files."""
-    if gaze_weights is not None or backbone_weights is not None:
-        if name:
-            raise InputError("give either a zoo model name or local weights files, not both")
-        if gaze_weights is None:
-            raise InputError("local weights need gaze_weights (and backbone_weights unless the gaze file holds "
-                             "the backbone)")
-        digests = {"decoder": _hash(Path(gaze_weights).expanduser(), "gaze weights")}
-        if backbone_weights is not None:
-            digests["backbone"] = _hash(Path(backbone_weights).expanduser(), "backbone weights")
-        return ModelIdentity(name=Path(gaze_weights).stem, weights_sha256=digests)
+def model_identity(spec: "ModelSpec") -> ModelIdentity:
+    """The identity of the model ``spec`` names: a zoo model (files downloaded here when missing) or local files."""
+    if spec.is_files:
+        digests = {"decoder": _hash(Path(spec.gaze_weights), "gaze weights")}  # type: ignore[arg-type]
+        if spec.backbone_weights is not None:
+            digests["backbone"] = _hash(Path(spec.backbone_weights), "backbone weights")
+        return ModelIdentity(name=Path(spec.gaze_weights).stem, weights_sha256=digests)  # type: ignore[arg-type]
     from ..hub import ModelCache
     from ..model import validate_model_file
-    from ..zoo import DEFAULT_MODEL, get_zoo_model
+    from ..zoo import get_zoo_model
 
-    model = name or default_model or DEFAULT_MODEL
+    model = str(spec.zoo_name)
     try:
         entry = get_zoo_model(model)
     except ValueError as e:
-        raise InputError(str(e)) from e
-    cache = ModelCache(progress=True)
+        raise InputError(f"name={model!r}: {e}") from e
+    cache = ModelCache(progress=spec.progress)
     cache.fetch(entry.files, validate=validate_model_file)  # downloads once; re-checks the recorded digests
     try:
         recorded = json.loads(cache.manifest_path.read_text())

@@ -1,15 +1,15 @@
 """The real per-video job: :func:`gazecam.jobs.process_source` with a model loaded once per worker.
 
-    factory = ProcessJobFactory(load_model=functools.partial(load_model, spec), options=ProcessOptions())
-    job = factory()          # in the worker: loads the model (once)
+    factory = ProcessJobFactory(spec=ModelSpec(name="gazelle_dinov2_vitb14_inout"), options=ProcessOptions())
+    job = factory()          # in the worker: loads the model (once), gazecam.loading.load_model(spec)
     job(path, video_path=..., records_path=..., records_format="jsonl", stop=event, on_frame=tick)
 
-``load_model`` must be picklable (a module-level function, or a ``functools.partial`` of one) so that the
-factory can travel to worker processes and Ray actors.
+The factory is a small frozen dataclass, so it travels to worker processes and Ray actors.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +19,24 @@ from .task import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..jobs import ProcessOptions
+    from ..loading import ModelSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ProcessJobFactory", "ProcessJob"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProcessJobFactory:
-    """Picklable: builds a :class:`ProcessJob` (loading the model) in the worker that calls it."""
+    """Picklable: builds a :class:`ProcessJob` (loading the model ``spec`` names) in the worker that calls it."""
 
-    load_model: Callable[[], Any]
+    spec: "ModelSpec"
     options: "ProcessOptions"
 
     def __call__(self) -> "ProcessJob":
-        return ProcessJob(model=self.load_model(), options=self.options)
+        from ..loading import load_model
+
+        return ProcessJob(model=load_model(self.spec, notify=log.warning), options=self.options)
 
 
 class ProcessJob:

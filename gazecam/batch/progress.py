@@ -55,9 +55,10 @@ class TqdmProgress(BatchListener):
             if failed_early:
                 parts.append(f"{failed_early} refused")
             self.write(f"{self.prefix}: {', '.join(parts)}; {workers}")
-        self._estimates = {t.key: t.frames_estimate for t in todo if t.frames_estimate}
-        known = all(t.frames_estimate for t in todo)
-        total = sum(self._estimates.values()) if known and todo else None
+        known = [t.frames_estimate for t in todo if t.frames_estimate]
+        guess = round(sum(known) / len(known)) if known else None  # unknown lengths: the mean of the known
+        self._estimates = {t.key: t.frames_estimate or guess for t in todo if t.frames_estimate or guess}
+        total = sum(self._estimates.values()) if self._estimates and len(self._estimates) == len(todo) else None
         self._batch = tqdm(total=total, unit="frame", desc=self._desc(), position=0, file=self.file,
                            dynamic_ncols=True, disable=self.quiet or not todo, leave=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -10,10 +11,10 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import InputError
-from .common import add_model_arguments
+from .common import add_model_arguments, flag_wording, model_spec
 from .process import _positive_int, _unit_float
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,8 +25,6 @@ HELP = "process many videos (folders, globs, @list.txt) into mirrored outputs + 
 EXIT_FAILED = 1
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
-MODEL_ARGS = ("model", "backbone", "backbone_weights", "gaze_weights", "device", "backend", "precision", "compile",
-              "_default_model")
 
 
 def _positive_float(text: str) -> float:
@@ -90,22 +89,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="Ray: GPUs per actor (default 1 when the cluster has GPUs, else 0)")
 
 
-# -- model loading in the workers -----------------------------------------------------------------------
-class ArgsModelLoader:
-    """Picklable: loads the model the command-line options name, in the worker that calls it.
-
-    (Until ``gazecam.loading.load_model(ModelSpec)`` exists this goes through the command's loader.)
-    """
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.values = {k: getattr(args, k, None) for k in MODEL_ARGS}
-
-    def __call__(self) -> Any:
-        from .common import load_model
-
-        return load_model(argparse.Namespace(**self.values))
-
-
 def _is_ray_address(text: str) -> bool:
     return text in ("local", "auto") or bool(re.fullmatch(r"(ray://)?[\w.\-\[\]:]+:\d+", text))
 
@@ -156,6 +139,35 @@ class _Signals:
         self.stop.set()
 
 
+class _LogOnce(logging.Handler):
+    """gazecam log warnings as one line above the bars, each distinct message once per batch."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__(level=logging.WARNING)
+        self._write = write
+        self._seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = flag_wording(record.getMessage())
+        if msg not in self._seen:
+            self._seen.add(msg)
+            self._write(f"gazecam batch: {record.levelname.lower()}: {msg}")
+
+
+@contextmanager
+def _log_once(write: Callable[[str], None]) -> Iterator[None]:
+    logger = logging.getLogger("gazecam")
+    handler = _LogOnce(write)
+    logger.addHandler(handler)
+    propagate = logger.propagate
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 @contextmanager
 def _signals() -> Iterator[_Signals]:
     flag = _Signals()
@@ -185,16 +197,16 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(os.path.abspath(os.path.expanduser(args.output_dir)))
     found = collect_inputs(args.inputs, image_folders=args.image_folders, exclude=[outdir])
     options = _options(args)  # bad option values fail before any model file is read
-    identity = model_identity(name=args.model, backbone_weights=args.backbone_weights,
-                              gaze_weights=args.gaze_weights, default_model=args._default_model)
-    factory = ProcessJobFactory(load_model=ArgsModelLoader(args), options=options)
+    spec = model_spec(args)
+    identity = model_identity(spec)  # zoo files are downloaded here, once, before any worker starts
+    factory = ProcessJobFactory(spec=spec, options=options)
     executor = _executor(args, factory, outdir)
     progress = TqdmProgress(quiet=args.quiet)
     if found.ignored_image_folders and not args.quiet:
         progress.write(f"gazecam batch: {len(found.ignored_image_folders)} folder(s) of images ignored "
                        f"(e.g. {found.ignored_image_folders[0]}); --image-folders makes each one clip")
-    result_key = {**options.result_key(), "precision": args.precision}
-    with _signals() as sig:
+    result_key = {**options.result_key(), "precision": spec.precision}
+    with _signals() as sig, _log_once(progress.write):
         summary = run_batch(found.inputs, outdir=outdir, executor=executor, identity=identity,
                             result_key=result_key, video=not args.no_video, records_format=records_format,
                             force=args.force, stop=sig.stop, listener=progress)

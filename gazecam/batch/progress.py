@@ -33,12 +33,20 @@ class TqdmProgress(BatchListener):
         self._todo = 0
         self._done = 0
         self._failed = 0
+        self._warned: set[str] = set()
 
     # -- helpers
     def write(self, text: str) -> None:
         from tqdm import tqdm
 
         tqdm.write(text, file=self.file)
+
+    def warn(self, message: str, *, where: str | None = None) -> None:
+        """A warning line, each distinct message once per batch (not with ``quiet``)."""
+        if self.quiet or message in self._warned:
+            return
+        self._warned.add(message)
+        self.write(f"{self.prefix}: warning: {message}" + (f" ({where})" if where else ""))
 
     def _desc(self) -> str:
         return f"videos {self._done + self._failed}/{self._todo} ({self._failed} failed)"
@@ -54,7 +62,7 @@ class TqdmProgress(BatchListener):
                 parts.append(f"{skipped} already done (skipped)")
             if failed_early:
                 parts.append(f"{failed_early} refused")
-            self.write(f"{self.prefix}: {', '.join(parts)}; {workers}")
+            self.write(f"{self.prefix}: {', '.join(parts)}")
         known = [t.frames_estimate for t in todo if t.frames_estimate]
         guess = round(sum(known) / len(known)) if known else None  # unknown lengths: the mean of the known
         self._estimates = {t.key: t.frames_estimate or guess for t in todo if t.frames_estimate or guess}
@@ -65,6 +73,13 @@ class TqdmProgress(BatchListener):
     def workers_starting(self, *, workers: str) -> None:
         if self._batch is not None and not self.quiet:
             self._batch.set_description_str(f"{self._desc()} - loading the model")
+
+    def workers_ready(self, *, workers: str) -> None:
+        if not self.quiet:
+            self.write(f"{self.prefix}: models loaded: {workers}")
+        if self._batch is not None:
+            self._batch.set_description_str(self._desc())
+            self._batch.reset(total=self._batch.total)  # rate and ETA from the first frame, not the model load
 
     def video_started(self, *, slot: int, task: BatchTask) -> None:
         from tqdm import tqdm
@@ -103,9 +118,8 @@ class TqdmProgress(BatchListener):
         elif outcome.status == "failed":
             self._failed += 1
             self.write(f"{self.prefix}: failed: {task.input.path}: {outcome.error}")
-        if not self.quiet:
-            for w in outcome.warnings:
-                self.write(f"{self.prefix}: warning: {task.rel}: {w}")
+        for w in outcome.warnings:
+            self.warn(w, where=str(task.rel))
         if slot is not None:
             bar = self._videos.pop(slot, None)
             if bar is not None:

@@ -185,10 +185,10 @@ class RayExecutor(Executor):
         ray = self._ray
         if not ray.is_initialized():
             kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
-                                          logging_level=logging.WARNING)
+                                          logging_level=logging.ERROR)
             try:
-                if self._address is None:
-                    ray.init(num_cpus=self._local_num_cpus, **kwargs)
+                if self._address is None:  # "local": always a new instance, never a stale default cluster
+                    ray.init(address="local", num_cpus=self._local_num_cpus, **kwargs)
                 else:
                     ray.init(address=self._address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as e:

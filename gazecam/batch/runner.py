@@ -62,6 +62,9 @@ class BatchListener:
     def workers_starting(self, *, workers: str) -> None:
         """Models are loading in the workers."""
 
+    def workers_ready(self, *, workers: str) -> None:
+        """Every worker has its model (``workers``: where they run, e.g. the Ray nodes)."""
+
     def video_started(self, *, slot: int, task: BatchTask) -> None:
         """``task`` began on ``slot``."""
 
@@ -209,6 +212,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
         if todo and not stop.is_set():
             listener.workers_starting(workers=executor.describe())
             executor.start()  # the models load only when something is to do
+            listener.workers_ready(workers=executor.describe())
             try:
                 while pending or running:
                     if stop.is_set() and not stopping:

@@ -9,13 +9,16 @@ job finished the whole clip; a failed or interrupted clip leaves nothing behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import Callable, Iterator, Literal, Protocol
 
 from ..errors import GazecamError
 from .plan import BatchTask, temp_path
@@ -74,6 +77,42 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, GazecamError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _WarningCollector(logging.Handler):
+    """The distinct gazecam log warnings of one job (they travel back with its outcome)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg not in self.messages:
+            self.messages.append(msg)
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    """gazecam log warnings and :class:`~gazecam.capture.CaptureWarning` warnings raised while a job runs (a worker
+    runs one job at a time); other Python warnings are shown as usual."""
+    from ..capture import CaptureWarning
+
+    logger = logging.getLogger("gazecam")
+    handler = _WarningCollector()
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CaptureWarning)
+            yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+    for w in caught:
+        if issubclass(w.category, CaptureWarning):
+            if str(w.message) not in handler.messages:
+                handler.messages.append(str(w.message))
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def worker_label() -> tuple[str, str]:
@@ -150,8 +189,11 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
     tmp_video = temp_path(task.video_path) if task.video_path is not None else None
     tmp_records = temp_path(task.records_path) if task.records_path is not None else None
     try:
-        result = job(src, video_path=tmp_video, records_path=tmp_records, records_format=task.records_format,
-                     stop=stop, on_frame=on_frame)
+        with _collect_warnings() as logged:
+            result = job(src, video_path=tmp_video, records_path=tmp_records, records_format=task.records_format,
+                         stop=stop, on_frame=on_frame)
+        if logged:
+            result = replace(result, warnings=tuple(dict.fromkeys((*result.warnings, *logged))))
     except (KeyboardInterrupt, SystemExit):
         _discard(temps)
         raise

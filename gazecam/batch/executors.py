@@ -18,8 +18,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from types import TracebackType
 from multiprocessing.connection import Connection, wait
+from types import TracebackType
 from typing import Callable, Union
 
 from ..errors import GazecamError

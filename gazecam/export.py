@@ -182,7 +182,7 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         raise ExportError(f"cannot create export directory {out}: {e}") from e
     model_cpu_device = model.device
     if model_cpu_device.type != "cpu":
-        raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with --device cpu")
+        raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with device='cpu'")
     size = model.input_size
     enc_path, dec_path = out / ENCODER_ONNX, out / DECODER_ONNX
     # per-process temporary names: two exports into one directory never write the same file
@@ -233,7 +233,7 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
     path = d / SIDECAR
     if not path.is_file():
         raise ExportError(f"{d} is not a gazecam export directory (no {SIDECAR}); "
-                          "create one with `gazecam export --format onnx -o DIR`")
+                          "create one with gazecam.export.export_onnx(model, DIR) (command line: gazecam export -o DIR)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format_version") != FORMAT_VERSION:

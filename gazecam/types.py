@@ -116,10 +116,6 @@ class HeadBoxes:
         return HeadBoxes(xyxy=xyxy[keep], image_size=self.image_size,
                          track_ids=self.track_ids[keep], confidence=self.confidence[keep])
 
-    def select(self, mask: np.ndarray) -> "HeadBoxes":
-        return HeadBoxes(xyxy=self.xyxy[mask], image_size=self.image_size,
-                         track_ids=self.track_ids[mask], confidence=self.confidence[mask])
-
 
 @dataclass(frozen=True, slots=True)
 class GazePrediction:
@@ -148,13 +144,6 @@ class GazePrediction:
 
     def __len__(self) -> int:
         return int(self.heatmaps.shape[0])
-
-    @property
-    def peak(self) -> np.ndarray:
-        """(N,) heatmap maximum per head."""
-        if len(self) == 0:
-            return np.zeros(0, np.float32)
-        return self.heatmaps.reshape(len(self), -1).max(axis=1)
 
 
 def heatmap_argmax_norm(heatmaps: np.ndarray) -> np.ndarray:

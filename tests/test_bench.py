@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gazecam.bench import (STAGES, ReferenceGazeLLE, StageHooks, bench_head_boxes, format_report,
+from gazecam.research.bench import (STAGES, ReferenceGazeLLE, StageHooks, bench_head_boxes, format_report,
                            parse_backend_specs, parse_heads, pyav_frames, run_benchmark, save_chart,
                            synthetic_frame, write_synthetic_video)
 

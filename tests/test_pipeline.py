@@ -13,7 +13,7 @@ import pytest
 from fakes import CountingModel
 
 from gazecam.capture import Capture
-from gazecam.detect import FileHeads
+from gazecam.records import FileHeads
 from gazecam.errors import GazecamError
 from gazecam.gaze import GazeStage
 from gazecam.pipeline import Pipeline, run

@@ -27,12 +27,12 @@ def require_tensorrt() -> Any:
         raise BackendUnavailable(
             f"TensorRT not available: cannot import the tensorrt Python package ({e}). Install TensorRT >= 10 "
             "for your CUDA version (pip install tensorrt on a machine with an NVIDIA GPU), or use "
-            "--backend torch / onnxruntime") from e
+            "backend='torch' or backend='onnxruntime'") from e
     import torch
 
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT not available: no CUDA GPU is visible to torch "
-                                 f"(torch {torch.__version__}); use --backend torch or onnxruntime")
+                                 f"(torch {torch.__version__}); use backend='torch' or backend='onnxruntime'")
     version = getattr(trt, "__version__", "0")
     if int(version.split(".")[0] or 0) < 10:
         raise BackendUnavailable(f"TensorRT not available: version {version} found, gazecam needs TensorRT >= 10")

@@ -40,7 +40,7 @@ def _load_bench_model(args: argparse.Namespace, device: str):  # type: ignore[no
 
 def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: str, detect: bool, render: bool):  # type: ignore[no-untyped-def]
     """Stage hooks from the repo's own modules where they load; n/a (with the reason) otherwise."""
-    from ..bench import StageHooks, pyav_frames
+    from ..research.bench import StageHooks, pyav_frames
     from ..types import Frame
 
     hooks = StageHooks(frames=lambda: pyav_frames(video), names={"capture": "PyAV H.264 decode (synchronous)"})
@@ -82,16 +82,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..backends import BackendError, load_backend
-    from ..bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
+    from ..research.bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
         write_synthetic_video
     from ..errors import InputError
     from ..loading import resolve_device
 
     try:
         heads = parse_heads(args.heads)
+    except ValueError as e:
+        raise InputError(f"--heads: {e}") from e
+    try:
         specs = parse_backend_specs(args.backends)
     except ValueError as e:
-        raise InputError(str(e)) from e
+        raise InputError(f"--backends: {e}") from e
     if args.frames < 1 or args.warmup < 0:
         raise InputError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
     if args.backend != "auto" or args.precision != "fp32" or args.compile:

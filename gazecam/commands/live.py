@@ -11,7 +11,7 @@ HELP = "open the desktop app: live gaze overlays on a camera, video file or stre
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", default=None, metavar="SOURCE",
-                        help="camera index (default 0), /dev/videoN, video or image file, or stream URL")
+                        help="camera index (default 0), /dev/videoN, video or image file, folder of images, or stream URL")
     add_model_arguments(parser)
     parser.add_argument("--detector", default="auto", metavar="PATH|pose|face|auto",
                         help="head detector: a YOLO head model (.pt/.onnx), pose, face (offline fallback) or "

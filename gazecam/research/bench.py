@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .predictor import HeadBox
-from .types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
+from ..predictor import HeadBox
+from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
 
 __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
            "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
@@ -97,9 +97,9 @@ def parse_heads(text: str) -> list[int]:
     try:
         heads = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--heads: expected comma-separated head counts such as 1,5,10, got {text!r}") from None
+        raise ValueError(f"expected comma-separated head counts such as 1,5,10, got {text!r}") from None
     if not heads or any(h < 1 or h > 256 for h in heads):
-        raise ValueError(f"--heads: head counts must be 1..256, got {text!r}")
+        raise ValueError(f"head counts must be 1..256, got {text!r}")
     return heads
 
 
@@ -125,7 +125,7 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
             continue
         name, _, opts = item.partition(":")
         if name not in ("torch", "onnxruntime", "tensorrt"):
-            raise ValueError(f"--backends: unknown backend {name!r} (torch, onnxruntime, tensorrt; "
+            raise ValueError(f"unknown backend {name!r} (torch, onnxruntime, tensorrt; "
                              "options as torch:compile, torch:bf16, tensorrt:fp16)")
         precision, compiled = "fp32", False
         for opt in (o for o in opts.split("+") if o):
@@ -134,10 +134,10 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
             elif opt == "compile":
                 compiled = True
             else:
-                raise ValueError(f"--backends: unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
+                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
         specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
     if not specs:
-        raise ValueError("--backends: give at least one backend")
+        raise ValueError("give at least one backend")
     return specs
 
 
@@ -151,7 +151,7 @@ class ReferenceGazeLLE:
         import torch
         from torchvision import transforms
 
-        from .models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+        from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
         self.model = model
         self.device = model.device
@@ -379,8 +379,8 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
     """
     import torch
 
-    from .gaze import GazeStage
-    from .pipeline import FrameProcessor
+    from ..gaze import GazeStage
+    from ..pipeline import FrameProcessor
 
     results: list[ConfigResult] = []
     frame_size = (0, 0)

@@ -88,6 +88,10 @@ class FakeVideoJob:
                     time.sleep(self.delay_s)
         if frames == 0:
             raise InputError(f"no frame could be read from {source}")
+        if records_path is not None:  # as RecordsSink does: a sidecar beside the records
+            from gazecam.records import RecordsMeta, write_meta
+
+            write_meta(records_path, RecordsMeta(source=str(source), model="fake", released=False))
         return JobResult(frames=frames, people_frames=frames)
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
-from fakes import FakeJobFactory
-from test_capture import make_video
+from fakes import FakeJobFactory, make_video
 
 from gazecam.batch import (
     InlineExecutor,
@@ -125,6 +124,7 @@ def test_two_done_one_failed_then_resume_skips_untouched(tmp_path: Path, tree: P
     assert factory.loads == 1  # one model for the whole batch
     assert count_frames(out / "a.mp4") == 3 and count_frames(out / "sub" / "a.mp4") == 4
     assert len(lines(out / "sub" / "a.jsonl")) == 4
+    assert json.loads((out / "sub" / "a.jsonl.meta.json").read_text())["source"] == str(tree / "sub" / "a.mp4")
     assert not list(out.rglob(f"*{TEMP_MARK}*"))
     entries = lines(out / MANIFEST_NAME)
     assert len(entries) == 3
@@ -229,7 +229,8 @@ def test_stop_discards_the_video_in_progress_and_resumes(tmp_path: Path) -> None
     s = batch([src], out, FakeJobFactory(delay_s=0.15), stop=stop, listener=StopInSecondVideo())
     assert [Path(k).name for k in s.done] == ["a.mp4"]
     assert [Path(k).name for k in s.interrupted] == ["b.mp4"] and [Path(k).name for k in s.not_started] == ["c.mp4"]
-    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "a.mp4", MANIFEST_NAME]  # nothing half-written
+    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "a.jsonl.meta.json", "a.mp4",
+                                                     MANIFEST_NAME]  # nothing half-written
     assert [e["status"] for e in lines(out / MANIFEST_NAME)] == ["done"]
     s = batch([src], out)
     assert sorted(Path(k).name for k in s.done) == ["b.mp4", "c.mp4"] and len(s.skipped) == 1
@@ -292,3 +293,30 @@ def test_ray_slots() -> None:
         ray_slots(node_cpus=[2], node_gpus=[0], workers=3, cpus_per_worker=2)
     with pytest.raises(InputError, match="has 0 GPU"):
         ray_slots(node_cpus=[2], node_gpus=[0], gpus_per_worker=1)
+
+
+# -- the command's checks (before any model is loaded) ---------------------------------------------------
+def test_command_errors_before_any_model(tmp_path: Path, tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gazecam.cli import main
+    from gazecam.commands.batch import _is_ray_address
+
+    out = str(tmp_path / "out")
+    cases = [
+        (["-o", out], "no INPUT given"),
+        ([str(tmp_path / "nope.mp4"), "-o", out], "input not found"),
+        ([str(tree), "-o", out, "--no-video", "--records-format", "none"], "nothing to write"),
+        ([str(tree), "-o", out, "--cpus-per-worker", "2"], "apply to --ray only"),
+        ([str(tree), "-o", out, "--stride", "0"], "expected a whole number >= 1"),
+        ([str(tree), "-o", str(tree)], "is the output folder"),
+        ([str(tree), "-o", out, "--gaze-weights", str(tmp_path / "missing.pt")], "not found"),
+    ]
+    for argv, message in cases:
+        if "--stride" in argv:  # argparse's own check: usage error
+            with pytest.raises(SystemExit):
+                main(["batch", *argv])
+        else:
+            assert main(["batch", *argv]) == 1
+        assert message in capsys.readouterr().err, argv
+    assert not (tmp_path / "out").exists()  # nothing was created
+    assert all(_is_ray_address(a) for a in ("auto", "local", "10.0.0.5:6379", "ray://head:10001", "[::1]:6379"))
+    assert not any(_is_ray_address(a) for a in (str(tree), "in/", "videos", "a.mp4"))

@@ -109,6 +109,8 @@ def test_failed_input_recorded_outputs_mirrored_then_resume(default_run: Path, t
     assert states["sub/a.mp4"]["frames"] == 4 and states["sub/a.mp4"]["people_frames"] > 0
     assert (out / "sub" / "a.jsonl").read_text().count("\n") == states["sub/a.mp4"]["people_frames"]
     assert not (out / "bad.mp4").exists() and not list(out.rglob(f"*{TEMP_MARK}*"))
+    meta = json.loads((out / "sub" / "a.jsonl.meta.json").read_text())  # the records' sidecar came along
+    assert meta["source"] == str(tree / "sub" / "a.mp4") and meta["model"] == "gazelle_vits14_inout_random"
     assert states["a.mp4"]["model"] == "gazelle_vits14_inout_random"
     assert set(states["a.mp4"]["weights_sha256"]) == {"backbone", "decoder"}
     assert states["a.mp4"]["options"]["detector"] == "face"

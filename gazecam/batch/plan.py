@@ -3,7 +3,8 @@
 ``in/a.mp4`` and ``in/sub/a.mp4`` -> ``OUT/a.mp4`` + ``OUT/a.jsonl`` and ``OUT/sub/a.mp4`` + ``OUT/sub/a.jsonl``.
 When inputs of one folder share a stem (``a.mp4``, ``a.avi``), the non-``.mp4`` ones keep their full
 name (``OUT/a.mp4`` + ``OUT/a.jsonl`` and ``OUT/a.avi.mp4`` + ``OUT/a.avi.jsonl``).
-Each output is written to a hidden temporary name beside it (:func:`temp_path`) and renamed when complete.
+Each output is written to a hidden temporary name beside it (:func:`temp_path`) and renamed when complete,
+together with the records' ``.meta.json`` sidecar that the records writer puts beside them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Literal, Sequence
 
 from ..errors import InputError
+from ..records.meta import meta_path
 from .inputs import BatchInput
 
 __all__ = ["BatchTask", "plan_tasks", "temp_path", "TEMP_MARK"]
@@ -54,6 +56,11 @@ class BatchTask:
     @property
     def outputs(self) -> tuple[Path, ...]:
         return tuple(p for p in (self.video_path, self.records_path) if p is not None)
+
+    @property
+    def sidecars(self) -> tuple[Path, ...]:
+        """Files written beside the outputs when the job makes them (the records' ``.meta.json``)."""
+        return (meta_path(self.records_path),) if self.records_path is not None else ()
 
 
 def plan_tasks(inputs: Sequence[BatchInput], *, outdir: Path, video: bool = True,

@@ -253,7 +253,8 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
 
 def _output_problem(task: BatchTask, *, input_ids: set[tuple[int, int]], ours: set[str], force: bool) -> str | None:
     """Why ``task``'s outputs must not be written, or None."""
-    for out in task.outputs:
+    owner = {side: task.records_path for side in task.sidecars}  # a sidecar belongs to its records
+    for out in (*task.outputs, *task.sidecars):
         try:
             st = os.stat(out)
         except FileNotFoundError:
@@ -264,7 +265,7 @@ def _output_problem(task: BatchTask, *, input_ids: set[tuple[int, int]], ours: s
             return f"the output {out} is an input of this batch (the same file); it is never overwritten"
         if not os.path.isfile(out):
             return f"the output {out} exists and is not a regular file; move it away"
-        if str(out) not in ours and not force:
+        if str(owner.get(out, out)) not in ours and not force:
             return (f"the output {out} exists but was not written by this batch (no manifest line names it); "
                     "move it away, or redo everything with force=True")
     return None

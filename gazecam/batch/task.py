@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
 from ..errors import GazecamError
+from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
 
 __all__ = ["JobResult", "VideoJob", "JobFactory", "TaskOutcome", "run_task", "one_line"]
@@ -175,6 +176,7 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
         return outcome("failed", error=f"cannot read input{where}: {src} (permission denied){shared}")
     temps: list[Path] = []
     finals: list[Path] = []
+    sidecars: list[tuple[Path, Path]] = []  # (temporary, final): renamed when the job wrote them
     try:
         for final in task.outputs:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +184,11 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
             tmp.unlink(missing_ok=True)  # a leftover of a killed run of this batch (the name is ours)
             temps.append(tmp)
             finals.append(final)
+        if task.records_path is not None:
+            tmp_side, final_side = meta_path(temp_path(task.records_path)), task.sidecars[0]
+            tmp_side.unlink(missing_ok=True)
+            sidecars.append((tmp_side, final_side))
+            temps.append(tmp_side)  # discarded with the outputs
     except OSError as e:
         _discard(temps)
         return outcome("failed", error=f"cannot write the output folder{where}: {e.strerror or e} "
@@ -209,12 +216,13 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
         return outcome("failed", error=f"no frame could be read from {src} (0 frames decoded)",
                        warnings=result.warnings)
     renamed: list[Path] = []
+    pairs = list(zip(temps, finals)) + [(t, f) for t, f in sidecars if t.exists()]
     try:
-        for tmp in temps:
+        for tmp, _ in pairs:
             if not tmp.exists():
                 raise FileNotFoundError(f"the job wrote no {tmp.name}")
             _fsync(tmp)
-        for tmp, final in zip(temps, finals):
+        for tmp, final in reversed(pairs):  # sidecar, records, video: the video last
             os.replace(tmp, final)
             renamed.append(final)
         for folder in {f.parent for f in finals}:

@@ -181,6 +181,24 @@ def test_resume_redoes_what_changed(tmp_path: Path) -> None:
         last.close()
 
 
+def test_image_folder_clips(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    frames = tmp_path / "in" / "session1"
+    frames.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)).save(frames / f"{i}.png")
+    clip(tmp_path / "in" / "b.mp4")
+    out = tmp_path / "out"
+    s = batch(collect_inputs([tmp_path / "in"], image_folders=True).inputs, out)
+    assert s.ok and len(s.done) == 2
+    assert count_frames(out / "session1.mp4") == 3 and len(lines(out / "session1.jsonl")) == 3
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(frames / "3.png")  # a frame added: redone
+    s = batch(collect_inputs([tmp_path / "in"], image_folders=True).inputs, out)
+    assert [Path(k).name for k in s.done] == ["session1"] and count_frames(out / "session1.mp4") == 4
+
+
 def test_outputs_never_replace_foreign_files_or_inputs(tmp_path: Path) -> None:
     src = tmp_path / "in"
     clip(src / "a.mp4")

@@ -274,6 +274,9 @@ def test_worker_processes_same_records_and_lost_worker(tmp_path: Path) -> None:
         assert (two / f"{name}.jsonl").read_text() == (one / f"{name}.jsonl").read_text()
     assert len({e["worker"] for e in lines(two / MANIFEST_NAME)}) == 2  # both workers took inputs
 
+    ex = ProcessExecutor(FakeJobFactory(), workers=2)
+    assert batch([src / "a.mp4"], tmp_path / "single", executor=ex).ok and ex.slots == 1  # 1 input: 1 worker
+
     three = tmp_path / "three"  # a worker dies (OOM-killed, say) on c.mp4: that input fails, the rest go on
     s = batch([src], three, executor=ProcessExecutor(FakeJobFactory(exit_on="c.mp4"), workers=2))
     assert [Path(k).name for k, _ in s.failed] == ["c.mp4"] and "died" in s.failed[0][1]

@@ -119,6 +119,9 @@ class Executor(ABC):
     def describe(self) -> str:
         return f"{self.slots} worker(s)"
 
+    def limit_slots(self, n: int) -> None:
+        """Start no more than ``n`` workers (called before :meth:`start` with the number of inputs to do)."""
+
     def __enter__(self) -> "Executor":
         self.start()
         return self
@@ -315,10 +318,15 @@ class ProcessExecutor(Executor):
         self._lost: set[int] = set()
         self._stopping = False
         try:
-            cpus = sorted(os.sched_getaffinity(0))
+            self._cpus = sorted(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
-            cpus = list(range(os.cpu_count() or 1))
-        self.cpu_groups = split_cpus(cpus, workers)
+            self._cpus = list(range(os.cpu_count() or 1))
+        self.cpu_groups = split_cpus(self._cpus, workers)
+
+    def limit_slots(self, n: int) -> None:
+        if not self._procs and 1 <= n < self.slots:  # fewer inputs than workers: fewer, bigger workers
+            self.slots = n
+            self.cpu_groups = split_cpus(self._cpus, n)
 
     def describe(self) -> str:
         per = {len(g) for g in self.cpu_groups}

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,7 @@ class RayExecutor(Executor):
         self._want = (workers, cpus_per_worker, gpus_per_worker)
         self._local_num_cpus = local_num_cpus
         self._start_timeout_s = start_timeout_s
+        self._max_slots: int | None = None
         self._owns_ray = False
         self._actors: list[Any] = []
         self._running: dict[Any, tuple[int, str]] = {}  # object ref -> (slot, key)
@@ -173,6 +174,10 @@ class RayExecutor(Executor):
         self.slots = 0
         self.nodes: dict[int, str] = {}  # slot -> node id
         self.plan: RaySlots | None = None
+
+    def limit_slots(self, n: int) -> None:
+        if n >= 1:
+            self._max_slots = n
 
     def describe(self) -> str:
         if self.plan is None:
@@ -201,6 +206,8 @@ class RayExecutor(Executor):
         workers, cpw, gpw = self._want
         self.plan = ray_slots(node_cpus=node_cpus, node_gpus=node_gpus, workers=workers, cpus_per_worker=cpw,
                               gpus_per_worker=gpw)
+        if self._max_slots is not None and self._max_slots < self.plan.workers:  # fewer inputs than room
+            self.plan = replace(self.plan, workers=self._max_slots)
         actor_cls = ray.remote(BatchActor)
         for _ in range(self.plan.workers):
             self._actors.append(actor_cls.options(num_cpus=self.plan.cpus_per_worker,

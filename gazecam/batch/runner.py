@@ -210,6 +210,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
         running: dict[int, BatchTask] = {}
         stopping = False
         if todo and not stop.is_set():
+            executor.limit_slots(len(todo))
             listener.workers_starting(workers=executor.describe())
             executor.start()  # the models load only when something is to do
             listener.workers_ready(workers=executor.describe())

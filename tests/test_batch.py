@@ -255,6 +255,18 @@ def test_stop_discards_the_video_in_progress_and_resumes(tmp_path: Path) -> None
     assert [count_frames(out / f"{n}.mp4") for n in "abc"] == [4, 4, 4]
 
 
+def test_worker_that_cannot_see_an_input_says_shared_storage(tmp_path: Path) -> None:
+    from gazecam.batch.task import run_task
+
+    src = clip(tmp_path / "in" / "a.mp4")
+    task = plan_tasks(collect_inputs([src]).inputs, outdir=tmp_path / "out")[0]
+    src.unlink()  # as on a node where the input's folder is not mounted
+    outcome = run_task(FakeJobFactory()(), task, stop=threading.Event(), on_frame=lambda: None, node="node-b",
+                       shared_storage_hint=True)
+    assert outcome.status == "failed" and "input not found on node-b" in outcome.error
+    assert "storage every worker sees" in outcome.error and not (tmp_path / "out").exists()
+
+
 def test_model_load_failure_is_one_clear_error(tmp_path: Path) -> None:
     src = tmp_path / "in"
     clip(src / "a.mp4")

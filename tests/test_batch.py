@@ -154,6 +154,24 @@ def test_two_done_one_failed_then_resume_skips_untouched(tmp_path: Path, tree: P
     assert len(s3.skipped) == 2 and s3.ok and factory3.loads == 0
 
 
+def test_progress_bars_and_lines(tmp_path: Path, tree: Path) -> None:
+    import io
+
+    from gazecam.batch.progress import TqdmProgress
+
+    buf = io.StringIO()
+    progress = TqdmProgress(file=buf, reword=lambda m: m.replace("detector='pose'", "--detector pose"))
+    progress.warn("try detector='pose'")
+    progress.warn("try detector='pose'")
+    batch([tree], tmp_path / "out", listener=progress)
+    text = buf.getvalue().replace("\r", "\n")
+    assert text.count("warning: try --detector pose") == 1
+    assert "gazecam batch: 3 to do" in text and "models loaded: 1 process" in text
+    assert f"failed: {tree / 'bad.mp4'}: " in text
+    assert "videos 3/3 (1 failed)" in text and "7/7" in text  # the batch bar counts the clips' frames
+    assert "sub/a.mp4" in text  # a per-video bar
+
+
 def test_resume_redoes_what_changed(tmp_path: Path) -> None:
     src = tmp_path / "in"
     a = clip(src / "a.mp4")

@@ -4,7 +4,7 @@ above one bar per running video (one per worker slot); failures and warnings as 
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from .plan import BatchTask
 from .runner import BatchListener, BatchSummary
@@ -22,10 +22,12 @@ def _short(text: str, width: int = NAME_WIDTH) -> str:
 class TqdmProgress(BatchListener):
     """:class:`BatchListener` drawing tqdm bars on ``file`` (stderr); ``quiet``: no bars, failures only."""
 
-    def __init__(self, *, file: IO[str] | None = None, quiet: bool = False, prefix: str = "gazecam batch") -> None:
+    def __init__(self, *, file: IO[str] | None = None, quiet: bool = False, prefix: str = "gazecam batch",
+                 reword: Callable[[str], str] | None = None) -> None:
         self.file = file or sys.stderr
         self.quiet = quiet
         self.prefix = prefix
+        self.reword = reword or (lambda text: text)  # e.g. the CLI's parameter -> flag wording of warnings
         self._batch: Any = None
         self._videos: dict[int, Any] = {}
         self._frames: dict[str, int] = {}  # frames counted in the batch bar per running input
@@ -43,6 +45,7 @@ class TqdmProgress(BatchListener):
 
     def warn(self, message: str, *, where: str | None = None) -> None:
         """A warning line, each distinct message once per batch (not with ``quiet``)."""
+        message = self.reword(message)
         if self.quiet or message in self._warned:
             return
         self._warned.add(message)

@@ -13,7 +13,6 @@ Behaviour worth knowing:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -47,8 +46,9 @@ class _Detections:
 
 
 def _byte_tracker_class() -> type:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from .ultra import ultralytics_env
+
+    ultralytics_env()
     from ultralytics.trackers.byte_tracker import BYTETracker
 
     class _ImmediateBYTETracker(BYTETracker):

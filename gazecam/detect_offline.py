@@ -33,6 +33,7 @@ __all__ = [
     "CascadeHeadDetector",
     "HaarFaces",
     "nms_xyxy",
+    "box_iou",
     "expand_faces_to_heads",
     "heads_from_person_boxes",
     "OFFLINE_WARNING",
@@ -81,6 +82,18 @@ def expand_faces_to_heads(faces_xywh: np.ndarray) -> np.ndarray:
     cx, cy = f[:, 0] + f[:, 2] / 2, f[:, 1] + f[:, 3] / 2 - 0.15 * f[:, 3]
     hw, hh = 0.8 * f[:, 2], 0.9 * f[:, 3]
     return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1)
+
+
+def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union of every box of ``a`` with every box of ``b`` (``xyxy``)."""
+    a = np.asarray(a_xyxy, np.float32).reshape(-1, 1, 4)
+    b = np.asarray(b_xyxy, np.float32).reshape(1, -1, 4)
+    ix = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    iy = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-6)
 
 
 def nms_xyxy(xyxy: np.ndarray, score: np.ndarray, *, iou: float = 0.3, contain: float = 0.7) -> np.ndarray:
@@ -221,34 +234,46 @@ class _Found:
     confidence: np.ndarray  # (N,) float32 in (0, 1]
     regions_xyxy: np.ndarray  # (N, 4) float32: body box (or the head box for face-only heads) to follow
     face_only: np.ndarray  # (N,) bool: found by the full-frame face search (no body box)
+    missed: np.ndarray  # (N,) int: searches since it was last found (0: found by the latest one)
 
     def __post_init__(self) -> None:
         n = len(self.heads_xyxy)
         if (self.heads_xyxy.shape != (n, 4) or self.confidence.shape != (n,) or self.regions_xyxy.shape != (n, 4)
-                or self.face_only.shape != (n,)):
+                or self.face_only.shape != (n,) or self.missed.shape != (n,)):
             raise ValueError(f"_Found: {self.heads_xyxy.shape} heads, {self.confidence.shape} scores, "
-                             f"{self.regions_xyxy.shape} regions, {self.face_only.shape} flags")
+                             f"{self.regions_xyxy.shape} regions, {self.face_only.shape} and {self.missed.shape} flags")
 
     def __len__(self) -> int:
         return len(self.heads_xyxy)
 
+    _FIELDS = ("heads_xyxy", "confidence", "regions_xyxy", "face_only", "missed")
+
+    @classmethod
+    def new(cls, heads_xyxy: np.ndarray, confidence: np.ndarray, regions_xyxy: np.ndarray, *, face_only: bool
+            ) -> "_Found":
+        n = len(heads_xyxy)
+        return cls(np.asarray(heads_xyxy, np.float32).reshape(-1, 4), np.asarray(confidence, np.float32),
+                   np.asarray(regions_xyxy, np.float32).reshape(-1, 4), np.full(n, face_only), np.zeros(n, np.int64))
+
     @classmethod
     def empty(cls) -> "_Found":
-        z = np.zeros((0, 4), np.float32)
-        return cls(z, np.zeros(0, np.float32), z, np.zeros(0, bool))
+        return cls.new(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)), face_only=False)
 
     @classmethod
     def concat(cls, parts: "list[_Found]") -> "_Found":
         parts = [p for p in parts if len(p)] or [cls.empty()]
-        return cls(*(np.concatenate([getattr(p, k) for p in parts]) for k in
-                     ("heads_xyxy", "confidence", "regions_xyxy", "face_only")))
+        return cls(*(np.concatenate([getattr(p, k) for p in parts]) for k in cls._FIELDS))
 
     def select(self, index: np.ndarray) -> "_Found":
-        return _Found(self.heads_xyxy[index], self.confidence[index], self.regions_xyxy[index], self.face_only[index])
+        return _Found(*(getattr(self, k)[index] for k in self._FIELDS))
 
     def shifted(self, dxy: np.ndarray) -> "_Found":
         d = np.tile(np.asarray(dxy, np.float32).reshape(-1, 2), (1, 2))  # (N, 4)
-        return _Found(self.heads_xyxy + d, self.confidence, self.regions_xyxy + d, self.face_only)
+        return _Found(self.heads_xyxy + d, self.confidence, self.regions_xyxy + d, self.face_only, self.missed)
+
+    def carried(self, decay: float) -> "_Found":
+        """These boxes kept by a search that did not find them again: one more miss, lower confidence."""
+        return _Found(self.heads_xyxy, self.confidence * decay, self.regions_xyxy, self.face_only, self.missed + 1)
 
 
 def hog_confidence(score: np.ndarray) -> np.ndarray:
@@ -260,26 +285,27 @@ class OfflineHeadDetector:
     """HOG pedestrians (head from the top of the body box) + Haar faces, searched every ``every``-th frame.
 
     Cost is bounded by design: the pedestrian search works on the frame resized to ``hog_pixels`` pixels
-    (upscaled when smaller, downscaled when larger: people ~96 px tall at that size, about 1/7 of the
-    frame height, are found); faces are searched in
-    the top of each body box and, on every ``faces_every``-th search, in the whole frame at
-    ``face_max_side`` pixels; only every ``every``-th frame is searched.  The frames in between move the
-    last boxes by the median optical flow of the points inside each person (a few ms).  A frame that does
-    not follow the previous one (index gap larger than ``every``, another size, a scene cut, or most points
-    lost) is searched afresh, faces included.
+    (upscaled when smaller, downscaled when larger; people ~96 px tall at that size, about 1/7 of the
+    frame height, are found); faces are searched in the top of each body box and, on every
+    ``faces_every``-th search, in the whole frame at ``face_max_side`` pixels (face-only heads are
+    followed in between); only every ``every``-th frame is searched.  The frames in between move the last
+    boxes by the median optical flow of the points inside each person (a few ms).  A frame that does not
+    follow the previous one (index gap larger than ``every``, another size, a scene cut, or most points
+    lost) is searched afresh, faces included.  Deterministic: the same frames give the same boxes.
     """
 
     is_fallback = True
     name = "offline (HOG people + face cascade)"
     warning = OFFLINE_WARNING
 
-    def __init__(self, *, every: int = 3, faces_every: int = 2, hog_pixels: int = 960 * 720,
+    def __init__(self, *, every: int = 3, faces_every: int = 3, keep_missed: int = 1, hog_pixels: int = 960 * 720,
                  hog_scale_step: float = 1.2, hog_stride: int = 8, min_score: float = 0.3, face_max_side: int = 480,
                  min_face: int = 20, warn: bool = True) -> None:
         import cv2
 
-        if every < 1 or faces_every < 1:
-            raise ValueError(f"every and faces_every must be >= 1, got {every} and {faces_every}")
+        if every < 1 or faces_every < 1 or keep_missed < 0:
+            raise ValueError(f"every and faces_every must be >= 1 and keep_missed >= 0, got {every}, {faces_every} "
+                             f"and {keep_missed}")
         if not hog_scale_step > 1.0:
             raise ValueError(f"hog_scale_step must be > 1, got {hog_scale_step}")
         self._faces = HaarFaces(min_neighbors=5, scale_factor=1.25)
@@ -287,6 +313,7 @@ class OfflineHeadDetector:
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.every = int(every)
         self.faces_every = int(faces_every)
+        self.keep_missed = int(keep_missed)
         self.hog_pixels = int(hog_pixels)
         self.hog_scale_step = float(hog_scale_step)
         self.hog_stride = int(hog_stride)
@@ -308,17 +335,14 @@ class OfflineHeadDetector:
         import cv2
 
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        follows = self._follows(frame.index, gray)
-        due = frame.index - self._last_search_index >= self.every
-        with_faces = not follows or self._searches_without_faces + 1 >= self.faces_every
-        tracked = self._track(gray) if follows and not (due and with_faces) else None
-        if tracked is not None and not due:
+        tracked = self._track(gray) if self._follows(frame.index, gray) else None
+        if tracked is not None and frame.index - self._last_search_index < self.every:
             found = tracked
         else:
-            carry = tracked.select(tracked.face_only) if tracked is not None and not with_faces else None
-            found = self._search(gray, faces=carry is None, carry=carry)
+            with_faces = tracked is None or self._searches_without_faces + 1 >= self.faces_every
+            found = self._search(gray, faces=with_faces, previous=tracked)
             self._last_search_index = frame.index
-            self._searches_without_faces = 0 if carry is None else self._searches_without_faces + 1
+            self._searches_without_faces = 0 if with_faces else self._searches_without_faces + 1
             self.searches += 1
         self._found, self._prev_gray, self._prev_index = found, gray, frame.index
         return _boxes(found.heads_xyxy, found.confidence, (frame.height, frame.width))
@@ -332,11 +356,16 @@ class OfflineHeadDetector:
     # -- the full search ------------------------------------------------------------------------------
     def search(self, gray: np.ndarray) -> HeadBoxes:
         """People + faces in one gray frame, no tracking state used or changed."""
-        found = self._search(gray, faces=True, carry=None)
+        found = self._search(gray, faces=True, previous=None)
         return _boxes(found.heads_xyxy, found.confidence, gray.shape[:2])
 
-    def _search(self, gray: np.ndarray, *, faces: bool, carry: _Found | None) -> _Found:
-        """People (heads refined by faces in their box) + faces in the whole frame (or ``carry``), NMS."""
+    def _search(self, gray: np.ndarray, *, faces: bool, previous: _Found | None) -> _Found:
+        """People (heads refined by faces in their box) + faces in the whole frame, NMS.
+
+        ``previous``: the last boxes moved onto this frame.  Without the face search its face-only heads
+        are kept as they are; any box of it not found again is kept for ``keep_missed`` searches, with
+        less confidence (a person the pedestrian detector misses on one frame does not vanish).
+        """
         import cv2
 
         people, score = self.people(gray)
@@ -347,16 +376,25 @@ class OfflineHeadDetector:
             face_head = self._face_in_body(eq, body, heads[i])
             if face_head is not None:
                 heads[i], conf[i] = face_head, max(float(conf[i]), 0.9)
-        parts = [_Found(heads.astype(np.float32), conf, people.astype(np.float32), np.zeros(len(people), bool))]
+        parts = [_Found.new(heads, conf, people, face_only=False)]
         if faces:
-            fh = self._faces.heads(gray, max_side=self.face_max_side, min_face=self.min_face).astype(np.float32)
-            parts.append(_Found(fh, np.full(len(fh), 0.8, np.float32), fh, np.ones(len(fh), bool)))
-        elif carry is not None:
-            parts.append(carry)
-        found = _Found.concat(parts)
+            fh = self._faces.heads(gray, max_side=self.face_max_side, min_face=self.min_face)
+            parts.append(_Found.new(fh, np.full(len(fh), 0.8, np.float32), fh, face_only=True))
+        old = _Found.empty()
+        if previous is not None and len(previous):
+            searched = ~previous.face_only | faces  # face-only heads were not looked for without the face search
+            parts.append(previous.select(~searched))
+            old = previous.select(searched & (previous.missed < self.keep_missed)).carried(decay=0.7)
+        current = _Found.concat(parts)
+        if len(old) and len(current):  # a kept box goes as soon as the same person is found again
+            again = (box_iou(old.heads_xyxy, current.heads_xyxy).max(axis=1) > 0.05) | (
+                box_iou(old.regions_xyxy, current.regions_xyxy).max(axis=1) > 0.3)
+            old = old.select(~again)
+        found = _Found.concat([current, old])
         if len(found) == 0:
             return found
-        return found.select(nms_xyxy(found.heads_xyxy, found.confidence, iou=0.3, contain=0.6))
+        rank = found.confidence + np.r_[np.full(len(current), 2.0), np.zeros(len(old))]  # a box found now wins
+        return found.select(nms_xyxy(found.heads_xyxy, rank, iou=0.3, contain=0.6))
 
     def people(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """HOG person boxes ``xyxy`` (frame pixels, NMS applied) and their SVM scores."""

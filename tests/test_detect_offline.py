@@ -187,9 +187,40 @@ def test_offline_detector_tracks_between_searches_and_searches_unrelated_frames(
     assert det2.searches == 3
 
 
+def test_a_person_missed_by_one_search_is_kept_once_and_unsearched_faces_are_kept(monkeypatch):
+    """Searches every 3rd frame on a still picture: what each search 'finds' is scripted."""
+    rng = np.random.default_rng(0)
+    image = np.repeat(rng.integers(0, 255, (240, 320, 1), np.uint8), 3, axis=2)  # texture: points to follow
+    det = OfflineHeadDetector(every=3, faces_every=3, keep_missed=1, warn=False)
+    body = np.array([[100, 40, 150, 140]], np.float32)
+    face_head = np.array([[220, 60, 260, 100]], np.float32)
+    people = iter([(body, np.array([2.0], np.float32))] + [(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))] * 9)
+    faces = iter([face_head] + [np.zeros((0, 4), np.float32)] * 9)
+    monkeypatch.setattr(det, "people", lambda gray: next(people))
+    monkeypatch.setattr(det._faces, "heads", lambda gray, **kw: next(faces))
+    out = [det.detect(_frame(image, i)) for i in range(10)]
+    assert det.searches == 4  # frames 0, 3, 6, 9; face search on 0 and 9
+    body_head = heads_from_person_boxes(body)[0]
+
+    def has(heads, box):
+        return any(np.allclose(b, box, atol=0.5) for b in heads.xyxy)
+
+    assert all(has(h, body_head) and has(h, face_head[0]) for h in out[:3])
+    conf0 = out[0].confidence[[np.allclose(b, body_head, atol=0.5) for b in out[0].xyxy]][0]
+    # frame 3: the person was not found again: kept once, less confident; the face was not searched: kept
+    assert has(out[3], body_head) and has(out[3], face_head[0])
+    assert out[3].confidence[[np.allclose(b, body_head, atol=0.5) for b in out[3].xyxy]][0] < conf0
+    # frame 6: missed twice: gone; the face (still not searched) stays
+    assert not has(out[6], body_head) and has(out[6], face_head[0])
+    # frame 9: the face search does not find it: kept once more (a miss), less confident
+    assert not has(out[9], body_head) and has(out[9], face_head[0]) and out[9].confidence.max() < 0.8
+
+
 def test_offline_detector_arguments_are_checked():
     with pytest.raises(ValueError, match="every"):
         OfflineHeadDetector(every=0, warn=False)
+    with pytest.raises(ValueError, match="keep_missed"):
+        OfflineHeadDetector(keep_missed=-1, warn=False)
     with pytest.raises(ValueError, match="hog_scale_step"):
         OfflineHeadDetector(hog_scale_step=1.0, warn=False)
     tiny = OfflineHeadDetector(warn=False).detect(_frame(np.zeros((20, 30, 3), np.uint8)))

@@ -300,7 +300,7 @@ class OfflineHeadDetector:
 
     def __init__(self, *, every: int = 3, faces_every: int = 3, keep_missed: int = 1, hog_pixels: int = 960 * 720,
                  hog_scale_step: float = 1.2, hog_stride: int = 8, min_score: float = 0.3, face_max_side: int = 480,
-                 min_face: int = 20, warn: bool = True) -> None:
+                 min_face: int = 20, steady: float = 0.5, warn: bool = True) -> None:
         import cv2
 
         if every < 1 or faces_every < 1 or keep_missed < 0:
@@ -314,6 +314,7 @@ class OfflineHeadDetector:
         self.every = int(every)
         self.faces_every = int(faces_every)
         self.keep_missed = int(keep_missed)
+        self.steady = float(steady)
         self.hog_pixels = int(hog_pixels)
         self.hog_scale_step = float(hog_scale_step)
         self.hog_stride = int(hog_stride)
@@ -372,10 +373,13 @@ class OfflineHeadDetector:
         heads = heads_from_person_boxes(people)
         conf = hog_confidence(score)
         eq = cv2.equalizeHist(gray) if len(people) else None
+        refined = np.zeros(len(people), bool)
         for i, body in enumerate(people):  # a face in the top of a body box gives its head box
             face_head = self._face_in_body(eq, body, heads[i])
             if face_head is not None:
-                heads[i], conf[i] = face_head, max(float(conf[i]), 0.9)
+                heads[i], conf[i], refined[i] = face_head, max(float(conf[i]), 0.9), True
+        if previous is not None and len(previous) and len(people):
+            heads = _steady_heads(heads, people, refined, previous, self.steady)
         parts = [_Found.new(heads, conf, people, face_only=False)]
         if faces:
             fh = self._faces.heads(gray, max_side=self.face_max_side, min_face=self.min_face)
@@ -453,6 +457,31 @@ class OfflineHeadDetector:
             return self._found
         dxy = _region_flow(self._prev_gray, gray, self._found.regions_xyxy)
         return None if dxy is None else self._found.shifted(dxy)
+
+
+def _steady_heads(heads: np.ndarray, people: np.ndarray, refined: np.ndarray, previous: _Found,
+                  weight: float) -> np.ndarray:
+    """Heads estimated from body boxes, moved ``weight`` of the way back to the followed head of the same person.
+
+    The pedestrian detector places its boxes on an 8-pixel grid at several scales, so a head estimated
+    from a body box jumps by several pixels from one search to the next; the followed box does not.
+    Each body is matched to the followed body it overlaps most (IoU > 0.3, greedy); heads refined by a
+    face are kept as they are.
+    """
+    prev_people = ~previous.face_only
+    if weight <= 0 or not prev_people.any():
+        return heads
+    pidx = np.flatnonzero(prev_people)
+    iou = box_iou(people, previous.regions_xyxy[pidx])  # (N, M)
+    out = heads.copy()
+    taken: set[int] = set()
+    for i in np.argsort(-iou.max(axis=1), kind="stable"):
+        j = next((int(j) for j in np.argsort(-iou[i], kind="stable") if iou[i, j] > 0.3 and int(j) not in taken), None)
+        if j is None or refined[i]:
+            continue
+        taken.add(j)
+        out[i] = weight * previous.heads_xyxy[pidx[j]] + (1 - weight) * heads[i]
+    return out
 
 
 def _scene_cut(a: np.ndarray, b: np.ndarray, *, threshold: float = 40.0) -> bool:

@@ -74,6 +74,23 @@ def test_nms_keeps_the_best_of_overlapping_boxes_and_drops_contained_ones():
         nms_xyxy(boxes[:2], np.ones(1))
 
 
+def test_a_body_head_is_steadied_towards_the_followed_head_of_the_same_person():
+    from gazecam.detect_offline import _Found, _steady_heads
+
+    prev_body = np.array([[100, 100, 150, 200]], np.float32)
+    prev = _Found.new(heads_from_person_boxes(prev_body), np.ones(1), prev_body, face_only=False)
+    bodies = np.array([[104, 100, 154, 200],    # the same person, 4 px further (IoU 0.85)
+                       [300, 100, 350, 200]],   # someone else
+                      np.float32)
+    heads = heads_from_person_boxes(bodies)
+    out = _steady_heads(heads, bodies, np.zeros(2, bool), prev, 0.5)
+    np.testing.assert_allclose(out[0], (heads[0] + prev.heads_xyxy[0]) / 2)  # half way back
+    np.testing.assert_allclose(out[1], heads[1])  # no match: unchanged
+    refined = _steady_heads(heads, bodies, np.array([True, False]), prev, 0.5)
+    np.testing.assert_allclose(refined, heads)  # a head from a face is kept as found
+    np.testing.assert_allclose(_steady_heads(heads, bodies, np.zeros(2, bool), prev, 0.0), heads)
+
+
 def test_search_refines_a_body_head_with_the_face_found_in_it(monkeypatch):
     """A face in the top of a body box replaces the estimated head; a face far from it does not."""
     det = OfflineHeadDetector(warn=False)

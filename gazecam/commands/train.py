@@ -49,47 +49,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_from_init(args: argparse.Namespace):
-    """The GazeModel to fine-tune, from --init."""
+    """The GazeModel to fine-tune, from --init (built through :mod:`gazecam.loading`)."""
     from pathlib import Path
 
     from ..errors import InputError
-    from ..model import GazeModel
+    from ..loading import ModelSpec, load_gaze_model, new_decoder_model, resolve_device
     from ..zoo import ZOO
-    from .common import resolve_device
 
     device = resolve_device(args.device)
     spec: str = args.init
     if spec in ZOO:
         if args.backbone_weights:
             raise InputError(f"--init {spec} is a zoo model; drop --backbone-weights (or use --init FILE)")
-        return GazeModel.from_pretrained(spec, device=device)
+        return load_gaze_model(ModelSpec(name=spec, device=device, progress=not args.no_progress))
     if not args.backbone_weights:
         raise InputError(f"--init {spec}: not a zoo model ({', '.join(ZOO)}); a decoder file or random[:ARCH] "
                          "also needs --backbone-weights FILE (official DINOv2 checkpoint)")
     if spec == "random" or spec.startswith("random:"):
-        import torch
-
-        from ..models.dinov2 import DinoV2Backbone, get_arch, infer_dinov2_arch
-        from ..models.gazelle import GazeLLEDecoder
-        from ..weights import load_state_dict_file
-
-        state = load_state_dict_file(args.backbone_weights, what="backbone")
+        arch = spec.split(":", 1)[1] if ":" in spec else None
         try:
-            arch = infer_dinov2_arch(state)
-            if spec.startswith("random:") and get_arch(spec.split(":", 1)[1]).name != arch.name:
-                raise InputError(f"--init {spec}: but --backbone-weights holds {arch.name}")
-        except ValueError as e:
+            return new_decoder_model(backbone_weights=args.backbone_weights, backbone=arch,
+                                     inout=not args.no_inout, seed=args.seed, device=device)
+        except InputError as e:
             raise InputError(f"--init {spec}: {e}") from e
-        bb = DinoV2Backbone(arch=arch.name, img_size=448)
-        bb.load_official(state)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(args.seed)
-            dec = GazeLLEDecoder(in_dim=bb.embed_dim, inout=not args.no_inout)
-        return GazeModel(backbone=bb, decoder=dec, device=device, name=f"random-decoder-{arch.name}",
-                         note="decoder trained from scratch")
     if not Path(spec).expanduser().is_file():
         raise InputError(f"--init {spec}: not a zoo model ({', '.join(ZOO)}), not random[:ARCH], and no such file")
-    return GazeModel.from_files(backbone_weights=args.backbone_weights, gaze_weights=spec, device=device)
+    return load_gaze_model(ModelSpec(backbone_weights=args.backbone_weights, gaze_weights=Path(spec), device=device))
 
 
 def _validation(args: argparse.Namespace, train_ds):
@@ -97,8 +82,8 @@ def _validation(args: argparse.Namespace, train_ds):
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset, read_jsonl
-    from ..train.data import split_dataset
+    from ..research.eval.datasets import load_dataset, read_jsonl
+    from ..research.train.data import split_dataset
 
     v = args.val_split
     if v is None:
@@ -125,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset
-    from ..train.data import training_samples
-    from ..train.features import FeatureCache
-    from ..train.loop import TrainConfig, Trainer, log_path_for, state_path_for
+    from ..research.eval.datasets import load_dataset
+    from ..research.train.data import training_samples
+    from ..research.train.features import FeatureCache
+    from ..research.train.loop import TrainConfig, Trainer, log_path_for, state_path_for
 
     if args.epochs < 1 or args.batch_size < 1 or args.frame_step < 1:
         raise InputError("--epochs, --batch-size and --frame-step must be >= 1")

@@ -7,16 +7,16 @@ inside the inference thread, which then owns the model and the detector.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import GazecamError, InputError
-from ..types import Frame, GazeResult, StageTimes
+from ..loading import ModelSpec, load_model
+from ..types import Frame, GazeResult
 from .settings import GazeSettings, ModelChoice
 from .workers import ModelInfo
 
-__all__ = ["DetectorUnavailable", "PipelineEngine", "PipelineBuilder", "load_model_choice", "available_devices", "available_backends"]
+__all__ = ["DetectorUnavailable", "PipelineEngine", "PipelineBuilder", "load_model_choice", "model_spec", "available_devices", "available_backends"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,42 +51,19 @@ def available_backends() -> list[str]:
     return [*names, "auto"] if len(names) > 1 else names
 
 
-def load_model_choice(choice: ModelChoice) -> Any:
-    """Load the weights ``choice`` names on its backend (runs in the inference thread; errors are messages).
-
-    The torch backend in fp32 without compilation gives the :class:`~gazecam.model.GazeModel` itself, as
-    ``gazecam process`` does; other backends wrap it through :func:`gazecam.backends.load_backend`.
-    """
-    from ..backends import BackendError, load_backend, resolve_backend_name
-    from ..commands.common import resolve_device
-
-    device = resolve_device(choice.device or "auto")
-    try:
-        resolved = resolve_backend_name(choice.backend or "torch", device, precision=choice.precision,
-                                        compile=choice.compile)
-        if resolved == "torch" and choice.precision == "fp32" and not choice.compile:
-            return _load_torch_model(choice, device)
-        model = _load_torch_model(choice, device if resolved == "torch" else "cpu")
-        return load_backend(resolved, model=model, device=device, precision=choice.precision,
-                            compile=choice.compile)
-    except BackendError as e:
-        raise InputError(f"backend {choice.backend}: {e}") from e
-
-
-def _load_torch_model(choice: ModelChoice, device: str) -> Any:
-    from ..model import GazeModel
-
-    if choice.is_files:
-        if not (choice.backbone_weights and choice.gaze_weights):
-            raise InputError("local weights need both a backbone file and a gaze decoder file")
-        return GazeModel.from_files(backbone=choice.backbone, backbone_weights=choice.backbone_weights,
-                                    gaze_weights=choice.gaze_weights, device=device)
-    if not choice.zoo_name:
+def model_spec(choice: ModelChoice) -> ModelSpec:
+    """The :class:`~gazecam.loading.ModelSpec` of the picker's choice (InputError when nothing is chosen)."""
+    if not choice.is_files and not choice.zoo_name:
         raise InputError("no model chosen: pick a zoo model or local weight files")
-    try:
-        return GazeModel.from_pretrained(choice.zoo_name, device=device, progress=False)
-    except ValueError as e:
-        raise InputError(str(e)) from e
+    return ModelSpec(name=None if choice.is_files else choice.zoo_name, backbone=choice.backbone or None,
+                     backbone_weights=choice.backbone_weights or None, gaze_weights=choice.gaze_weights or None,
+                     device=choice.device or "auto", backend=choice.backend or "torch", precision=choice.precision,
+                     compile=choice.compile, progress=False)
+
+
+def load_model_choice(choice: ModelChoice) -> Any:
+    """Load the weights ``choice`` names on its backend (runs in the inference thread; errors are messages)."""
+    return load_model(model_spec(choice))
 
 
 def _default_detector(spec: str, device: str | None, notify: Callable[[str], None]) -> Any:
@@ -101,25 +78,36 @@ def _backend_label(choice: ModelChoice, model: Any) -> str:
 
 
 class PipelineEngine:
-    """detect -> track -> gaze for one frame; settings change between frames."""
+    """detect -> track -> gaze for one frame (:class:`~gazecam.pipeline.FrameProcessor`); settings change between frames."""
 
     def __init__(self, *, model: Any, detector: Any, tracker: Any, gaze: GazeSettings, info: ModelInfo) -> None:
         from ..gaze import GazeStage
+        from ..pipeline import FrameProcessor
 
-        self.detector = detector
-        self.tracker = tracker
-        self.stage = GazeStage(model=model, smooth=gaze.smooth, inout_threshold=gaze.inout_threshold,
-                               stride=gaze.stride)
+        self.processor = FrameProcessor(detector=detector, tracker=tracker,
+                                        gaze_stage=GazeStage(model=model, smooth=gaze.smooth,
+                                                             inout_threshold=gaze.inout_threshold, stride=gaze.stride))
         self.info = info
 
+    @property
+    def detector(self) -> Any:
+        return self.processor.detector
+
+    @detector.setter
+    def detector(self, detector: Any) -> None:
+        self.processor.detector = detector
+
+    @property
+    def tracker(self) -> Any:
+        return self.processor.tracker
+
+    @property
+    def stage(self) -> Any:
+        """The gaze stage (its settings may change between frames)."""
+        return self.processor.gaze_stage
+
     def process(self, frame: Frame) -> GazeResult:
-        timings = StageTimes()
-        t0 = time.perf_counter()
-        heads = self.detector.detect(frame)
-        if self.tracker is not None:
-            heads = self.tracker.update(heads)
-        timings.detect = (time.perf_counter() - t0) * 1e3
-        return self.stage.process(frame, heads, timings)
+        return self.processor.step(frame)
 
     def set_gaze(self, settings: GazeSettings) -> None:
         self.stage.smooth = settings.smooth
@@ -127,9 +115,7 @@ class PipelineEngine:
         self.stage.stride = settings.stride
 
     def reset(self) -> None:
-        if self.tracker is not None:
-            self.tracker.reset()
-        self.stage.reset()
+        self.processor.reset()
 
 
 class PipelineBuilder:

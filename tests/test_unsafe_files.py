@@ -85,7 +85,7 @@ def test_pose_file_from_a_mirror_is_refused_and_auto_falls_back(server, home, ma
     monkeypatch.setenv("GAZECAM_MIRROR", server.url)
     code, err = process([str(video), "-o", str(tmp_path / "out.mp4"), "--quiet"], capsys)
     assert code == 0 and (tmp_path / "out.mp4").is_file()
-    line = one_line(err, "head detector auto")
+    line = one_line(err, "--detector auto")
     assert "not a valid detector file" in line and "offline detector" in line and "could run code" in line
     assert server.requests == [f"/{POSE}"]
     assert not (home / POSE).exists() and not list(home.glob(".*"))  # not kept, no temporary left
@@ -96,7 +96,7 @@ def test_pose_file_placed_by_hand_is_refused_auto_falls_back_pose_errors(home, m
     code_running_file(home / POSE, marker)
     code, err = process([str(video), "-o", str(tmp_path / "a.mp4"), "--quiet"], capsys)
     assert code == 0
-    line = one_line(err, "head detector auto")
+    line = one_line(err, "--detector auto")
     assert f"refused to load {home / POSE}" in line and "Delete it" in line
     assert (home / POSE).exists()  # the user's file is reported, never deleted for them
     code, err = process([str(video), "-o", str(tmp_path / "b.mp4"), "--detector", "pose"], capsys)
@@ -111,7 +111,7 @@ def test_pose_file_recorded_by_an_older_gazecam_is_still_loaded_restricted(home,
     (home / "manifest.json").write_text(json.dumps({POSE: {"sha256": sha256_file(path), "size": path.stat().st_size,
                                                            "source": "older gazecam"}}))
     code, err = process([str(video), "-o", str(tmp_path / "a.mp4"), "--quiet"], capsys)
-    assert code == 0 and "refused to load" in one_line(err, "head detector auto")
+    assert code == 0 and "refused to load" in one_line(err, "--detector auto")
 
 
 # -- a YOLO head model given as a file -----------------------------------------------------------------------

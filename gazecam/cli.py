@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import traceback
 
@@ -50,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics: never phone home
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")  # ultralytics: never pip-install at run time
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

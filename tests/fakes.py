@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import http.server
 import io
 import threading
 from fractions import Fraction
@@ -235,3 +236,45 @@ def same_frame(a, b) -> bool:
 def shown_at(indices: Sequence[int], target: int) -> int:
     """The frame a player shows at number ``target``: the last one numbered <= target (else the first)."""
     return max((i for i in indices if i <= target), default=min(indices))
+
+
+class FileServer:
+    """Serves ``routes`` (URL path -> file, or (bytes, declared length)) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, object] = {}
+        self.requests: list[str] = []
+        routes, requests = self.routes, self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                requests.append(self.path)
+                item = routes.get(self.path)
+                if item is None:
+                    self.send_error(404)
+                    return
+                if isinstance(item, Path):
+                    body, length = item.read_bytes(), None
+                else:
+                    body, length = item
+                self.send_response(200)
+                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                if length is not None and length != len(body):
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

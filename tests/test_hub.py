@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FileServer as _Server
 
 from gazecam.cli import main as cli_main
 from gazecam.hub import ChecksumError, ModelCache, OfflineError
@@ -18,55 +17,6 @@ from gazecam.weights import WeightsError
 from gazecam.zoo import ZOO, get_zoo_model
 
 NAME = "gazelle_dinov2_vitb14_inout"
-
-
-class _Server:
-    """Serves ``routes`` (URL path -> file, or (bytes, declared length)) on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, object] = {}
-        self.requests: list[str] = []
-        routes, requests = self.routes, self.requests
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                requests.append(self.path)
-                item = routes.get(self.path)
-                if item is None:
-                    self.send_error(404)
-                    return
-                if isinstance(item, Path):
-                    body, length = item.read_bytes(), None
-                else:
-                    body, length = item
-                self.send_response(200)
-                self.send_header("Content-Length", str(length if length is not None else len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                if length is not None and length != len(body):
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture()
-def server():
-    s = _Server()
-    yield s
-    s.close()
 
 
 def _serve_golden_as_official(server: _Server, golden_dir: Path, name: str = NAME) -> None:

@@ -13,9 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", default=None, metavar="SOURCE",
                         help="camera index (default 0), /dev/videoN, video or image file, folder of images, or stream URL")
     add_model_arguments(parser)
-    parser.add_argument("--detector", default="auto", metavar="PATH|pose|face|auto",
-                        help="head detector: a YOLO head model (.pt/.onnx), pose, face (offline fallback) or "
-                             "auto (pose if available, else face; default)")
+    parser.add_argument("--detector", default="auto", metavar="PATH|auto|pose|offline|face",
+                        help="head detector: a YOLO head model (.pt/.onnx), pose, offline (OpenCV pedestrians + "
+                             "faces), face (OpenCV face cascade only) or auto (pose if available, else offline; "
+                             "default)")
     parser.add_argument("--forget-settings", action="store_true",
                         help="start with default overlay/gaze settings and window layout (clears the saved ones)")
 
@@ -51,13 +52,10 @@ def _explicit_runtime(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     from dataclasses import replace
 
     from ..errors import GazecamError
 
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     choice = model_choice_from_args(args)
     try:
         from PyQt6.QtCore import QSettings  # noqa: F401

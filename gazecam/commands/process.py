@@ -63,9 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-person records, one line per person per frame: .jsonl (default) or .csv")
     add_model_arguments(parser)
     g = parser.add_argument_group("heads")
-    g.add_argument("--detector", default=None, metavar="PATH|pose|face|auto",
-                   help="head detector: a YOLO head model (.pt/.onnx), pose (yolo11n-pose keypoints), face "
-                        "(offline OpenCV fallback) or auto (pose if available, else face; default)")
+    g.add_argument("--detector", default=None, metavar="PATH|auto|pose|offline|face",
+                   help="head detector: a YOLO head model (.pt/.onnx), pose (yolo11n-pose keypoints), offline "
+                        "(OpenCV pedestrians + faces, no download), face (OpenCV face cascade only) or auto "
+                        "(pose if available, else offline; default)")
     g.add_argument("--detector-class", default=None, metavar="NAME|ID",
                    help="head class of a YOLO model with several classes")
     g.add_argument("--detector-conf", type=_unit_float, default=0.25, metavar="C",

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ...errors import GazecamError
 from ...models.gazelle import FEATMAP, build_head_maps, head_map_bounds
+from ...weights import describe_load_error
 from .data import AugmentConfig, Batch, TrainSample, collate
 from .features import FeatureCache, backbone_fingerprint
 
@@ -316,7 +317,7 @@ class Trainer:
         try:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001
-            raise GazecamError(f"cannot read the training state {path}: {type(e).__name__}: {e}") from e
+            raise GazecamError(f"cannot read the training state {path}: {describe_load_error(e)}") from e
         if not isinstance(st, dict) or st.get("version") != STATE_VERSION or "optimizer" not in st:
             raise GazecamError(f"{path} is not a gazecam training-state file (expected the "
                                "<checkpoint>.state.pt written next to the checkpoint, not the checkpoint itself)")

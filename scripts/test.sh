@@ -10,5 +10,12 @@ if ! command -v Xvfb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
       xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0; } >/dev/null 2>&1 \
     || echo "setup: could not install Xvfb; the real-X-server GUI test will be skipped" >&2
 fi
+# Real AVIs with packed B-frames (Megamind*.avi) come with Debian's opencv-doc examples; without them those tests skip.
+if [ ! -e /usr/share/doc/opencv-doc/examples/data/Megamind_bugy.avi ] && [ "$(id -u)" = 0 ] \
+    && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing opencv-doc (Debian package) for the tests on real AVI files"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc; } >/dev/null 2>&1 \
+    || echo "setup: could not install opencv-doc; the tests on real AVI files will be skipped" >&2
+fi
 export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
 exec .venv/bin/python -m pytest "$@"

@@ -5,6 +5,9 @@
   and cut to the video's length.  Closing always finalises the file (encoder
   flushed, trailer written), also after an exception or Ctrl-C inside the
   ``with`` block, so an interrupted run leaves a playable clip of what was written.
+  The mp4 is fragmented (a keyframe and a fragment at least every 2 s, the index at
+  the end), so even a process killed outright leaves a clip playable up to its last
+  complete fragment.
 * :class:`ClipWriter` (:mod:`gazecam.sinks.clip`) wraps a VideoSink with gap filling and letterboxing.
 * :class:`RecordsSink` writes one JSON line (or CSV row) per person per frame,
   flushed after every frame.
@@ -20,6 +23,11 @@ Colours: frames are converted from RGB with the BT.709 matrix, limited range, an
 the stream is tagged so (primaries, transfer, matrix = BT.709), so players do not
 have to guess.
 
+Every output is written to a temporary file next to it and renamed into place when
+complete (:mod:`gazecam.outputs`); a failure removes only that temporary file, never
+a file the sink did not create.  A destination that is a device or fifo (``/dev/null``)
+is written directly and never removed.
+
 No torch import here.
 """
 
@@ -27,8 +35,10 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import math
+import os
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +48,7 @@ from typing import IO, Literal
 import numpy as np
 
 from gazecam.errors import GazecamError
+from gazecam.outputs import PendingOutput
 from gazecam.types import GazeResult
 
 from .clip import ClipWriter
@@ -46,6 +57,12 @@ __all__ = ["SinkError", "VideoSink", "ClipWriter", "RecordsSink", "RECORD_FIELDS
 
 #: Audio codecs copied into the mp4 as they are; anything else is transcoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
+
+#: Fragmented mp4 (what survives a killed process): a fragment per keyframe, the first one written with its
+#: edit list (delay_moov: video and audio both start at 0), the random-access index (mfra) at the end.
+MP4_MUXER_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov"}
+#: Longest stretch between keyframes (= fragments): what a killed run can lose at most, and the seek granularity.
+KEYFRAME_INTERVAL_S = 2.0
 
 
 class SinkError(GazecamError):
@@ -80,8 +97,20 @@ def _check_output_path(path: Path, what: str) -> None:
 
 
 def _open_output_file(path: Path) -> IO[bytes]:
-    """Open the video output file (a seam for tests that simulate a failing disk)."""
-    return open(path, "wb")
+    """Open the file the video is written to (a seam for tests that simulate a failing disk).
+
+    Unbuffered: the muxer hands over whole fragments, which then reach the OS at once (a killed process
+    loses nothing that was muxed).
+    """
+    return open(path, "wb", buffering=0)
+
+
+def _begin_output(path: Path, what: str) -> PendingOutput:
+    try:
+        return PendingOutput(path)
+    except OSError as exc:
+        raise SinkError(f"cannot write {what} {path}: {exc.strerror or exc}; "
+                        "check the path and its permissions") from exc
 
 
 class VideoSink:
@@ -136,14 +165,18 @@ class VideoSink:
                            else (self.width, self.height))
         self.pixel_format = "yuv444p" if odd and not self._pad else "yuv420p"
         _check_output_path(self.path, "video")
+        self._output = _begin_output(self.path, "video")
+        #: where the clip is until close() (``NAME.partial.mp4``; the path itself for a device or fifo)
+        self.write_path: Path = self._output.write_path
         try:
-            self._file = _open_output_file(self.path)
+            self._file = _open_output_file(self._output.write_path)
         except OSError as exc:
+            self._output.discard()
             raise SinkError(f"cannot write video {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
         self._audio_in = None
         try:
-            self._container = av.open(self._file, mode="w", format="mp4")
+            self._container = av.open(self._file, mode="w", format="mp4", options=dict(MP4_MUXER_OPTIONS))
             try:
                 stream = self._container.add_stream(codec, rate=self.fps)
             except (av.FFmpegError, ValueError) as exc:
@@ -156,13 +189,14 @@ class VideoSink:
             cc = stream.codec_context  # tag BT.709, limited range: what write() converts to
             cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
             if codec == "libx264":
-                stream.options = {"crf": str(int(crf)), "preset": preset}
+                keyint = max(1, int(round(float(self.fps) * KEYFRAME_INTERVAL_S)))
+                stream.options = {"crf": str(int(crf)), "preset": preset, "g": str(keyint)}
             self._stream = stream
             if audio_from is not None:
                 self._open_audio(Path(audio_from).expanduser(), float(audio_start_s))
         except BaseException as exc:
             self._abort()
-            self.path.unlink(missing_ok=True)
+            self._output.discard()
             if _is_disk_full(exc):
                 raise SinkError(f"cannot write video {self.path}: the disk is full") from exc
             raise
@@ -348,14 +382,16 @@ class VideoSink:
         if not _is_disk_full(exc) and not isinstance(exc, (OSError, self._av.FFmpegError)):
             return  # e.g. KeyboardInterrupt: close() still finalises the file
         self._abort()
-        self.path.unlink(missing_ok=True)
+        self._output.discard()
+        removed = (f"{self.path} is not a regular file and was left as it is" if self._output.direct
+                   else "the incomplete file was removed")  # a device or fifo is never removed
         if _is_disk_full(exc):
             raise SinkError(
                 f"the disk is full: writing video {self.path} stopped after {self.frames_written} frame(s); "
-                "the incomplete file was removed; free some space or write elsewhere"
+                f"{removed}; free some space or write elsewhere"
             ) from exc
         raise SinkError(f"writing video {self.path} failed after {self.frames_written} frame(s): {exc}; "
-                        "the incomplete file was removed") from exc
+                        f"{removed}") from exc
 
     def _abort(self) -> None:
         """Release everything without finalising (the file is unusable anyway)."""
@@ -374,7 +410,7 @@ class VideoSink:
             return
         if self._next_pts == 0:
             self._abort()  # an mp4 without frames is not a video: leave nothing behind
-            self.path.unlink(missing_ok=True)
+            self._output.discard()
             return
         try:
             self._mux_video(self._stream.encode(None))
@@ -383,6 +419,7 @@ class VideoSink:
             self._finish_audio(self._next_pts / self.fps)
             self._container.close()
             self._file.close()
+            self._output.commit()
         except BaseException as exc:
             self._fail(exc)
             raise
@@ -433,7 +470,10 @@ class RecordsSink:
     in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null),
     ``mutual`` (bool).  Pixels have 2 decimals, normalised values 5, scores 4.
     CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.
-    A frame without people writes nothing.
+    A frame without people writes nothing.  The file is written next to its path as
+    ``NAME.partial.SUFFIX`` and renamed into place by :meth:`close`; when a write fails
+    (disk full), the complete lines written so far are kept at the path and the error
+    says how many.
     """
 
     def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None) -> None:
@@ -446,17 +486,24 @@ class RecordsSink:
         self.lines_written = 0
         self.frames_written = 0
         self._closed = False
+        self._good_bytes = 0  # bytes of the complete lines flushed so far
         _check_output_path(self.path, "records")
+        self._output = _begin_output(self.path, "records")
+        #: where the lines are until close() (``NAME.partial.SUFFIX``; the path itself for a device or fifo)
+        self.write_path: Path = self._output.write_path
         try:
-            self._file: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
+            self._file: IO[str] = open(self._output.write_path, "w", encoding="utf-8", newline="")
         except OSError as exc:
+            self._output.discard()
             raise SinkError(f"cannot write records {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
-        self._csv = csv.writer(self._file, lineterminator="\n") if format == "csv" else None
-        if self._csv is not None:
-            self._guard(lambda: (self._csv.writerow(CSV_COLUMNS), self._file.flush()))
+        self._csv = format == "csv"
+        if self._csv:
+            header = _csv_line(CSV_COLUMNS)
+            self._guard(lambda: (self._file.write(header), self._file.flush()), len(header.encode()))
 
-    def _guard(self, action) -> None:
+    def _guard(self, action, size: int = 0) -> None:
+        """Run a write (``size`` bytes once encoded); on failure keep the complete lines and say so."""
         try:
             action()
         except OSError as exc:
@@ -466,8 +513,20 @@ class RecordsSink:
             except OSError:
                 pass
             what = "the disk is full" if _is_disk_full(exc) else f"write failed ({exc.strerror or exc})"
-            raise SinkError(f"{what}: records {self.path} hold {self.lines_written} complete line(s) "
-                            f"from {self.frames_written} frame(s)") from exc
+            raise SinkError(f"{what}: records {self.path} {self._keep_complete_lines()}") from exc
+        self._good_bytes += size
+
+    def _keep_complete_lines(self) -> str:
+        """After a failed write: cut the file after its last complete line and put it in place."""
+        output = self._output
+        try:
+            if not output.direct:
+                os.truncate(output.write_path, self._good_bytes)
+            output.commit()
+        except OSError as exc:
+            output.discard()
+            return f"could not be kept ({exc.strerror or exc}): nothing was written"
+        return f"hold {self.lines_written} complete line(s) from {self.frames_written} frame(s)"
 
     @staticmethod
     def rows(result: GazeResult) -> list[dict[str, object]]:
@@ -504,28 +563,30 @@ class RecordsSink:
         if self._closed:
             raise SinkError(f"records {self.path} are already closed")
         rows = self.rows(result)
-        if self._csv is not None:
-            lines = [_csv_row(row) for row in rows]
-
-            def action() -> None:
-                self._csv.writerows(lines)
-                self._file.flush()
+        if self._csv:
+            text = "".join(_csv_line(_csv_row(row)) for row in rows)
         else:
             text = "".join(json.dumps(row, allow_nan=False, separators=(",", ":")) + "\n" for row in rows)
 
-            def action() -> None:
-                self._file.write(text)
-                self._file.flush()
-        self._guard(action)
+        def action() -> None:
+            self._file.write(text)
+            self._file.flush()
+
+        self._guard(action, len(text.encode("utf-8")))
         self.lines_written += len(rows)
         self.frames_written += 1
 
     def close(self) -> None:
-        """Flush and close (idempotent)."""
+        """Flush, close and put the file in place (idempotent)."""
         if self._closed:
             return
-        self._closed = True
         self._guard(self._file.close)
+        self._closed = True
+        try:
+            self._output.commit()
+        except OSError as exc:
+            self._output.discard()
+            raise SinkError(f"cannot put records {self.path} in place: {exc.strerror or exc}") from exc
 
     def __enter__(self) -> "RecordsSink":
         return self
@@ -533,6 +594,13 @@ class RecordsSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _csv_line(cells) -> str:
+    """One CSV line (csv module quoting, ``\\n`` ending)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _csv_row(row: dict[str, object]) -> list[object]:

@@ -183,14 +183,18 @@ def check_output_path(path: str | Path, *, parameter: str) -> None:
     """Fail now (``InputError`` naming ``parameter``) if ``path`` cannot be written.
 
     The folder is really written to (a temporary file is created and removed: permission bits say nothing
-    of read-only or pseudo file systems); an existing regular file must be writable; a device or fifo is
-    opened for appending (nothing is written).
+    of read-only or pseudo file systems); an existing regular file must be writable; a device is opened for
+    appending (nothing is written); a fifo is not opened (that would wait for its reader, then end its stream).
     """
     path = Path(path).expanduser()
     label = f"{parameter}={str(path)!r}"
     if path.is_dir():
         raise InputError(f"{label} is a directory; expected a file path")
     if is_special_file(path):
+        if stat.S_ISFIFO(os.stat(path).st_mode):  # opening would wait for a reader, and closing end its stream
+            if not os.access(path, os.W_OK):
+                raise InputError(f"{label}: cannot write {path} (permission denied); choose another path")
+            return
         try:
             with open(path, "ab"):
                 pass

@@ -98,6 +98,7 @@ def test_a_fifo_is_written_directly_and_never_removed(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     assert is_special_file(fifo)
+    check_output_path(fifo, parameter="video_path")  # returns at once: no reader is waiting on the fifo
     pending = PendingOutput(fifo)
     assert pending.direct and pending.write_path == fifo
     pending.discard()

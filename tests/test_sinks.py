@@ -592,7 +592,7 @@ def test_the_clip_is_fragmented_seekable_and_keeps_its_audio(tmp_path: Path) -> 
     out = tmp_path / "out.mp4"
     sink = copy_through(src, out)
     data = out.read_bytes()
-    assert b"moof" in data and b"mfra" in data  # fragments, and their index at the end
+    assert data.count(b"moof") >= 12 and b"mfra" in data  # fragments of <= 0.5 s, and their index at the end
     info = probe(out)
     assert info["frames"] == sink.frames_written == 150
     assert info["audio"] is not None and abs(info["audio"]["seconds"] - 6.0) < 0.05
@@ -624,13 +624,13 @@ def test_a_killed_writer_leaves_a_playable_partial_clip(tmp_path: Path) -> None:
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.stdout is not None
     for line in proc.stdout:
-        if int(line) >= 80:  # 8 s of video: fragments of 2 s complete, whatever the encoder still holds
+        if int(line) >= 60:  # 6 s of video written; the encoder holds back its lookahead (~10-15 frames)
             break
     proc.kill()
     proc.wait(timeout=60)
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["clip.partial.mp4"]
     salvaged = probe(tmp_path / "clip.partial.mp4")
-    assert 20 <= salvaged["frames"] <= 81
+    assert 40 <= salvaged["frames"] <= 61  # fragments of 0.5 s: at most the encoder's delay + 5 frames lost
     first = salvaged["images"][0]
     assert float(first.mean()) == pytest.approx(0, abs=4)  # from the very first frame on
 

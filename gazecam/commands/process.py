@@ -148,7 +148,8 @@ def _run(args: argparse.Namespace) -> int:
             _warn(f"model {model.name} does not have the released weights ({model.note or 'untrained'}): "
                   "its gaze is meaningless; the video carries an UNTRAINED WEIGHTS banner")
 
-        total = capture.info.frame_count
+        info = capture.info  # fragmented mp4 (gazecam's own clips) announce no frame count: estimate it
+        total = info.frame_count or (round(info.duration_s * info.fps) if info.duration_s and not info.live else None)
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
         bar = stack.enter_context(tqdm(total=total, unit="frame", desc="gazecam", disable=args.quiet,

@@ -5,9 +5,9 @@
   and cut to the video's length.  Closing always finalises the file (encoder
   flushed, trailer written), also after an exception or Ctrl-C inside the
   ``with`` block, so an interrupted run leaves a playable clip of what was written.
-  The mp4 is fragmented (a keyframe and a fragment at least every 2 s, the index at
-  the end), so even a process killed outright leaves a clip playable up to its last
-  complete fragment.
+  The mp4 is fragmented (a fragment at least every 0.5 s of video, a keyframe at least
+  every 2 s, the index at the end), so even a process killed outright leaves a clip
+  playable up to its last complete fragment (less the ~10-15 frames the encoder holds).
 * :class:`ClipWriter` (:mod:`gazecam.sinks.clip`) wraps a VideoSink with gap filling and letterboxing.
 * :class:`RecordsSink` writes one JSON line (or CSV row) per person per frame,
   flushed after every frame.
@@ -58,10 +58,13 @@ __all__ = ["SinkError", "VideoSink", "ClipWriter", "RecordsSink", "RECORD_FIELDS
 #: Audio codecs copied into the mp4 as they are; anything else is transcoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 
-#: Fragmented mp4 (what survives a killed process): a fragment per keyframe, the first one written with its
-#: edit list (delay_moov: video and audio both start at 0), the random-access index (mfra) at the end.
-MP4_MUXER_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov"}
-#: Longest stretch between keyframes (= fragments): what a killed run can lose at most, and the seek granularity.
+#: Fragmented mp4 (what survives a killed process): a fragment at every keyframe and at least every
+#: FRAGMENT_S of video, the first one written with its edit list (delay_moov: video and audio both start
+#: at 0), the random-access index (mfra) at the end.
+FRAGMENT_S = 0.5
+MP4_MUXER_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov",
+                     "frag_duration": str(int(FRAGMENT_S * 1_000_000))}  # microseconds
+#: Longest stretch between keyframes: the seek granularity of players.
 KEYFRAME_INTERVAL_S = 2.0
 
 

@@ -482,9 +482,10 @@ def test_gazecam_home_that_is_a_file_is_named(tmp_path, capsys, monkeypatch):
 def test_skips_are_named_in_the_summary(tmp_path, capsys, model_args, counting_model):
     folder = tmp_path / "frames"
     folder.mkdir()
-    for i in (1, 2, 4):
-        Image.fromarray(np.full((H, W, 3), 60 * i, np.uint8)).save(folder / f"img{i}.png")
-    (folder / "img3.png").write_text("not a picture")
+    for i in (1, 2, 3, 4):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (H, W, 3), np.uint8)).save(folder / f"img{i}.png")
+    truncated = folder / "img3.png"  # a cut PNG (a text file would make an earlier-imported ultralytics log noise)
+    truncated.write_bytes(truncated.read_bytes()[:200])
     heads = tmp_path / "h.jsonl"
     heads.write_text("".join([*(f'{{"frame": {i}, "xyxy": [10, 10, 40, 40]}}\n' for i in range(4)),
                               '{"frame": 1, "xyxy": [10, 10, 10, 40]}\n',  # zero width

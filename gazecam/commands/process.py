@@ -165,9 +165,9 @@ def _run(args: argparse.Namespace) -> int:
         _summary(report)
     if report.interrupted:
         by = f" by {signal_name(stop.signum)}" if stop.signum is not None else ""
-        print(f"gazecam process: interrupted{by} after {report.frames} frame(s); "
-              + ", ".join(f"{p} is complete up to frame {report.last_index}" for p in (out, rec) if p is not None),
-              file=sys.stderr)
+        kept = (", ".join(f"{p} is complete up to frame {report.last_index}" for p in (out, rec) if p is not None)
+                if report.frames else "no frame was processed")
+        print(f"gazecam process: interrupted{by} after {report.frames} frame(s); {kept}", file=sys.stderr)
         return stop.exit_code
     return 0
 

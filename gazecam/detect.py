@@ -9,7 +9,8 @@ Detectors (chosen with ``--detector PATH|pose|face|auto`` via :func:`make_detect
   never through ultralytics' own downloader.
 * :class:`CascadeHeadDetector` - offline fallback, OpenCV's bundled Haar face cascades (frontal + profile)
   expanded to head boxes.  Frontal/profile faces only, misses people seen from behind: a *fallback*.
-* :class:`FileHeads` - known head boxes per frame from a JSON / JSONL / CSV file (``--heads FILE``).
+
+Known head boxes from a file (``--heads FILE``) are :class:`gazecam.records.FileHeads`.
 
 All boxes are pixels of the frame (``xyxy``), clipped to it, with ``track_ids == -1`` unless the file gives
 ids.  ultralytics is imported lazily with ``YOLO_OFFLINE=1`` and ``YOLO_AUTOINSTALL=0``.
@@ -17,13 +18,9 @@ ids.  ultralytics is imported lazily with ``YOLO_OFFLINE=1`` and ``YOLO_AUTOINST
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-import math
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -41,7 +38,6 @@ __all__ = [
     "YoloHeadDetector",
     "PoseHeadDetector",
     "CascadeHeadDetector",
-    "FileHeads",
     "make_detector",
     "heads_from_keypoints",
     "expand_faces_to_heads",
@@ -62,7 +58,7 @@ def pose_weights() -> RemoteFile:
 
 FALLBACK_WARNING = ("head detector: using the OpenCV face-cascade FALLBACK (frontal/profile faces only; "
                     "people seen from behind or small faces are missed). For better heads use "
-                    "--detector pose (needs yolo11n-pose.pt in the model cache) or a YOLO head model file.")
+                    "detector='pose' (needs yolo11n-pose.pt in the model cache) or a YOLO head model file.")
 
 # COCO keypoint ids of the ultralytics pose models.
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 1, 2, 3, 4, 5, 6
@@ -179,7 +175,7 @@ class YoloHeadDetector:
 
     def __init__(self, *, weights: str | Path, class_name_or_id: str | int | None = None, conf: float = 0.25,
                  device: str | None = None, imgsz: int = 640) -> None:
-        self.model = _load_yolo(weights, "--detector")
+        self.model = _load_yolo(weights, "weights")
         self.weights = Path(weights)
         self.conf = float(conf)
         self.device = ultralytics_device(device)
@@ -205,14 +201,14 @@ class YoloHeadDetector:
             if heads:
                 return heads[0]
             raise InputError(f"{self.weights}: which class is the head? The model has {len(names)} classes "
-                             f"({listing}); pass --detector-class NAME or ID")
+                             f"({listing}); pass class_name_or_id=NAME or ID")
         if isinstance(want, int):
             if names and want not in names:
-                raise InputError(f"--detector-class {want}: {self.weights} has classes {listing}")
+                raise InputError(f"class_name_or_id={want}: {self.weights} has classes {listing}")
             return want
         matches = [k for k, v in names.items() if str(v).lower() == want.lower()]
         if not matches:
-            raise InputError(f"--detector-class {want!r}: no such class in {self.weights}; classes: {listing}")
+            raise InputError(f"class_name_or_id={want!r}: no such class in {self.weights}; classes: {listing}")
         return matches[0]
 
     def detect(self, frame: Frame) -> HeadBoxes:
@@ -323,14 +319,14 @@ class CascadeHeadDetector:
             raise GazecamError(
                 f"the offline head-detector fallback needs OpenCV's bundled Haar cascades, but this OpenCV "
                 f"({cv2.__version__}) has none (cv2.data.haarcascades is missing; OpenCV 5 dropped them). "
-                "Install opencv-python<5, or use --detector pose / a YOLO head model / --heads FILE.")
+                "Install opencv-python<5, or use detector='pose', a YOLO head model or known head boxes (heads_path=FILE).")
         self._cascades = []
         for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
             path = Path(root) / name
             cc = cv2.CascadeClassifier(str(path)) if path.is_file() else None
             if cc is None or cc.empty():
                 raise GazecamError(f"OpenCV cascade {path} is missing or unreadable (OpenCV {cv2.__version__}); "
-                                   "use --detector pose, a YOLO head model or --heads FILE")
+                                   "use detector='pose', a YOLO head model or known head boxes (heads_path=FILE)")
             self._cascades.append(cc)
         self.min_face = int(min_face)
         self.max_side = int(max_side)
@@ -367,221 +363,6 @@ class CascadeHeadDetector:
         return _boxes(heads[keep], np.ones(len(keep), np.float32), size)
 
 
-# -- head boxes from a file -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _FileBox:
-    xyxy: tuple[float, float, float, float]
-    normalised: bool
-    track_id: int
-    confidence: float
-
-
-_PX_KEYS = ("xyxy", "head_xyxy")
-_NORM_KEYS = ("xyxy_norm", "head_xyxy_norm")
-_CSV_PX = ("x1", "y1", "x2", "y2")
-_CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
-_CSV_REC_PX = ("head_x1", "head_y1", "head_x2", "head_y2")  # gazecam's own CSV records
-_CSV_REC_NORM = ("head_x1_norm", "head_y1_norm", "head_x2_norm", "head_y2_norm")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-class FileHeads:
-    """Known head boxes per frame from a file (``--heads FILE``); implements :class:`HeadDetector`.
-
-    Formats (one head per record; frames without records have no heads):
-
-    * **JSONL** (``.jsonl``): one JSON object per line,
-      ``{"frame": 0, "xyxy": [x1, y1, x2, y2], "track_id": 3, "confidence": 0.9}``
-    * **JSON** (``.json``): a list of the same objects (or ``{"heads": [...]}``).
-    * **CSV** (``.csv``): a header row with ``frame,x1,y1,x2,y2`` (pixels) or
-      ``frame,x1_norm,y1_norm,x2_norm,y2_norm`` and optional ``track_id``, ``confidence`` columns.
-
-    ``frame`` is the 0-based frame index.  Boxes are ``xyxy`` pixels, or ``xyxy_norm`` (normalised to
-    [0, 1] by the frame's width and height).  gazecam's own records (``head_xyxy`` / ``head_xyxy_norm``,
-    ``track_id``) are accepted too.  ``track_id`` is optional; give it for every box or for none
-    (with ids the pipeline skips its tracker).  Boxes are clipped to the frame.
-
-    Skipped and counted (for the run's summary): boxes of zero area (:attr:`zero_area`, when reading),
-    boxes entirely outside their frame (:attr:`outside`, as frames are read) and boxes of frames after
-    the last frame read (:meth:`boxes_after`).  Values beyond the 32-bit float range are an error.
-    """
-
-    is_fallback = False
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"--heads: file {self.path} does not exist")
-        suffix = self.path.suffix.lower()
-        try:
-            text = self.path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"--heads: cannot read {self.path} as text: {e}") from e
-        if suffix == ".jsonl":
-            records = self._parse_jsonl(text)
-        elif suffix == ".json":
-            records = self._parse_json(text)
-        elif suffix == ".csv":
-            records = self._parse_csv(text)
-        else:
-            raise InputError(f"--heads: {self.path} has suffix {suffix or '(none)'!r}; expected .json, .jsonl or .csv")
-        self._by_frame: dict[int, list[_FileBox]] = {}
-        self.zero_area = 0  # boxes with x1 == x2 or y1 == y2: skipped
-        self.outside = 0  # boxes entirely outside their frame: skipped (counted as frames are read)
-        for frame_index, box in records:
-            x1, y1, x2, y2 = box.xyxy
-            if x1 == x2 or y1 == y2:
-                self.zero_area += 1
-                continue
-            self._by_frame.setdefault(frame_index, []).append(box)
-        records = [r for boxes in self._by_frame.values() for r in boxes]
-        with_ids = {b.track_id >= 0 for boxes in self._by_frame.values() for b in boxes}
-        if len(with_ids) > 1:
-            raise InputError(f"--heads: {self.path} gives track_id for some boxes but not for others; "
-                             "give it for every box or for none")
-        self.has_track_ids = with_ids == {True}
-        self.name = f"file:{self.path.name}"
-        self.num_boxes = len(records)
-
-    @property
-    def frames(self) -> list[int]:
-        return sorted(self._by_frame)
-
-    def boxes_after(self, index: int) -> int:
-        """How many boxes are for frames after frame ``index`` (e.g. past the last frame of the video)."""
-        return sum(len(boxes) for frame, boxes in self._by_frame.items() if frame > index)
-
-    def detect(self, frame: Frame) -> HeadBoxes:
-        size = (frame.height, frame.width)
-        boxes = self._by_frame.get(frame.index, [])
-        if not boxes:
-            return HeadBoxes.empty(size)
-        h, w = size
-        xyxy = np.array([b.xyxy for b in boxes], np.float64)  # scaled and clipped before float32
-        norm = np.array([b.normalised for b in boxes])
-        xyxy[norm] *= np.array([w, h, w, h], np.float64)
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
-        heads = HeadBoxes(xyxy=xyxy, image_size=size, track_ids=np.array([b.track_id for b in boxes], np.int64),
-                          confidence=np.array([b.confidence for b in boxes], np.float32))
-        kept = heads.clipped()
-        self.outside += len(heads) - len(kept)
-        return kept
-
-    # -- parsing ------------------------------------------------------------------------------------
-    def _err(self, where: str, msg: str) -> InputError:
-        return InputError(f"--heads {self.path}, {where}: {msg}")
-
-    def _record(self, obj: Any, where: str) -> tuple[int, _FileBox]:
-        if not isinstance(obj, dict):
-            raise self._err(where, f"expected an object with 'frame' and 'xyxy' or 'xyxy_norm', got {type(obj).__name__}")
-        if "frame" not in obj:
-            raise self._err(where, "missing 'frame' (0-based frame index)")
-        px = [k for k in _PX_KEYS if k in obj]
-        nm = [k for k in _NORM_KEYS if k in obj]
-        if len(px) + len(nm) != 1:
-            raise self._err(where, "expected exactly one box: 'xyxy' (pixels) or 'xyxy_norm' (0..1), "
-                            f"got keys {sorted(obj)}")
-        key = (px or nm)[0]
-        vals = obj[key]
-        if not isinstance(vals, (list, tuple)) or len(vals) != 4:
-            raise self._err(where, f"'{key}' must be a list of 4 numbers [x1, y1, x2, y2], got {vals!r}")
-        return self._make(obj["frame"], vals, bool(nm), obj.get("track_id"), obj.get("confidence"), where)
-
-    def _make(self, frame: Any, vals: Iterable[Any], normalised: bool, track_id: Any, confidence: Any,
-              where: str) -> tuple[int, _FileBox]:
-        try:
-            fi = _to_int(frame)
-        except ValueError:
-            raise self._err(where, f"'frame' must be a non-negative integer, got {frame!r}") from None
-        if fi < 0:
-            raise self._err(where, f"'frame' must be >= 0, got {fi}")
-        try:
-            box = tuple(float(v) for v in vals)
-        except (TypeError, ValueError):
-            raise self._err(where, f"box values must be numbers, got {list(vals)!r}") from None
-        if not all(math.isfinite(v) for v in box):
-            raise self._err(where, f"box values must be finite, got {list(box)}")
-        if any(abs(v) > _FLOAT32_MAX for v in box):
-            raise self._err(where, f"box values must be within ±{_FLOAT32_MAX:.3g} (32-bit floats), got {list(box)}")
-        if box[2] < box[0] or box[3] < box[1]:
-            raise self._err(where, f"inverted box {list(box)}: expected x1 <= x2 and y1 <= y2 (xyxy order)")
-        tid = -1
-        if track_id not in (None, ""):
-            try:
-                tid = _to_int(track_id)
-            except ValueError:
-                raise self._err(where, f"'track_id' must be an integer, got {track_id!r}") from None
-            if tid < 0:
-                raise self._err(where, f"'track_id' must be >= 0, got {tid}")
-        conf = 1.0
-        if confidence not in (None, ""):
-            try:
-                conf = float(confidence)
-            except (TypeError, ValueError):
-                raise self._err(where, f"'confidence' must be a number, got {confidence!r}") from None
-        return fi, _FileBox(box, normalised, tid, conf)  # type: ignore[arg-type]
-
-    def _parse_jsonl(self, text: str) -> list[tuple[int, _FileBox]]:
-        out = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise self._err(f"line {n}", f"not valid JSON ({e.msg})") from None
-            out.append(self._record(obj, f"line {n}"))
-        return out
-
-    def _parse_json(self, text: str) -> list[tuple[int, _FileBox]]:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise self._err(f"line {e.lineno}", f"not valid JSON ({e.msg})") from None
-        if isinstance(data, dict) and isinstance(data.get("heads"), list):
-            data = data["heads"]
-        if not isinstance(data, list):
-            raise self._err("top level", "expected a list of head records (or {\"heads\": [...]})")
-        return [self._record(obj, f"record {i}") for i, obj in enumerate(data)]
-
-    def _parse_csv(self, text: str) -> list[tuple[int, _FileBox]]:
-        reader = csv.DictReader(text.splitlines())
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        reader.fieldnames = cols
-        if "frame" not in cols:
-            raise self._err("line 1", f"CSV header must have a 'frame' column, got {cols}")
-        if all(c in cols for c in _CSV_PX):
-            keys, normalised = _CSV_PX, False
-        elif all(c in cols for c in _CSV_NORM):
-            keys, normalised = _CSV_NORM, True
-        elif all(c in cols for c in _CSV_REC_PX):
-            keys, normalised = _CSV_REC_PX, False
-        else:
-            raise self._err("line 1", f"CSV header needs columns {','.join(_CSV_PX)} (pixels) or "
-                            f"{','.join(_CSV_NORM)} (normalised), got {cols}")
-        out = []
-        for row in reader:
-            n = reader.line_num
-            if None in row or any(row.get(k) is None for k in keys):
-                raise self._err(f"line {n}", f"expected {len(cols)} columns, got a different number")
-            out.append(self._make(row["frame"], [row[k] for k in keys], normalised, row.get("track_id"),
-                                  row.get("confidence"), f"line {n}"))
-        return out
-
-
-def _to_int(v: Any) -> int:
-    if isinstance(v, bool):
-        raise ValueError(v)
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-        return int(v.strip())
-    raise ValueError(v)
-
-
 # -- factory ----------------------------------------------------------------------------------------
 def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str | int | None = None,
                   conf: float = 0.25, cache: "ModelCache | None" = None,
@@ -604,21 +385,21 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
             weights = fetch_pose_weights(cache=cache)
         except (OfflineError, WeightsError) as e:
             if low == "pose":
-                raise GazecamError(f"--detector pose: {e}") from e
+                raise GazecamError(f"detector='pose': {e}") from e
             from .hub import ModelCache
 
             reason = next((ln.split(": ", 1)[1] for ln in str(e).splitlines() if ln.strip().startswith("from ")
                            and ": " in ln), str(e).splitlines()[0])
             where = (cache or ModelCache()).path(pose_weights())
-            say(f"--detector auto: the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
+            say(f"detector='auto': the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
                 f"({reason}); using the offline face-cascade fallback. Put the file at {where} "
                 "(or set GAZECAM_MIRROR) for the better pose detector.")
             return CascadeHeadDetector()
         return PoseHeadDetector(weights=weights, conf=conf, device=device)
     path = Path(spec)
     if not path.exists():
-        raise InputError(f"--detector {spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
+        raise InputError(f"detector={spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
                          f"{path} does not exist")
-    if getattr(_load_yolo(path, "--detector"), "task", "detect") == "pose":
+    if getattr(_load_yolo(path, "detector"), "task", "detect") == "pose":
         return PoseHeadDetector(weights=path, conf=conf, device=device)  # heads from its keypoints
     return YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)

@@ -1,7 +1,8 @@
 """Gaze stage: scene encoder once per frame, decoder for all heads in one batch, per-track smoothing.
 
-:class:`GazeStage` uses only the backend-neutral model interface (``encode``, ``decode``, ``has_inout``,
-``released``, ``note``, ``name``), so PyTorch, ONNX and TensorRT backends all work.
+:class:`GazeStage` uses only the backend-neutral model interface
+(:class:`~gazecam.backends.base.GazeBackend`: ``encode``, ``decode``, ``has_inout``, ``released``, ``note``,
+``name``), so PyTorch, ONNX and TensorRT backends all work.
 
 Stride (``stride=N``, CPU users' option): the encoder runs at most once every N frames (on a frame that has
 heads); detection and tracking still run on every frame.  On the frames in between
@@ -23,29 +24,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .social import who_looks_at_whom
-from .types import Frame, GazePrediction, GazeResult, HeadBoxes, StageTimes
+from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
-__all__ = ["GazeStage", "GazeBackend"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends.base import GazeBackend
 
-
-class GazeBackend(Protocol):
-    """The model interface the gaze stage needs (GazeModel and the exported backends)."""
-
-    name: str
-    released: bool
-    note: str
-
-    @property
-    def has_inout(self) -> bool: ...
-
-    def encode(self, image: np.ndarray) -> Any: ...
-
-    def decode(self, feats: Any, heads: Any) -> GazePrediction: ...
+__all__ = ["GazeStage"]
 
 
 @dataclass
@@ -59,7 +48,7 @@ class _TrackGaze:
 class GazeStage:
     """Turns (frame, tracked heads) into a :class:`~gazecam.types.GazeResult`."""
 
-    def __init__(self, *, model: GazeBackend, smooth: bool = True, smooth_alpha: float = 0.5,
+    def __init__(self, *, model: "GazeBackend", smooth: bool = True, smooth_alpha: float = 0.5,
                  inout_threshold: float = 0.5, stride: int = 1, forget_after: int = 30) -> None:
         self.model = model
         self.smooth = bool(smooth)

@@ -34,7 +34,7 @@ from .outputs import check_output_path as _check_writable
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .gaze import GazeBackend
+    from .backends import GazeBackend
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "check_job_outputs",
            "source_file", "HEATMAP_MODES"]
@@ -51,7 +51,7 @@ class ProcessOptions:
     detector: str = "auto"  # auto | pose | face | a YOLO model file (.pt/.onnx)
     detector_class: str | int | None = None  # head class of a multi-class YOLO model
     detector_conf: float = 0.25
-    heads_path: Path | None = None  # known head boxes (see gazecam.detect.FileHeads) instead of a detector
+    heads_path: Path | None = None  # known head boxes (see gazecam.records.FileHeads) instead of a detector
     stride: int = 1  # scene encoder every N-th frame
     smooth: bool = True
     inout_threshold: float = 0.5
@@ -186,9 +186,10 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     ends after the current frame and the outputs are finalised.  ``notify``: user-facing notes (default:
     the log).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
-    from .detect import FileHeads, make_detector
+    from .detect import make_detector
     from .gaze import GazeStage
     from .pipeline import Pipeline
+    from .records import FileHeads, RecordsMeta
     from .render import GazeRenderer, untrained_banner_text
     from .sinks import ClipWriter, RecordsSink
     from .track import HeadTracker
@@ -232,7 +233,9 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                                                audio_from=info.uri if info.has_audio else None,
                                                fill_gaps=not info.live, start_index=0))
                 if video_path is not None else None)
-        records = (stack.enter_context(RecordsSink(records_path, format=records_format))  # type: ignore[arg-type]
+        meta = RecordsMeta(source=info.uri, model=model.name, released=model.released, weights_note=model.note,
+                           width=info.width, height=info.height, fps=info.fps)  # for gazecam report's header
+        records = (stack.enter_context(RecordsSink(records_path, format=records_format, meta=meta))  # type: ignore[arg-type]
                    if records_path is not None else None)
         last_seen = [-1]
         for result in pipe:

@@ -75,7 +75,7 @@ class GazeModel(BatchPredictor):
         arch = infer_dinov2_arch(backbone_state)
         if backbone is not None and get_arch(backbone).name != arch.name:
             raise ValueError(f"backbone weights are {arch.name} (embed dim {arch.embed_dim}), "
-                             f"but --backbone {backbone} was asked for")
+                             f"but backbone={backbone} was asked for")
         cfg = decoder_config_from_state_dict(gaze_state)
         if cfg.in_dim != arch.embed_dim:
             raise ValueError(f"decoder checkpoint expects {cfg.in_dim}-dim backbone features, "

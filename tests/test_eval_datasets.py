@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazecam.eval.datasets import (
+from gazecam.research.eval.datasets import (
     DatasetError,
     load_dataset,
     load_rgb,
@@ -278,7 +278,7 @@ def _jsonl_with_a_missing_image(tmp_path: Path) -> Path:
 
 
 def test_missing_images_are_named_with_their_annotation_line(tmp_path):
-    from gazecam.eval.datasets import DatasetError, read_jsonl
+    from gazecam.research.eval.datasets import DatasetError, read_jsonl
 
     dataset = read_jsonl(_jsonl_with_a_missing_image(tmp_path))
     with pytest.raises(DatasetError, match=r"test\.jsonl:3: image .*gone\.png not found; 1 more of the 3 images"):
@@ -288,8 +288,9 @@ def test_missing_images_are_named_with_their_annotation_line(tmp_path):
 
 def test_eval_reports_a_missing_image_before_loading_the_model(tmp_path, capsys, monkeypatch):
     import gazecam.commands.common as common
-    from gazecam.cli import main
+    from gazecam.cli import build_parser, main
 
+    build_parser()  # every command module imported first: none keeps the stand-in below after the test
     monkeypatch.setattr(common, "load_model", lambda args: pytest.fail("the model was loaded before the check"))
     assert main(["eval", "jsonl", "--data", str(_jsonl_with_a_missing_image(tmp_path)), "--device", "cpu"]) == 1
     err = capsys.readouterr().err

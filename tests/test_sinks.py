@@ -645,3 +645,17 @@ def test_records_on_a_full_disk_keep_their_complete_lines(tiny_tmpfs: Path) -> N
     lines = path.read_text().splitlines()
     assert len(lines) == kept > 0 and all(json.loads(line) for line in lines)
     assert path.read_text().endswith("\n") and os.listdir(tiny_tmpfs) == ["out.jsonl"]
+
+
+def test_records_of_a_run_that_failed_before_its_first_frame_leave_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text("earlier run\n")
+    with pytest.raises(RuntimeError):
+        with RecordsSink(path):
+            raise RuntimeError("no frame could be read")
+    assert path.read_text() == "earlier run\n" and os.listdir(tmp_path) == ["out.jsonl"]
+    with pytest.raises(RuntimeError):
+        with RecordsSink(path) as rec:
+            rec.write(make_result(0, 1))
+            raise RuntimeError("failed mid-way")
+    assert len(path.read_text().splitlines()) == 1  # what was written up to the failure is kept

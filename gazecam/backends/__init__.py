@@ -71,12 +71,12 @@ def check_backend_options(backend: str, *, precision: str = "fp32", compile: boo
     if precision not in PRECISIONS:
         raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend != "torch" and compile:
-        raise BackendError(f"--compile applies to the torch backend, not {backend}")
+        raise BackendError(f"compile=True applies to the torch backend, not {backend}")
     if backend == "onnxruntime" and precision != "fp32":
         raise BackendError(f"the onnxruntime backend runs the fp32 export, not {precision}; use "
-                           "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
+                           "backend='tensorrt' with precision='fp16', or backend='torch' for fp16/bf16")
     if backend == "tensorrt" and precision == "bf16":
-        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
+        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use precision='fp16'")
     if backend == "tensorrt":
         from .tensorrt import require_tensorrt
 

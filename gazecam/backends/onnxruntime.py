@@ -50,7 +50,7 @@ class OrtBackend(ExportedBackend):
             if "CUDAExecutionProvider" not in available:
                 raise BackendUnavailable(
                     f"onnxruntime {ort.__version__} has no CUDA execution provider (available: {', '.join(available)});"
-                    " install onnxruntime-gpu or use --device cpu")
+                    " install onnxruntime-gpu or use device='cpu'")
             index = int(self._device.split(":", 1)[1]) if ":" in self._device else 0
             providers: list = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
         else:

@@ -91,11 +91,11 @@ class TorchBackend(BatchPredictor):
             raise BackendError(f"precision must be one of {', '.join(_DTYPES)}, got {precision!r}")
         dev = model.device
         if precision == "fp16" and dev.type != "cuda":
-            raise BackendError("--precision fp16 needs a CUDA device with the torch backend "
-                               "(CPU fp16 matmuls are slow); use --precision bf16 or fp32 on the CPU")
+            raise BackendError("precision='fp16' needs a CUDA device with the torch backend "
+                               "(CPU fp16 matmuls are slow); use precision='bf16' or precision='fp32' on the CPU")
         if precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise BackendError(f"this GPU ({torch.cuda.get_device_name(dev)}) has no bf16 support; "
-                               "use --precision fp16")
+                               "use precision='fp16'")
         self.model = model
         self.precision = precision
         self.compiled = bool(compile)

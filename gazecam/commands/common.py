@@ -21,9 +21,11 @@ PARAMETER_FLAGS = {
     "name": "--model", "backbone": "--backbone", "backbone_weights": "--backbone-weights",
     "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
     "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
-    "detector": "--detector", "detector_class": "--detector-class", "detector_conf": "--detector-conf",
+    "detector": "--detector", "detector_class": "--detector-class", "class_name_or_id": "--detector-class",
+    "detector_conf": "--detector-conf",
     "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames",
+    "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
 }
 _PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))
                         + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")

@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset
     from ..outputs import atomic_output
-    from ..eval.evaluate import evaluate, format_scores
+    from ..research.eval.datasets import load_dataset
+    from ..research.eval.evaluate import evaluate, format_scores
     from .common import load_model
 
     if args.batch_size < 1:

@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..backends import BackendUnavailable
     from ..backends.tensorrt import require_tensorrt
+    from ..backends.tensorrt_build import build_engines
     from ..errors import InputError
-    from ..export import build_engines, export_onnx
+    from ..export import export_onnx
     from ..loading import resolve_device
     from .common import load_torch_model
 

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--detector-conf", type=_unit_float, default=0.25, metavar="C",
                    help="minimum detection confidence (default 0.25)")
     g.add_argument("--heads", default=None, metavar="FILE",
-                   help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.detect.FileHeads) "
+                   help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.records.FileHeads) "
                         "instead of a detector")
     g = parser.add_argument_group("gaze")
     g.add_argument("--stride", type=_positive_int, default=1, metavar="N",
@@ -127,8 +127,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..capture import Capture
-    from ..detect import FileHeads
     from ..jobs import ProcessOptions, check_job_outputs, process_source
+    from ..records import FileHeads
     from ..signals import signal_name, stop_on_signals
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,

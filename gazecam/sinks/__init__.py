@@ -49,6 +49,8 @@ import numpy as np
 
 from gazecam.errors import GazecamError
 from gazecam.outputs import PendingOutput
+from gazecam.records.format import CSV_COLUMNS, RECORD_FIELDS, csv_row, record_rows
+from gazecam.records.meta import RecordsMeta, write_meta
 from gazecam.types import GazeResult
 
 from .clip import ClipWriter
@@ -441,45 +443,20 @@ class VideoSink:
 
 # --------------------------------------------------------------------------- records
 
-#: JSONL field names, in order.
-RECORD_FIELDS = ("frame", "time", "track_id", "head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm",
-                 "peak", "inout", "in_frame", "looking_at", "mutual")
-
-#: CSV header: boxes and points flattened into one column per coordinate.
-CSV_COLUMNS = ("frame", "time", "track_id",
-               "head_x1", "head_y1", "head_x2", "head_y2",
-               "head_x1_norm", "head_y1_norm", "head_x2_norm", "head_y2_norm",
-               "gaze_x", "gaze_y", "gaze_x_norm", "gaze_y_norm",
-               "peak", "inout", "in_frame", "looking_at", "mutual")
-
-_PX_DECIMALS = 2
-_NORM_DECIMALS = 5
-_SCORE_DECIMALS = 4
-_TIME_DECIMALS = 4
-
-
-def _num(value: float, decimals: int) -> float | None:
-    value = float(value)
-    return round(value, decimals) if math.isfinite(value) else None
-
-
 class RecordsSink:
     """One line per person per frame: JSONL (default) or CSV, flushed every frame.
 
-    Fields: ``frame`` (source frame index), ``time`` (s), ``track_id`` (null when
-    untracked), ``head_xyxy`` / ``head_xyxy_norm`` (box in pixels / normalised),
-    ``gaze_xy`` / ``gaze_xy_norm`` (gaze point), ``peak`` (heatmap maximum),
-    ``inout`` (probability the target is in frame, null for models without an
-    in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null),
-    ``mutual`` (bool).  Pixels have 2 decimals, normalised values 5, scores 4.
-    CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.
-    A frame without people writes nothing.  The file is written next to its path as
-    ``NAME.partial.SUFFIX`` and renamed into place by :meth:`close`; when a write fails
-    (disk full), the complete lines written so far are kept at the path and the error
-    says how many.
+    The fields are gazecam's records format (:mod:`gazecam.records.format`, :data:`RECORD_FIELDS`);
+    CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.  A frame without
+    people writes nothing.  ``meta``: what produced the records (model, released weights), written
+    beside them as ``<path>.meta.json`` (:func:`gazecam.records.write_meta`) for ``gazecam report``
+    when the records are put in place (not for a device or fifo).  The records are written next to
+    their path as ``NAME.partial.SUFFIX`` and renamed into place by :meth:`close`; when a write fails
+    (disk full), the complete lines written so far are kept at the path and the error says how many.
     """
 
-    def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None) -> None:
+    def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None,
+                 meta: RecordsMeta | None = None) -> None:
         self.path = Path(path).expanduser()
         if format is None:
             format = "csv" if self.path.suffix.lower() == ".csv" else "jsonl"
@@ -501,6 +478,7 @@ class RecordsSink:
             raise SinkError(f"cannot write records {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
         self._csv = format == "csv"
+        self._meta = meta
         if self._csv:
             header = _csv_line(CSV_COLUMNS)
             self._guard(lambda: (self._file.write(header), self._file.flush()), len(header.encode()))
@@ -525,49 +503,19 @@ class RecordsSink:
         try:
             if not output.direct:
                 os.truncate(output.write_path, self._good_bytes)
-            output.commit()
+            self._commit()
         except OSError as exc:
             output.discard()
             return f"could not be kept ({exc.strerror or exc}): nothing was written"
         return f"hold {self.lines_written} complete line(s) from {self.frames_written} frame(s)"
 
-    @staticmethod
-    def rows(result: GazeResult) -> list[dict[str, object]]:
-        """The records of one frame as dicts with :data:`RECORD_FIELDS` keys."""
-        n = len(result)
-        if n == 0:
-            return []
-        heads = result.heads
-        xyxy, xyxy_norm = heads.xyxy, heads.xyxy_norm  # (N, 4) px / normalised
-        points_xy, points_norm = result.points_xy, result.points_norm  # (N, 2)
-        peak = result.peak
-        rows = []
-        for i in range(n):
-            track_id = int(heads.track_ids[i])
-            looking_at = int(result.looking_at[i])
-            rows.append({
-                "frame": int(result.frame.index),
-                "time": _num(result.frame.timestamp_s, _TIME_DECIMALS),
-                "track_id": track_id if track_id >= 0 else None,
-                "head_xyxy": [_num(v, _PX_DECIMALS) for v in xyxy[i]],
-                "head_xyxy_norm": [_num(v, _NORM_DECIMALS) for v in xyxy_norm[i]],
-                "gaze_xy": [_num(v, _PX_DECIMALS) for v in points_xy[i]],
-                "gaze_xy_norm": [_num(v, _NORM_DECIMALS) for v in points_norm[i]],
-                "peak": _num(peak[i], _SCORE_DECIMALS),
-                "inout": None if result.inout is None else _num(result.inout[i], _SCORE_DECIMALS),
-                "in_frame": bool(result.in_frame[i]),
-                "looking_at": looking_at if looking_at >= 0 else None,
-                "mutual": bool(result.mutual[i]),
-            })
-        return rows
-
     def write(self, result: GazeResult) -> None:
         """Write the records of one frame and flush."""
         if self._closed:
             raise SinkError(f"records {self.path} are already closed")
-        rows = self.rows(result)
+        rows = record_rows(result)
         if self._csv:
-            text = "".join(_csv_line(_csv_row(row)) for row in rows)
+            text = "".join(_csv_line(csv_row(row)) for row in rows)
         else:
             text = "".join(json.dumps(row, allow_nan=False, separators=(",", ":")) + "\n" for row in rows)
 
@@ -586,17 +534,36 @@ class RecordsSink:
         self._guard(self._file.close)
         self._closed = True
         try:
-            self._output.commit()
+            self._commit()
         except OSError as exc:
             self._output.discard()
             raise SinkError(f"cannot put records {self.path} in place: {exc.strerror or exc}") from exc
+
+    def _commit(self) -> None:
+        """The sidecar (it describes these records), then the records themselves, put in place."""
+        if self._meta is not None and not self._output.direct:
+            write_meta(self.path, self._meta)
+        self._output.commit()
 
     def __enter__(self) -> "RecordsSink":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if exc_type is not None and self.frames_written == 0 and not self._closed:
+            self.discard()  # a run that failed before its first frame: an existing file keeps its records
         self.close()
+
+    def discard(self) -> None:
+        """Drop the records written so far (the temporary file; the path keeps what it had)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._output.discard()
 
 
 def _csv_line(cells) -> str:
@@ -604,18 +571,3 @@ def _csv_line(cells) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(cells)
     return buffer.getvalue()
-
-
-def _csv_row(row: dict[str, object]) -> list[object]:
-    def cell(value: object) -> object:
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return value
-
-    flat: list[object] = [row["frame"], row["time"], row["track_id"]]
-    for key in ("head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm"):
-        flat.extend(row[key])  # type: ignore[arg-type]
-    flat.extend(row[key] for key in ("peak", "inout", "in_frame", "looking_at", "mutual"))
-    return [cell(v) for v in flat]

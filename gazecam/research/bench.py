@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from ..predictor import HeadBox
+from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
+
 __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
            "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
            "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
-STAGES = ("capture", "detect", "preprocess", "encode", "decode", "render", "write")
-HeadBox = tuple[float, float, float, float] | None
+STAGES = STAGE_NAMES  # the pipeline's stages, in order (gazecam.types.StageTimes)
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -95,9 +97,9 @@ def parse_heads(text: str) -> list[int]:
     try:
         heads = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--heads: expected comma-separated head counts such as 1,5,10, got {text!r}") from None
+        raise ValueError(f"expected comma-separated head counts such as 1,5,10, got {text!r}") from None
     if not heads or any(h < 1 or h > 256 for h in heads):
-        raise ValueError(f"--heads: head counts must be 1..256, got {text!r}")
+        raise ValueError(f"head counts must be 1..256, got {text!r}")
     return heads
 
 
@@ -123,7 +125,7 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
             continue
         name, _, opts = item.partition(":")
         if name not in ("torch", "onnxruntime", "tensorrt"):
-            raise ValueError(f"--backends: unknown backend {name!r} (torch, onnxruntime, tensorrt; "
+            raise ValueError(f"unknown backend {name!r} (torch, onnxruntime, tensorrt; "
                              "options as torch:compile, torch:bf16, tensorrt:fp16)")
         precision, compiled = "fp32", False
         for opt in (o for o in opts.split("+") if o):
@@ -132,10 +134,10 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
             elif opt == "compile":
                 compiled = True
             else:
-                raise ValueError(f"--backends: unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
+                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
         specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
     if not specs:
-        raise ValueError("--backends: give at least one backend")
+        raise ValueError("give at least one backend")
     return specs
 
 
@@ -149,7 +151,7 @@ class ReferenceGazeLLE:
         import torch
         from torchvision import transforms
 
-        from .models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+        from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
         self.model = model
         self.device = model.device
@@ -238,15 +240,57 @@ class _Runner:
         return pred.heatmaps, pred.inout
 
 
+class _StageModel:
+    """A configuration as the gaze stage's model: ``encode`` = preprocess + encode, each synced and timed.
+
+    The gaze stage times ``encode`` as a whole; the benchmark reports preprocessing apart (``preprocess_ms``,
+    ``encode_ms`` of the last call), as the reference does it step by step.
+    """
+
+    def __init__(self, runner: _Runner, model: Any) -> None:
+        self.runner = runner
+        self.name, self.released, self.note = runner.label, bool(model.released), str(model.note)
+        self.has_inout = bool(model.has_inout)
+        self.preprocess_ms = self.encode_ms = float("nan")
+
+    def encode(self, image: np.ndarray) -> Any:
+        r = self.runner
+        pixels, self.preprocess_ms = _timed(lambda: r.preprocess(image), r.sync)
+        feats, self.encode_ms = _timed(lambda: r.encode(pixels, (int(image.shape[0]), int(image.shape[1]))), r.sync)
+        return feats
+
+    def decode(self, feats: Any, heads: np.ndarray) -> GazePrediction:
+        heat, inout = self.runner.decode(feats, [tuple(float(v) for v in box) for box in heads])  # (N, 4) normalised
+        self.runner.sync()
+        return GazePrediction(heatmaps=heat, inout=inout)
+
+
+class _FixedHeads:
+    """The benchmark's head boxes on every frame, after running the detect hook (timed as detection)."""
+
+    is_fallback = False
+    name = "bench heads"
+
+    def __init__(self, boxes: Sequence[HeadBox], detect: Callable[[np.ndarray, int], Any] | None) -> None:
+        self.boxes_norm = np.array(boxes, np.float32).reshape(-1, 4)  # (N, 4)
+        self._detect = detect
+
+    def detect(self, frame: Frame) -> HeadBoxes:
+        if self._detect is not None:
+            self._detect(frame.image, frame.index)  # the boxes themselves stay fixed (same for every configuration)
+        h, w = frame.height, frame.width
+        return HeadBoxes(xyxy=self.boxes_norm * np.array([w, h, w, h], np.float32), image_size=(h, w))
+
+
 @dataclass
 class StageHooks:
     """The non-model stages.  ``frames`` yields H x W x 3 uint8 RGB frames (a fresh iterator per configuration);
-    ``detect(image, index)``, ``render(image, heads, heatmaps, inout) -> image`` and ``write(image)`` may be
-    None (reported as n/a).  ``names`` labels each stage's implementation."""
+    ``detect(image, index)``, ``render(result) -> image`` (a :class:`~gazecam.types.GazeResult`) and
+    ``write(image)`` may be None (reported as n/a).  ``names`` labels each stage's implementation."""
 
     frames: Callable[[], Iterator[np.ndarray]]
     detect: Callable[[np.ndarray, int], Any] | None = None
-    render: Callable[[np.ndarray, list[HeadBox], np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    render: Callable[[GazeResult], np.ndarray] | None = None
     write: Callable[[np.ndarray], None] | None = None
     names: dict[str, str] = field(default_factory=dict)
     close: Callable[[], None] | None = None
@@ -329,14 +373,24 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]
 def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames: int, warmup: int,
              hooks: StageHooks, reference: bool, progress: Callable[[str], None] | None, total_steps: int
              ) -> tuple[list[ConfigResult], tuple[int, int]]:
-    """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1."""
+    """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1.
+
+    Every configuration runs the pipeline's per-frame step (:class:`~gazecam.pipeline.FrameProcessor`).
+    """
     import torch
+
+    from ..gaze import GazeStage
+    from ..pipeline import FrameProcessor
 
     results: list[ConfigResult] = []
     frame_size = (0, 0)
     step = 0
     for n in heads:
-        boxes = bench_head_boxes(n)
+        detector = _FixedHeads(bench_head_boxes(n), hooks.detect)
+        models = {r.label: _StageModel(r, model) for r in runners}
+        # one per-frame step (detect -> gaze) per configuration, as the pipeline runs it: stride 1, no smoothing
+        steps = {r.label: FrameProcessor(detector=detector, gaze_stage=GazeStage(model=models[r.label], smooth=False))
+                 for r in runners}
         streams = {r.label: hooks.frames() for r in runners}
         times = {r.label: {s: [] for s in STAGES} for r in runners}
         totals: dict[str, list[float]] = {r.label: [] for r in runners}
@@ -356,15 +410,15 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
                 except StopIteration:
                     raise RuntimeError(f"the benchmark video has fewer than {warmup + frames} frames") from None
                 frame_size = (int(image.shape[0]), int(image.shape[1]))
-                if hooks.detect is not None:
-                    _, rec["detect"] = _timed(lambda: hooks.detect(image, i), lambda: None)  # type: ignore[misc]
                 with torch.inference_mode():
-                    pixels, rec["preprocess"] = _timed(lambda: r.preprocess(image), r.sync)
-                    feats, rec["encode"] = _timed(lambda: r.encode(pixels, frame_size), r.sync)
-                    (heat, inout), rec["decode"] = _timed(lambda: r.decode(feats, boxes), r.sync)
+                    result = steps[r.label].step(Frame(image=image, index=i, timestamp_s=i / 25.0))
+                if hooks.detect is not None:
+                    rec["detect"] = result.timings.detect
+                rec["preprocess"], rec["encode"] = models[r.label].preprocess_ms, models[r.label].encode_ms
+                rec["decode"] = result.timings.decode
+                heat, inout = result.heatmaps, result.inout
                 if hooks.render is not None:
-                    drawn, rec["render"] = _timed(lambda: hooks.render(image, boxes, heat, inout),  # type: ignore[misc]
-                                                  lambda: None)
+                    drawn, rec["render"] = _timed(lambda: hooks.render(result), lambda: None)  # type: ignore[misc]
                 else:
                     drawn = image
                 if hooks.write is not None:
@@ -503,7 +557,7 @@ def save_chart(report: BenchReport, path: str | Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=max(1, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(f"gazecam bench: {report.model} on {report.device} ({report.machine})", fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    from .outputs import atomic_output
+    from ..outputs import atomic_output
 
     out = Path(path)
     try:

@@ -390,7 +390,7 @@ def test_sigint_and_sigterm_leave_a_playable_clip_and_complete_records(tmp_path,
             proc.kill()
     assert proc.returncode == code, err
     assert f"interrupted by {signal.Signals(sig).name} after" in err and "Traceback" not in err
-    assert sorted(os.listdir(tmp_path)) == ["heads.jsonl", "in.mp4", "out.jsonl", "out.mp4"]
+    assert sorted(os.listdir(tmp_path)) == ["heads.jsonl", "in.mp4", "out.jsonl", "out.jsonl.meta.json", "out.mp4"]
     lines = [json.loads(ln) for ln in rec.read_text().splitlines()]  # every line is valid JSON
     assert 3 <= len(lines) < 200
     assert [ln["frame"] for ln in lines] == list(range(len(lines)))
@@ -456,7 +456,7 @@ def test_a_device_output_is_never_deleted(tmp_path, capsys, model_args, counting
 @pytest.mark.parametrize("extra, match", [
     (["--detector", "banana"], r"--detector banana: expected .* banana does not exist"),
     (["--heads", "nothere.jsonl"], "nothere.jsonl does not exist"),
-    (["--heads", "HUGE"], r"--heads .*huge.jsonl, line 2: box values must be within"),
+    (["--heads", "HUGE"], r"heads file .*huge.jsonl, line 2: box values must be within"),
     (["-o", "/nonexistent-folder/o.mp4"], "folder /nonexistent-folder does not exist"),
 ])
 def test_option_errors_come_before_the_model_load(tmp_path, capsys, model_args, no_model_load, extra, match):

@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "gazecam.commands.bench",
     "eval": "gazecam.commands.eval",
     "train": "gazecam.commands.train",
+    "batch": "gazecam.commands.batch",
     "report": "gazecam.commands.report",
 }
 

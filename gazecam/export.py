@@ -6,7 +6,8 @@ Layout of an export directory::
                          (DINOv2 backbone + decoder.project: the once-per-frame part)
     decoder.onnx         scene (1, 256, 32, 32) + head_maps (N, 32, 32) -> heatmaps (N, 64, 64) [+ inout (N,)]
                          (N dynamic, 1..max_heads)
-    gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes
+    gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes,
+                         precision (fp32, or int8: a quantized encoder, see :mod:`gazecam.quantize`)
 
 TensorRT engines are built from these ONNX files next to the TensorRT backend
 (:func:`gazecam.backends.tensorrt_build.build_engines`); this module imports no backend.
@@ -71,6 +72,8 @@ class ExportInfo:
     files: dict[str, str] = field(default_factory=dict)  # role -> file name in the export dir
     file_sha256: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     format_version: int = FORMAT_VERSION
+    precision: str = "fp32"  # fp32, or int8 (encoder quantized by gazecam.quantize)
+    quantization: str = ""  # the int8 recipe (Int8Recipe.describe()); empty for fp32
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -251,20 +254,41 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
     return info
 
 
+def _cached(d: Path, *, fp: str, src: str, max_heads: int, precision: str, quantization: str = "") -> bool:
+    try:
+        info = read_export_info(d, verify_files=True)  # a damaged cached graph is exported again
+    except ExportError:
+        return False  # missing or stale: export again
+    return (info.weights_sha256 == fp and info.source_sha256 == src and info.max_heads >= max_heads
+            and info.precision == precision and info.quantization == quantization)
+
+
 def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None, max_heads: int = DEFAULT_MAX_HEADS,
-                       notify: Callable[[str], None] | None = None) -> Path:
-    """The cached ONNX export of ``model`` (exported on first use, ``notify`` is told); returns its directory."""
+                       precision: str = "fp32", notify: Callable[[str], None] | None = None) -> Path:
+    """The cached ONNX export of ``model`` (exported on first use, ``notify`` is told); returns its directory.
+
+    ``precision="int8"``: the int8 export (:func:`gazecam.quantize.quantize_export` of the cached fp32 export,
+    with this CPU's :class:`~gazecam.quantize.Int8Recipe`), cached beside it; the directory name and the
+    sidecar carry the precision and the recipe.
+    """
+    if precision not in ("fp32", "int8"):
+        raise ExportError(f"ONNX exports are fp32 or int8, not precision={precision!r}")
     fp = model_fingerprint(model)
     src = source_fingerprint()
     d = Path(root).expanduser() if root is not None else default_export_root()
     d = d / f"{model.backbone.arch.name}-{'inout' if model.has_inout else 'base'}-{fp[:16]}"
-    try:
-        info = read_export_info(d, verify_files=True)  # a damaged cached graph is exported again
-        if info.weights_sha256 == fp and info.source_sha256 == src and info.max_heads >= max_heads:
-            return d
-    except ExportError:
-        pass  # missing or stale: export again
-    if notify is not None:
-        notify(f"exporting {model.name} to ONNX (not cached yet or out of date; cached in {d}) ...")
-    export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
-    return d
+    if not _cached(d, fp=fp, src=src, max_heads=max_heads, precision="fp32"):
+        if notify is not None:
+            notify(f"exporting {model.name} to ONNX (not cached yet or out of date; cached in {d}) ...")
+        export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
+    if precision == "fp32":
+        return d
+    from .quantize import Int8Recipe, int8_export_dir, quantize_export
+
+    recipe = Int8Recipe.for_cpu()
+    dq = int8_export_dir(d, recipe)
+    if not _cached(dq, fp=fp, src=src, max_heads=max_heads, precision="int8", quantization=recipe.describe()):
+        if notify is not None:
+            notify(f"quantizing the {model.name} encoder to int8 ({recipe.tag}; cached in {dq}) ...")
+        quantize_export(d, dq, recipe=recipe)
+    return dq

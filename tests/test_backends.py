@@ -178,7 +178,7 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
     assert isinstance(ort_backend, OrtBackend) and ort_backend.export_dir.parent == tmp_path
     with pytest.raises(BackendError, match="unknown backend"):
         load_backend("tflite", model=golden_model_inout)
-    with pytest.raises(BackendError, match="runs the fp32 export"):
+    with pytest.raises(BackendError, match="runs fp32 or int8 exports"):
         load_backend("onnxruntime", model=golden_model_inout, precision="fp16", export_root=tmp_path)
     with pytest.raises(BackendError, match="compile=True applies to the torch backend"):
         load_backend("onnxruntime", model=golden_model_inout, compile=True)

@@ -40,5 +40,5 @@ def test_a_library_error_reaches_the_command_line_in_flag_words(tmp_path, capsys
                  str(golden_dir / "dinov2_vits14_random.pth"), "--device", "cpu"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 1
-    assert err.startswith("gazecam process: error: --backend onnxruntime: the onnxruntime backend runs the fp32 export")
+    assert err.startswith("gazecam process: error: --backend onnxruntime: the onnxruntime backend runs fp32 or int8 exports")
     assert "--backend tensorrt with --precision fp16" in err and "='" not in err

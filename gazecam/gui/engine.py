@@ -74,6 +74,8 @@ def _default_detector(spec: str, device: str | None, notify: Callable[[str], Non
 
 def _backend_label(choice: ModelChoice, model: Any) -> str:
     name = choice.backend if choice.backend not in ("", "auto") else type(model).__name__
+    if choice.precision == "auto":  # say what auto chose on this machine (the status bar shows it)
+        return f"{name} auto→{getattr(model, 'precision', 'fp32')}"
     return name if choice.precision == "fp32" else f"{name} {choice.precision}"
 
 

@@ -9,8 +9,10 @@ transformer blocks and the heads.  It uses the same weights as the backends, in 
 
 Frames come from a synthetic 1280x720 video decoded frame by frame; configurations run interleaved
 (frame i of every configuration before frame i+1) so background load hits them alike.  The heatmaps of
-every configuration are compared with the reference on the same frames.  Timing does not depend on
-weight values, so random weights give representative figures.
+every configuration are compared with the reference on the same frames (without the reference: with the
+first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference, argmax shift,
+agreement).  Timing does not depend on weight values, so random weights give representative figures; the
+fidelity columns do (on random weights they are a proxy).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fidelity import FIDELITY_BOUND, Fidelity, FidelityMeter, within_bound
 from ..predictor import HeadBox
 from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
 
@@ -106,7 +109,7 @@ def parse_heads(text: str) -> list[int]:
 @dataclass(frozen=True)
 class BackendSpec:
     """A backend configuration to time: ``torch``, ``torch:compile``, ``torch:bf16``, ``onnxruntime``,
-    ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
+    ``onnxruntime:int8``, ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
 
     backend: str
     precision: str = "fp32"
@@ -129,12 +132,14 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
                              "options as torch:compile, torch:bf16, tensorrt:fp16)")
         precision, compiled = "fp32", False
         for opt in (o for o in opts.split("+") if o):
-            if opt in ("fp32", "fp16", "bf16"):
+            if opt in ("fp32", "fp16", "bf16", "int8"):
                 precision = opt
             elif opt == "compile":
                 compiled = True
             else:
-                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
+                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, int8, compile)")
+        if precision == "int8" and name != "onnxruntime":
+            raise ValueError(f"int8 runs on onnxruntime (onnxruntime:int8), not in {item!r}")
         specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
     if not specs:
         raise ValueError("give at least one backend")
@@ -306,6 +311,7 @@ class ConfigResult:
     frames: int
     max_heatmap_diff: float | None  # vs the reference on the same frames (None for the reference itself)
     max_inout_diff: float | None
+    fidelity: Fidelity | None = None  # vs the reference (or the first configuration) on the same frames
 
 
 @dataclass
@@ -394,8 +400,7 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
         streams = {r.label: hooks.frames() for r in runners}
         times = {r.label: {s: [] for s in STAGES} for r in runners}
         totals: dict[str, list[float]] = {r.label: [] for r in runners}
-        heat_diff: dict[str, float] = {r.label: 0.0 for r in runners}
-        inout_diff: dict[str, float] = {r.label: 0.0 for r in runners}
+        meters = {r.label: FidelityMeter() for r in runners[1:]}  # vs runners[0]: the reference, or the first
         for i in range(warmup + frames):
             ref_out: tuple[np.ndarray, np.ndarray | None] | None = None
             for r in runners:
@@ -424,12 +429,10 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
                 if hooks.write is not None:
                     _, rec["write"] = _timed(lambda: hooks.write(drawn), lambda: None)  # type: ignore[misc]
                 wall = (time.perf_counter() - t_all) * 1000.0
-                if r.reference:
+                if r is runners[0]:
                     ref_out = (heat, inout)
                 elif ref_out is not None:
-                    heat_diff[r.label] = max(heat_diff[r.label], float(np.abs(heat - ref_out[0]).max()))
-                    if inout is not None and ref_out[1] is not None:
-                        inout_diff[r.label] = max(inout_diff[r.label], float(np.abs(inout - ref_out[1]).max()))
+                    meters[r.label].add(heat, ref_out[0], inout, ref_out[1])
                 if i >= warmup:
                     for s, v in rec.items():
                         times[r.label][s].append(v)
@@ -441,10 +444,11 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
         for r in runners:
             stage_ms = {s: (statistics.median(v) if v else None) for s, v in times[r.label].items()}
             mean_total = statistics.fmean(totals[r.label])
+            fid = meters[r.label].result() if r.label in meters else None
             results.append(ConfigResult(
                 label=r.label, heads=n, stage_ms=stage_ms, total_ms=mean_total, fps=1000.0 / mean_total,
-                frames=frames, max_heatmap_diff=None if r.reference or not reference else heat_diff[r.label],
-                max_inout_diff=None if r.reference or not reference or not model.has_inout else inout_diff[r.label]))
+                frames=frames, max_heatmap_diff=None if fid is None else fid.max_heatmap_diff,
+                max_inout_diff=None if fid is None else fid.max_inout_diff, fidelity=fid))
     return results, frame_size
 
 
@@ -506,24 +510,39 @@ def format_report(report: BenchReport) -> str:
     impl = ", ".join(f"{s}: {v}" for s, v in report.stage_impl.items() if v)
     if impl:
         lines.append(f"stages: {impl}")
-    head = ["heads", "config"] + list(STAGES) + ["total", "frames/s", "speedup", "max diff"]
+    head = ["heads", "config"] + list(STAGES) + ["total", "frames/s", "speedup", "max diff", "in/out diff",
+                                                 "shift", "agree"]
     rows = []
     refs = {r.heads: r for r in report.results if r.label == ReferenceGazeLLE.label}
     for r in report.results:
         ref = refs.get(r.heads)
         speed = f"{r.fps / ref.fps:.2f}x" if ref is not None else "-"
-        diff = "-" if r.max_heatmap_diff is None else f"{r.max_heatmap_diff:.1e}"
+        fid = r.fidelity
+        fid_cols = ["-"] * 4 if fid is None else [
+            f"{fid.max_heatmap_diff:.1e}", "-" if fid.max_inout_diff is None else f"{fid.max_inout_diff:.1e}",
+            f"{fid.mean_argmax_shift_cells:.2f}", f"{100 * fid.agreement:.0f}%"]
         rows.append([str(r.heads), r.label] + [_fmt_ms(r.stage_ms[s]) for s in STAGES]
-                    + [_fmt_ms(r.total_ms), f"{r.fps:.3f}" if r.fps < 10 else f"{r.fps:.1f}", speed, diff])
+                    + [_fmt_ms(r.total_ms), f"{r.fps:.3f}" if r.fps < 10 else f"{r.fps:.1f}", speed] + fid_cols)
     widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
     fmt = lambda row: "  ".join(c.ljust(wd) if i < 2 else c.rjust(wd) for i, (c, wd) in enumerate(zip(row, widths)))  # noqa: E731
     lines.append(fmt(head))
     lines.extend(fmt(r) for r in rows)
+    base = report.results[0].label if report.results else "-"
+    lines.append(f"fidelity vs {base} on the same frames: max diff = max heatmap difference, shift = mean argmax "
+                 "displacement in heatmap cells (of 64), agree = heads within 1 cell of its gaze point or where its "
+                 "heatmap is >= 99% of its peak" + ("" if report.released else " (random weights: a proxy)"))
     for n, ref, best in report.summary():
         diff = best.max_heatmap_diff
         flag = "" if diff is not None and diff <= SUMMARY_TOL else f"; EXCEEDS {SUMMARY_TOL:.0e}"
         lines.append(f"speedup vs reference ({n} heads): {best.fps / ref.fps:.2f}× frames/s, "
                      f"max heatmap diff {diff:.1e} [{best.label}{flag}]")
+        bound = [r for r in report.results if r.heads == n and r.fidelity is not None and within_bound(r.fidelity)]
+        fastest = max(bound, key=lambda r: r.fps, default=None)
+        if fastest is not None and fastest is not best:
+            lines.append(f"  reduced precision within the bound (max heatmap diff <= "
+                         f"{FIDELITY_BOUND['max_heatmap_diff']}, agreement >= {FIDELITY_BOUND['agreement']:.0%}): "
+                         f"{fastest.fps / ref.fps:.2f}× "
+                         f"[{fastest.label}: {fastest.fidelity.summary()}]")  # type: ignore[union-attr]
     return "\n".join(lines)
 
 

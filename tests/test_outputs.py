@@ -177,3 +177,16 @@ def test_records_that_are_the_heads_file_and_outputs_that_are_one_file(tmp_path)
 def test_devices_are_not_compared(tmp_path):
     null = char_device(tmp_path, "null", 1, 3)
     check_outputs([Named("video_path", null), Named("records_path", null)], [Named("source", tmp_path)])
+
+
+def test_a_link_to_a_pipe_like_dev_stdout_is_never_removed(tmp_path):
+    """/dev/stdout is a symlink to /proc/self/fd/1; into a pipe it must be written directly, never unlinked
+    (the old sink removed /dev/stdout itself when a write failed)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to(fifo)
+    pending = PendingOutput(stdout)
+    assert pending.direct and pending.write_path == stdout
+    pending.discard()
+    assert stdout.is_symlink() and stat.S_ISFIFO(os.stat(stdout).st_mode)

@@ -48,12 +48,29 @@ class ChecksumError(WeightsError):
 
 
 def default_cache_dir() -> Path:
+    """``$GAZECAM_HOME``, else the user cache dir; a GAZECAM_HOME that cannot be a folder is an ``InputError``."""
     env = os.environ.get("GAZECAM_HOME")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        _check_home(path, env)
+        return path
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("gazecam", appauthor=False))
+
+
+def _check_home(path: Path, setting: str) -> None:
+    """GAZECAM_HOME must be a folder, or a path whose first existing parent is a folder (it is created)."""
+    from .errors import InputError
+
+    for at in (path, *path.parents):
+        if not at.exists():
+            continue
+        if at.is_dir():
+            return
+        what = "is a file" if at == path else f"is inside {at}, which is a file"
+        raise InputError(f"GAZECAM_HOME={setting} {what}, not a folder; point GAZECAM_HOME at a folder for the "
+                         "model cache (created if missing) or unset it to use the user cache folder")
 
 
 def default_mirror() -> str | None:

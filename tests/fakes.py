@@ -153,12 +153,14 @@ def left_level(image: np.ndarray) -> float:
 def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fps: Fraction = Fraction(25),
                codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True, gray: bool = False,
                rgba: bool = False, container_options: dict[str, str] | None = None,
-               audio_tail_s: float = 0.0, times_ms: Sequence[int] | None = None, gop: int | None = None) -> Path:
+               audio_tail_s: float = 0.0, times_ms: Sequence[int] | None = None, gop: int | None = None,
+               codec_options: dict[str, str] | None = None) -> Path:
     """Encode n frames whose left half has gray level frame_value(i); optional 440 Hz AAC track
     (as long as the video plus ``audio_tail_s``).
 
     ``times_ms``: a variable frame rate instead: frame i is shown at ``times_ms[i]`` milliseconds
     (``n = len(times_ms)``, no audio).  ``gop``: a keyframe every ``gop`` frames (libx264).
+    ``codec_options``: more encoder options (e.g. ``{"bf": "2"}``: B-frames).
     """
     import av
 
@@ -172,8 +174,9 @@ def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fp
         video.time_base = time_base
         if times_ms is not None:
             video.codec_context.time_base = time_base
-        if gop is not None:
-            video.options = {"g": str(gop), "keyint_min": str(gop)}
+        if gop is not None or codec_options:
+            video.options = {**({"g": str(gop), "keyint_min": str(gop)} if gop is not None else {}),
+                             **(codec_options or {})}
         astream = container.add_stream("aac", rate=44100, layout="mono") if audio else None
         sent = 0
         for i in range(n + int(round(audio_tail_s * fps))):

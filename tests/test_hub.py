@@ -185,3 +185,20 @@ def test_cli_offline_error_is_one_clear_message(tmp_path, monkeypatch, capsys):
     assert cli_main(["models", "download", NAME]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "could not be downloaded" in err and "put it at" in err
+
+
+def test_gazecam_home_that_is_not_a_folder_is_named(tmp_path, monkeypatch):
+    from gazecam.errors import InputError
+    from gazecam.hub import default_cache_dir
+
+    home = tmp_path / "file"
+    home.write_text("x")
+    monkeypatch.setenv("GAZECAM_HOME", str(home))
+    with pytest.raises(InputError, match=rf"GAZECAM_HOME={home} is a file, not a folder; point GAZECAM_HOME at a "
+                                         "folder"):
+        ModelCache()
+    monkeypatch.setenv("GAZECAM_HOME", str(home / "sub" / "cache"))
+    with pytest.raises(InputError, match=rf"GAZECAM_HOME={home}/sub/cache is inside {home}, which is a file"):
+        default_cache_dir()
+    monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "new" / "cache"))
+    assert default_cache_dir() == tmp_path / "new" / "cache"  # created when first needed

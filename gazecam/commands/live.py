@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "faces), face (OpenCV face cascade only) or auto (pose if available, else offline; "
                              "default)")
     parser.add_argument("--forget-settings", action="store_true",
-                        help="start with default overlay/gaze settings and window layout (clears the saved ones)")
+                        help="start with default overlay/gaze settings and window layout (clears the saved ones, "
+                             "kept in $XDG_CONFIG_HOME/gazecam/gazecam-live.conf, by default ~/.config/gazecam/, "
+                             "on Linux)")
 
 
 def model_choice_from_args(args: argparse.Namespace):
@@ -62,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise GazecamError(f"gazecam live needs PyQt6 ({e}); install it with `pip install PyQt6`") from e
     from ..gui.app import ensure_app, exec_window, make_window
-    from ..gui.settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
+    from ..gui.settings import ModelChoice, SettingsStore, open_settings
     from ..gui.sources import SourceSpec
 
     app = ensure_app()
-    store = SettingsStore(QSettings(ORGANIZATION, APPLICATION))
+    store = SettingsStore(open_settings())
     if args.forget_settings:
         store.q.clear()
     if choice is None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -112,15 +110,11 @@ def log_path_for(out: Path) -> Path:
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
+    from ...outputs import atomic_output
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:  # NAME.partial.pt, renamed into place when complete
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # key order of the official get_gazelle_state_dict() (module definition order of the official GazeLLE)

@@ -57,6 +57,7 @@ __all__ = [
     "validate_pose_file",
     "ultralytics_device",
     "DETECTOR_NAMES",
+    "DETECTOR_ALIASES",
     "FALLBACK_WARNING",
     "CASCADE_WARNING",
 ]
@@ -68,6 +69,7 @@ POSE_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3
 
 # the names make_detector() takes besides a model file (``face`` and ``hog`` are kept as they were/aliases)
 DETECTOR_NAMES = ("auto", "pose", "offline", "face")
+DETECTOR_ALIASES = ("hog",)  # = offline
 
 
 def pose_weights() -> RemoteFile:

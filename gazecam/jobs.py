@@ -96,11 +96,11 @@ class ProcessOptions:
 
 def _check_detector(spec: str | None) -> None:
     """A detector that is neither a known name nor an existing file fails here, before any model loads."""
-    from . import detect
+    from .detect import DETECTOR_ALIASES, DETECTOR_NAMES
 
-    names = tuple(getattr(detect, "DETECTOR_NAMES", ("auto", "pose", "face")))
+    names = DETECTOR_NAMES
     spec = (spec or "auto").strip()
-    if spec.lower() in names or Path(spec).expanduser().is_file():
+    if spec.lower() in names or spec.lower() in DETECTOR_ALIASES or Path(spec).expanduser().is_file():
         return
     what = "does not exist" if not Path(spec).expanduser().exists() else "is not a file"
     raise InputError(f"detector={spec!r}: expected {', '.join(names)} or a YOLO model file (.pt/.onnx); "

@@ -92,10 +92,11 @@ def _load_gaze_model(name: str | None, *, backbone: str | None, backbone_weights
     if backbone_weights or gaze_weights:
         if name:
             raise BackendError("give either a zoo model name or backbone + gaze weights files, not both")
-        if not (backbone_weights and gaze_weights):
-            raise BackendError("local weights need both a backbone weights file and a gaze weights file")
-        return GazeModel.from_files(backbone=backbone, backbone_weights=backbone_weights, gaze_weights=gaze_weights,
-                                    device=device)
+        if not gaze_weights:
+            raise BackendError("backbone weights need gaze weights too (gaze_weights=...)")
+        # gaze_weights alone: a whole-model file (gazelle-dinov3) that holds its backbone
+        return GazeModel.from_files(backbone=backbone, backbone_weights=backbone_weights or None,
+                                    gaze_weights=gaze_weights, device=device)
     try:
         return GazeModel.from_pretrained(str(name), device=device)
     except ValueError as e:  # unknown zoo name

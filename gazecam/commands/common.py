@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..backends import GazeBackend
     from ..model import GazeModel
 
-BACKBONES = ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14")
+from ..models.archs import BACKBONE_NAMES as BACKBONES  # noqa: E402 (torch-free table)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "gazelle_dinov2_vitb14_inout"
@@ -21,10 +21,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
 
     g = parser.add_argument_group("model", "a zoo model (--model) or local files (--backbone-weights + --gaze-weights)")
     g.add_argument("--model", default=None, metavar="NAME",
-                   help=f"zoo model, downloaded on first use: {', '.join(ZOO)} (default: {default_model})")
-    g.add_argument("--backbone", choices=BACKBONES, default=None, help="DINOv2 architecture of --backbone-weights")
-    g.add_argument("--backbone-weights", metavar="FILE", default=None, help="official DINOv2 checkpoint (.pth)")
-    g.add_argument("--gaze-weights", metavar="FILE", default=None, help="Gaze-LLE decoder checkpoint (.pt)")
+                   help=f"zoo model, downloaded on first use: {', '.join(ZOO)}, or an alias such as dinov3-x-inout "
+                        f"(default: {default_model}); gazelle_dinov3_* weights are under the DINOv3 License "
+                        "(see `gazecam models list`)")
+    g.add_argument("--backbone", choices=BACKBONES, default=None, help="architecture of --backbone-weights")
+    g.add_argument("--backbone-weights", metavar="FILE", default=None,
+                   help="backbone checkpoint (official DINOv2 .pth; DINOv3 / ViT-Tiny also accepted)")
+    g.add_argument("--gaze-weights", metavar="FILE", default=None,
+                   help="Gaze-LLE decoder checkpoint (.pt, with --backbone-weights), or a whole gazelle-dinov3 "
+                        "model file (alone)")
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
     g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
                    help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "
@@ -83,9 +88,10 @@ def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> 
     if any(files):
         if args.model:
             raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
-        if not all(files):
-            raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
-        return GazeModel.from_files(backbone=args.backbone, backbone_weights=args.backbone_weights,
+        if not args.gaze_weights:
+            raise InputError("--backbone-weights needs --gaze-weights FILE (the decoder checkpoint)")
+        # without --backbone-weights the gaze file must hold the backbone (gazelle-dinov3 files do)
+        return GazeModel.from_files(backbone=args.backbone, backbone_weights=args.backbone_weights or None,
                                     gaze_weights=args.gaze_weights, device=device)
     name = args.model or args._default_model
     if not name:

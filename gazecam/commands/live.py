@@ -34,9 +34,10 @@ def model_choice_from_args(args: argparse.Namespace):
     if any(files):
         if args.model:
             raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
-        if not all(files):
-            raise InputError("local weights need both --backbone-weights FILE and --gaze-weights FILE")
-        return ModelChoice(backbone=args.backbone, backbone_weights=str(args.backbone_weights),
+        if not args.gaze_weights:
+            raise InputError("--backbone-weights needs --gaze-weights FILE (the decoder checkpoint)")
+        return ModelChoice(backbone=args.backbone,
+                           backbone_weights=str(args.backbone_weights) if args.backbone_weights else None,
                            gaze_weights=str(args.gaze_weights), **runtime)
     if args.model:
         return ModelChoice(zoo_name=args.model, **runtime)

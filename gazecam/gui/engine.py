@@ -77,9 +77,9 @@ def _load_torch_model(choice: ModelChoice, device: str) -> Any:
     from ..model import GazeModel
 
     if choice.is_files:
-        if not (choice.backbone_weights and choice.gaze_weights):
-            raise InputError("local weights need both a backbone file and a gaze decoder file")
-        return GazeModel.from_files(backbone=choice.backbone, backbone_weights=choice.backbone_weights,
+        if not choice.gaze_weights:
+            raise InputError("local weights need a gaze weights file (a backbone file too, unless it holds one)")
+        return GazeModel.from_files(backbone=choice.backbone, backbone_weights=choice.backbone_weights or None,
                                     gaze_weights=choice.gaze_weights, device=device)
     if not choice.zoo_name:
         raise InputError("no model chosen: pick a zoo model or local weight files")

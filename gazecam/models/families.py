@@ -63,9 +63,10 @@ def _backbone_kind(state: dict[str, torch.Tensor]) -> str:
         return "vit_tiny"
     if "cls_token" in state and "pos_embed" in state:
         return "dinov2"
-    raise ValueError("not a backbone checkpoint: expected DINOv2 keys (cls_token, pos_embed, blocks.*), DINOv3 "
-                     "keys (storage_tokens, rope_embed.periods, ...) or ViT-Tiny keys (cls_token, rope_embed.periods)"
-                     f"; first keys: {sorted(state)[:8]}")
+    hint = " (it looks like a decoder file)" if "linear.weight" in state else ""
+    raise ValueError(f"not a DINOv2 backbone checkpoint (nor a DINOv3 / ViT-Tiny one){hint}: expected DINOv2 keys "
+                     "(cls_token, pos_embed, blocks.*), DINOv3 keys (storage_tokens, rope_embed.periods, ...) or "
+                     f"ViT-Tiny keys (cls_token, rope_embed.periods); first keys: {sorted(state)[:8]}")
 
 
 def _unwrap_tiny(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

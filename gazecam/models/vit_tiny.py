@@ -6,9 +6,9 @@ embedding, one class token (no storage tokens, no absolute position embedding), 
 RoPE on the patch tokens of q and k (base 100, coordinates normalised per axis, ``periods`` read from
 the checkpoint), and **no final norm**: the features are the last block's patch tokens.
 
-Written for speed on CPUs: ``F.scaled_dot_product_attention``, RoPE applied to q and k in one
-elementwise pass over all tokens (the class token gets the identity rotation, cos 1 / sin 0, so
-nothing is split off and concatenated back), sin/cos tables computed once per forward.
+Written for speed on CPUs: ``F.scaled_dot_product_attention``, RoPE applied to q and k together over
+all tokens (the class token gets the identity rotation, cos 1 / sin 0, so nothing is split off and
+concatenated back; rotate_half's sign folded into the sin table), sin/cos tables computed once per forward.
 
 No I/O here: callers pass state dicts (see :mod:`gazecam.weights`).
 """
@@ -119,13 +119,15 @@ class _Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor) -> torch.Tensor:
+        """``sin`` is the *signed* table (see :meth:`ViTTinyBackbone.forward`): rotate_half(x) * sin ==
+        swap_halves(x) * signed_sin, so the rotation is 3 passes (swap, mul, addcmul) without a negation."""
         b, n, c = x.shape
         h = self.num_heads
         qkv = self.qkv(x).view(b, n, 3, h, c // h)  # (B, N, 3, H, Dh)
         qk = qkv[:, :, :2]  # q and k together: one rotation pass
         half = qk.shape[-1] // 2
-        rotated = torch.cat([-qk[..., half:], qk[..., :half]], dim=-1)  # rotate_half
-        qk = qk * cos.to(qk.dtype) + rotated * sin.to(qk.dtype)  # sin/cos (N,1,1,Dh); class token: identity
+        swapped = torch.cat([qk[..., half:], qk[..., :half]], dim=-1)
+        qk = (qk * cos.to(qk.dtype)).addcmul_(swapped, sin.to(qk.dtype))  # (N,1,1,Dh) tables; class token: identity
         q, k = qk.unbind(2)  # (B, N, H, Dh)
         v = qkv[:, :, 2]
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B,H,N,Dh)
@@ -205,6 +207,8 @@ class ViTTinyBackbone(nn.Module):
         tokens = self.patch_embed.proj(x).flatten(2).transpose(1, 2)  # (B, HW, C)
         tokens = torch.cat([self.cls_token.expand(b, -1, -1).to(tokens.dtype), tokens], dim=1)  # (B, 1 + HW, C)
         sin, cos = rope_sin_cos(self.rope_embed.periods, self.grid, self.grid, prefix_tokens=1)
+        half = sin.shape[-1] // 2
+        sin = torch.cat([-sin[:, :half], sin[:, half:]], dim=-1)  # signed: rotate_half's minus moved here
         sin, cos = sin[:, None, None, :], cos[:, None, None, :]  # (N, 1, 1, Dh): broadcast over q/k and heads
         for blk in self.blocks:
             tokens = blk(tokens, sin, cos)

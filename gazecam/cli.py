@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "gazecam.commands.bench",
     "eval": "gazecam.commands.eval",
     "train": "gazecam.commands.train",
+    "report": "gazecam.commands.report",
 }
 
 EXIT_ERROR = 1
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except GazecamError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"gazecam {args.command}: error: {e}", file=sys.stderr)
+        from .commands.common import flag_wording
+
+        print(f"gazecam {args.command}: error: {flag_wording(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if args.debug:

@@ -2,8 +2,9 @@
 
 Threads: :class:`~gazecam.capture.Capture` reads the source in its own thread (files: every frame through a
 bounded queue; live sources: newest frame wins).  Detection, tracking and the gaze model run in the thread
-that iterates the pipeline - one thread owns the models.  Rendering and writing are the consumer's job
-(``gazecam process``, the GUI), which also fills ``timings.render`` / ``timings.write``.
+that iterates the pipeline - one thread owns the models.  The per-frame step is :class:`FrameProcessor`
+(shared with the GUI and the benchmark).  Rendering and writing are the consumer's job (:mod:`gazecam.jobs`,
+the GUI), which reports their times with :meth:`Pipeline.record_times`.
 
     with Pipeline("clip.mp4", detector=det, tracker=HeadTracker(), gaze_stage=GazeStage(model=m)) as pipe:
         for result in pipe:          # GazeResult per frame, in order
@@ -30,9 +31,9 @@ from .detect import HeadDetector
 from .errors import GazecamError
 from .gaze import GazeStage
 from .track import HeadTracker
-from .types import GazeResult, StageTimes
+from .types import Frame, GazeResult, StageTimes
 
-__all__ = ["Pipeline", "PipelineStats", "StageTotals", "run"]
+__all__ = ["Pipeline", "FrameProcessor", "PipelineStats", "StageTotals", "run"]
 
 
 @dataclass
@@ -56,7 +57,7 @@ class StageTotals:
 
 @dataclass
 class PipelineStats:
-    """Counters of one pipeline run; ``totals`` includes the render/write times the consumer fills in."""
+    """Counters of one pipeline run; ``totals`` includes the render/write times the consumer records."""
 
     frames: int = 0  # results produced
     people_frames: int = 0  # heads summed over frames (one record line each)
@@ -66,12 +67,69 @@ class PipelineStats:
     wall_s: float = 0.0
 
 
+class FrameProcessor:
+    """The per-frame step every consumer shares: detect heads -> track them -> gaze, with stage timings.
+
+    ``tracker=None`` keeps the detector's ids (e.g. known boxes with track ids).  Errors of a stage reach the
+    caller as :class:`~gazecam.errors.GazecamError` naming the stage and the frame.  :attr:`stats` counts the
+    frames and sums the stage times; a consumer that renders or writes adds its own times through
+    :meth:`record_times` (the :class:`~gazecam.types.GazeResult` it got is never changed).  Owned by one thread.
+    """
+
+    def __init__(self, *, detector: HeadDetector, gaze_stage: GazeStage, tracker: HeadTracker | None = None) -> None:
+        self.detector = detector
+        self.tracker = tracker
+        self.gaze_stage = gaze_stage
+        self.stats = PipelineStats()
+
+    def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
+        """Gaze for every head of ``frame``; ``capture_ms``: time spent getting it (for the totals)."""
+        timings = StageTimes(capture=capture_ms)
+        t0 = time.perf_counter()
+        try:
+            heads = self.detector.detect(frame)
+            if self.tracker is not None:
+                heads = self.tracker.update(heads)
+        except GazecamError:
+            raise
+        except Exception as e:
+            raise GazecamError(f"head detection ({getattr(self.detector, 'name', 'detector')}) failed on frame "
+                               f"{frame.index}: {type(e).__name__}: {e}") from e
+        timings.detect = (time.perf_counter() - t0) * 1e3
+        encodes = self.gaze_stage.encodes
+        try:
+            result = self.gaze_stage.process(frame, heads, timings)
+        except GazecamError:
+            raise
+        except Exception as e:
+            raise GazecamError(f"gaze model ({getattr(self.gaze_stage.model, 'name', 'model')}) failed on "
+                               f"frame {frame.index}: {type(e).__name__}: {e}") from e
+        st = self.stats
+        st.frames += 1
+        st.people_frames += len(result)
+        st.frames_with_people += bool(len(result))
+        st.encodes += self.gaze_stage.encodes - encodes
+        st.totals.add(result.timings)
+        return result
+
+    def record_times(self, *, render_ms: float = float("nan"), write_ms: float = float("nan")) -> None:
+        """Add the consumer's render / write milliseconds of one frame to :attr:`stats` (NaN = not done)."""
+        self.stats.totals.add(StageTimes(render=render_ms, write=write_ms))
+
+    def reset(self) -> None:
+        """Forget tracks, smoothing state and cached features (e.g. after a seek or a new source)."""
+        if self.tracker is not None:
+            self.tracker.reset()
+        self.gaze_stage.reset()
+
+
 class Pipeline:
     """Iterate to get one :class:`GazeResult` per captured frame.
 
     ``source``: anything :class:`~gazecam.capture.Capture` opens, or an open ``Capture``.  The source is
     opened here (bad input fails now, :attr:`info` is known before the first frame).  ``tracker=None``
     keeps the detector's ids (e.g. ``--heads`` files with track ids).  ``max_frames`` stops early.
+    Each frame goes through :meth:`FrameProcessor.step` (:attr:`processor`).
     """
 
     def __init__(self, source: str | int | Path | Capture, *, detector: HeadDetector, gaze_stage: GazeStage,
@@ -79,14 +137,27 @@ class Pipeline:
                  queue_size: int = 8) -> None:
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-        self.detector = detector
-        self.tracker = tracker
-        self.gaze_stage = gaze_stage
+        self.processor = FrameProcessor(detector=detector, gaze_stage=gaze_stage, tracker=tracker)
         self.max_frames = max_frames
         self.capture = source if isinstance(source, Capture) else Capture(source, live=live, queue_size=queue_size)
-        self.stats = PipelineStats()
         self._stop = threading.Event()
         self._started = False
+
+    @property
+    def detector(self) -> HeadDetector:
+        return self.processor.detector
+
+    @property
+    def tracker(self) -> HeadTracker | None:
+        return self.processor.tracker
+
+    @property
+    def gaze_stage(self) -> GazeStage:
+        return self.processor.gaze_stage
+
+    @property
+    def stats(self) -> PipelineStats:
+        return self.processor.stats
 
     @property
     def info(self) -> SourceInfo:
@@ -104,6 +175,14 @@ class Pipeline:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
+        """One frame through detection, tracking and gaze (see :meth:`FrameProcessor.step`)."""
+        return self.processor.step(frame, capture_ms=capture_ms)
+
+    def record_times(self, *, render_ms: float = float("nan"), write_ms: float = float("nan")) -> None:
+        """The consumer's render / write milliseconds of one frame, for :attr:`stats`."""
+        self.processor.record_times(render_ms=render_ms, write_ms=write_ms)
+
     def __iter__(self) -> Iterator[GazeResult]:
         if self._started:
             raise RuntimeError("a Pipeline can be iterated once; create a new one for another pass")
@@ -114,39 +193,13 @@ class Pipeline:
             while not self._stop.is_set():
                 if self.max_frames is not None and self.stats.frames >= self.max_frames:
                     break
-                timings = StageTimes()
                 t0 = time.perf_counter()
                 frame = next(frames, None)
                 if frame is None:
                     break
-                timings.capture = (time.perf_counter() - t0) * 1e3  # waiting for the reader thread
-                t0 = time.perf_counter()
-                try:
-                    heads = self.detector.detect(frame)
-                    if self.tracker is not None:
-                        heads = self.tracker.update(heads)
-                except GazecamError:
-                    raise
-                except Exception as e:
-                    raise GazecamError(f"head detection ({self.detector.name}) failed on frame {frame.index}: "
-                                       f"{type(e).__name__}: {e}") from e
-                timings.detect = (time.perf_counter() - t0) * 1e3
-                encodes = self.gaze_stage.encodes
-                try:
-                    result = self.gaze_stage.process(frame, heads, timings)
-                except GazecamError:
-                    raise
-                except Exception as e:
-                    raise GazecamError(f"gaze model ({getattr(self.gaze_stage.model, 'name', 'model')}) failed on "
-                                       f"frame {frame.index}: {type(e).__name__}: {e}") from e
-                st = self.stats
-                st.frames += 1
-                st.people_frames += len(result)
-                st.frames_with_people += bool(len(result))
-                st.encodes += self.gaze_stage.encodes - encodes
-                st.wall_s = time.perf_counter() - t_start
+                result = self.step(frame, capture_ms=(time.perf_counter() - t0) * 1e3)  # waiting for the reader
+                self.stats.wall_s = time.perf_counter() - t_start
                 yield result
-                st.totals.add(timings)  # after the consumer filled in render/write
         finally:
             self.stats.wall_s = time.perf_counter() - t_start
 

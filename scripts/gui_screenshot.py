@@ -70,7 +70,8 @@ def make_clip(path: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", type=Path, default=REPO / "assets" / "sample.mp4")
+    ap.add_argument("--input", type=Path, default=REPO / "assets" / "sample.mp4",
+                    help="a video, an image or a folder of images")
     ap.add_argument("--output", type=Path, default=REPO / "assets" / "gui.png")
     ap.add_argument("--results", type=int, default=4, help="inference results to wait for while playing")
     ap.add_argument("--frame", type=int, default=40, help="then pause on this frame and wait for its overlays")
@@ -93,7 +94,7 @@ def main() -> int:
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     try:
         with tempfile.TemporaryDirectory(prefix="gazecam-gui-") as tmp:
-            source = a.input if a.input.is_file() else make_clip(Path(tmp) / "clip.mp4")
+            source = a.input if a.input.exists() else make_clip(Path(tmp) / "clip.mp4")
             return shoot(a, source, Path(tmp))
     finally:
         if xvfb is not None:
@@ -141,7 +142,7 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
                 win.play()
             if win.inference.processed >= a.results and win.latest is not None and len(win.latest.result):
                 win.pause()
-                state["target"] = min(a.frame, max(win.source_meta.frame_count - 1, 0))
+                state["target"] = min(a.frame, win.seek_slider.maximum())  # the file's last frame
                 win.seek(state["target"])
                 state["phase"] = "pausing"
         elif state["phase"] == "pausing":

@@ -10,5 +10,11 @@ if ! command -v Xvfb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
       xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0; } >/dev/null 2>&1 \
     || echo "setup: could not install Xvfb; the real-X-server GUI test will be skipped" >&2
 fi
+# The report has one test in a real headless browser (Debian's chromium); install it where we can, else it skips.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing chromium (Debian package) for the report's headless-browser test"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the report's browser test will be skipped" >&2
+fi
 export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
 exec .venv/bin/python -m pytest "$@"

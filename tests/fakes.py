@@ -1,4 +1,4 @@
-"""Test doubles shared by several test modules."""
+"""Test doubles shared by several test modules: a full disk, generated videos (CFR, VFR, corrupt)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import errno
 import http.server
 import io
 import threading
+from fractions import Fraction
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gazecam.types import GazePrediction
 
 
 class FullDisk(io.RawIOBase):
@@ -76,3 +82,129 @@ class LocalServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class CountingModel:
+    """A stand-in for GazeModel (same interface): a heatmap peaking at the frame centre."""
+
+    name = "counting"
+    released = False
+    note = "test model"
+    has_inout = True
+
+    def __init__(self) -> None:
+        self.encodes = 0
+        self.thread_ids: set[int] = set()
+
+    def encode(self, image):
+        self.encodes += 1
+        self.thread_ids.add(threading.get_ident())
+        return image.shape
+
+    def decode(self, feats, heads):
+        self.thread_ids.add(threading.get_ident())
+        n = len(np.asarray(heads).reshape(-1, 4))
+        hm = np.zeros((n, 64, 64), np.float32)
+        hm[:, 32, 32] = 1.0
+        return GazePrediction(heatmaps=hm, inout=np.full(n, 0.8, np.float32))
+
+
+# --------------------------------------------------------------------------- generated videos
+
+
+def frame_value(i: int) -> int:
+    """Gray level that encodes frame i (survives lossy coding to within a few levels)."""
+    return (i * 23) % 200 + 20
+
+
+def left_level(image: np.ndarray) -> float:
+    h, w = image.shape[:2]
+    return float(image[h // 4: 3 * h // 4, w // 8: 3 * w // 8].mean())
+
+
+def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fps: Fraction = Fraction(25),
+               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True, gray: bool = False,
+               rgba: bool = False, container_options: dict[str, str] | None = None,
+               audio_tail_s: float = 0.0, times_ms: Sequence[int] | None = None, gop: int | None = None) -> Path:
+    """Encode n frames whose left half has gray level frame_value(i); optional 440 Hz AAC track
+    (as long as the video plus ``audio_tail_s``).
+
+    ``times_ms``: a variable frame rate instead: frame i is shown at ``times_ms[i]`` milliseconds
+    (``n = len(times_ms)``, no audio).  ``gop``: a keyframe every ``gop`` frames (libx264).
+    """
+    import av
+
+    if times_ms is not None:
+        n, audio, time_base = len(times_ms), False, Fraction(1, 1000)
+    else:
+        time_base = 1 / Fraction(fps)
+    with av.open(str(path), mode="w", options=container_options or {}) as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.time_base = time_base
+        if times_ms is not None:
+            video.codec_context.time_base = time_base
+        if gop is not None:
+            video.options = {"g": str(gop), "keyint_min": str(gop)}
+        astream = container.add_stream("aac", rate=44100, layout="mono") if audio else None
+        sent = 0
+        for i in range(n + int(round(audio_tail_s * fps))):
+            image = np.zeros((height, width, 3), np.uint8)
+            image[:, : width // 2] = frame_value(i)
+            if gray:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:, :, 0]), format="gray")
+            elif rgba:
+                alpha = np.full((height, width, 1), 255, np.uint8)
+                frame = av.VideoFrame.from_ndarray(np.concatenate([image, alpha], axis=2), format="rgba")
+            else:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i if times_ms is None else int(times_ms[i])
+            frame.time_base = time_base
+            for packet in video.encode(frame) if i < n else ():
+                container.mux(packet)
+            if astream is not None:
+                until = int(round((i + 1) / fps * 44100))
+                while sent < until:
+                    k = min(1024, until - sent)
+                    t = np.arange(sent, sent + k) / 44100
+                    pcm = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]  # (1, k)
+                    aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="mono")
+                    aframe.sample_rate, aframe.pts, aframe.time_base = 44100, sent, Fraction(1, 44100)
+                    for packet in astream.encode(aframe):
+                        container.mux(packet)
+                    sent += k
+        for stream in (video, astream):
+            if stream is not None:
+                for packet in stream.encode(None):
+                    container.mux(packet)
+    return path
+
+
+#: Frame times (ms) of a variable-frame-rate clip: bursts closer than one frame at its average rate
+#: (two frames round to one number) and pauses (numbers skipped).
+VFR_TIMES_MS = (0, 40, 60, 70, 120, 200, 210, 215, 260, 300, 340, 345, 400, 480, 490, 500, 560, 640, 650, 700)
+
+
+def corrupt_packets(path: Path, out: Path, which: tuple[int, ...]) -> Path:
+    """A copy of ``path`` whose video packets number ``which`` (decode order) are overwritten with noise."""
+    import av
+
+    with av.open(str(path)) as container:
+        spans = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for k in which:
+        pos, size = spans[k]
+        data[pos: pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    out.write_bytes(bytes(data))
+    return out
+
+
+def same_frame(a, b) -> bool:
+    """Two :class:`~gazecam.types.Frame` objects with the same index, timestamp and pixels."""
+    return a.index == b.index and a.timestamp_s == b.timestamp_s and np.array_equal(a.image, b.image)
+
+
+def shown_at(indices: Sequence[int], target: int) -> int:
+    """The frame a player shows at number ``target``: the last one numbered <= target (else the first)."""
+    return max((i for i in indices if i <= target), default=min(indices))

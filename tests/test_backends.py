@@ -193,7 +193,7 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
 
 def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     from gazecam.backends.onnxruntime import OrtBackend
-    from gazecam.commands.common import add_model_arguments, load_model
+    from gazecam.commands.common import add_model_arguments, flag_wording, load_model
     from gazecam.errors import InputError
     from gazecam.model import GazeModel
 
@@ -208,8 +208,9 @@ def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     # auto falls back to torch for what onnxruntime does not run
     assert type(load_model(parser.parse_args(files + ["--precision", "bf16"]))).__name__ == "TorchBackend"
     assert (tmp_path / "exports").is_dir()
-    with pytest.raises(InputError, match="--backend onnxruntime: .*fp32"):
+    with pytest.raises(InputError, match="backend='onnxruntime': .*fp32") as e:
         load_model(parser.parse_args(files + ["--backend", "onnxruntime", "--precision", "bf16"]))
+    assert flag_wording(str(e.value)).startswith("--backend onnxruntime: ")  # what the CLI prints
 
 
 def test_onednn_linears_share_weights_and_leave_the_model_alone(golden_model_inout, golden_images):

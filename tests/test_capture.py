@@ -12,66 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazecam import capture as capture_mod
+from fakes import corrupt_packets, frame_value, left_level, make_video
+
 from gazecam.capture import Capture, CaptureError, CaptureWarning, parse_source
+from gazecam.capture.sources import redact_url
 from gazecam.errors import InputError
-
-
-# --------------------------------------------------------------------------- media helpers
-
-
-def frame_value(i: int) -> int:
-    """Gray level that encodes frame i (survives lossy coding to within a few levels)."""
-    return (i * 23) % 200 + 20
-
-
-def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fps: Fraction = Fraction(25),
-               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True, gray: bool = False,
-               rgba: bool = False, container_options: dict[str, str] | None = None,
-               audio_tail_s: float = 0.0) -> Path:
-    """Encode n frames whose left half has gray level frame_value(i); optional 440 Hz AAC track
-    (as long as the video plus ``audio_tail_s``)."""
-    with av.open(str(path), mode="w", options=container_options or {}) as container:
-        video = container.add_stream(codec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, pix_fmt
-        video.time_base = 1 / fps
-        astream = container.add_stream("aac", rate=44100, layout="mono") if audio else None
-        sent = 0
-        for i in range(n + int(round(audio_tail_s * fps))):
-            image = np.zeros((height, width, 3), np.uint8)
-            image[:, : width // 2] = frame_value(i)
-            if gray:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:, :, 0]), format="gray")
-            elif rgba:
-                alpha = np.full((height, width, 1), 255, np.uint8)
-                frame = av.VideoFrame.from_ndarray(np.concatenate([image, alpha], axis=2), format="rgba")
-            else:
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = i
-            frame.time_base = 1 / fps
-            for packet in video.encode(frame) if i < n else ():
-                container.mux(packet)
-            if astream is not None:
-                until = int(round((i + 1) / fps * 44100))
-                while sent < until:
-                    k = min(1024, until - sent)
-                    t = np.arange(sent, sent + k) / 44100
-                    pcm = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]  # (1, k)
-                    aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="mono")
-                    aframe.sample_rate, aframe.pts, aframe.time_base = 44100, sent, Fraction(1, 44100)
-                    for packet in astream.encode(aframe):
-                        container.mux(packet)
-                    sent += k
-        for stream in (video, astream):
-            if stream is not None:
-                for packet in stream.encode(None):
-                    container.mux(packet)
-    return path
-
-
-def left_level(image: np.ndarray) -> float:
-    h, w = image.shape[:2]
-    return float(image[h // 4: 3 * h // 4, w // 8: 3 * w // 8].mean())
 
 
 # --------------------------------------------------------------------------- files
@@ -450,21 +395,10 @@ def test_truncated_file_without_index_is_a_clear_error(tmp_path: Path) -> None:
         Capture(cut)
 
 
-def _corrupt_packets(path: Path, out: Path, which: tuple[int, ...]) -> None:
-    with av.open(str(path)) as container:
-        spans = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
-    data = bytearray(path.read_bytes())
-    rng = np.random.default_rng(0)
-    for k in which:
-        pos, size = spans[k]
-        data[pos: pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
-    out.write_bytes(bytes(data))
-
-
 def test_corrupt_frames_in_the_middle_are_skipped_and_counted(tmp_path: Path) -> None:
     path = make_video(tmp_path / "v.mp4", n=20, audio=False)
     bad = tmp_path / "bad.mp4"
-    _corrupt_packets(path, bad, (5, 6, 12))
+    corrupt_packets(path, bad, (5, 6, 12))
     with _no_warning():
         with Capture(bad) as cap:
             frames = list(cap)
@@ -479,7 +413,7 @@ def test_corrupt_frames_in_the_middle_are_skipped_and_counted(tmp_path: Path) ->
 def test_too_many_consecutive_corrupt_frames(tmp_path: Path) -> None:
     path = make_video(tmp_path / "v.mp4", n=20, audio=False)
     bad = tmp_path / "bad.mp4"
-    _corrupt_packets(path, bad, tuple(range(3, 12)))
+    corrupt_packets(path, bad, tuple(range(3, 12)))
     with Capture(bad, max_corrupt_run=2) as cap:
         with pytest.raises(CaptureError, match="more than 2 consecutive undecodable frames"):
             list(cap)
@@ -507,5 +441,5 @@ def test_parse_source() -> None:
 
 
 def test_redact_masks_passwords() -> None:
-    assert capture_mod._redact("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
-    assert capture_mod._redact("http://host/x") == "http://host/x"
+    assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
+    assert redact_url("http://host/x") == "http://host/x"

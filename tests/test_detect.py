@@ -12,7 +12,6 @@ import pytest
 from gazecam.detect import (
     FALLBACK_WARNING,
     CascadeHeadDetector,
-    FileHeads,
     HeadDetector,
     PoseHeadDetector,
     YoloHeadDetector,
@@ -153,78 +152,6 @@ def test_cascade_without_haar_files_is_a_clear_error(monkeypatch):
     monkeypatch.delattr(cv2.data, "haarcascades")
     with pytest.raises(GazecamError, match="Haar cascades"):
         CascadeHeadDetector()
-
-
-# -- head files -------------------------------------------------------------------------------------
-def test_jsonl_heads_pixels_and_normalised_with_clipping(tmp_path):
-    p = tmp_path / "heads.jsonl"
-    p.write_text("\n".join(json.dumps(r) for r in [
-        {"frame": 0, "xyxy": [10, 10, 50, 50]},
-        {"frame": 0, "xyxy_norm": [0.5, 0.5, 0.75, 1.0], "confidence": 0.7},
-        {"frame": 2, "xyxy": [-20, 100, 30, 200]},  # at the border: clipped
-        {"frame": 3, "xyxy": [500, 500, 600, 600]},  # entirely outside: dropped
-    ]) + "\n\n")
-    fh = FileHeads(p)
-    assert not fh.has_track_ids and fh.frames == [0, 2, 3]
-    h0 = fh.detect(_frame(index=0))
-    np.testing.assert_allclose(h0.xyxy, [[10, 10, 50, 50], [80, 60, 120, 120]])
-    np.testing.assert_allclose(h0.confidence, [1.0, 0.7])
-    assert h0.track_ids.tolist() == [-1, -1]
-    assert len(fh.detect(_frame(index=1))) == 0
-    np.testing.assert_allclose(fh.detect(_frame(index=2)).xyxy, [[0, 100, 30, 120]])
-    assert len(fh.detect(_frame(index=3))) == 0
-
-
-def test_json_and_csv_heads_with_track_ids(tmp_path):
-    pj = tmp_path / "heads.json"
-    pj.write_text(json.dumps({"heads": [{"frame": 1, "xyxy": [1, 2, 3, 4], "track_id": 7}]}))
-    fj = FileHeads(pj)
-    assert fj.has_track_ids
-    assert fj.detect(_frame(index=1)).track_ids.tolist() == [7]
-    pc = tmp_path / "heads.csv"
-    pc.write_text("frame,x1_norm,y1_norm,x2_norm,y2_norm,track_id\n0,0.1,0.1,0.2,0.3,4\n0,0.5,0.5,0.6,0.6,5\n")
-    fc = FileHeads(pc)
-    h = fc.detect(_frame(index=0))
-    np.testing.assert_allclose(h.xyxy[0], [16, 12, 32, 36], rtol=1e-5)
-    assert h.track_ids.tolist() == [4, 5]
-
-
-def test_gazecam_records_are_accepted_as_head_files(tmp_path):
-    p = tmp_path / "rec.jsonl"
-    p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9],
-                             "head_xyxy_norm": [0.0, 0.0, 0.1, 0.1]}) + "\n")
-    with pytest.raises(InputError, match="exactly one box"):
-        FileHeads(p)  # both pixel and normalised boxes: ambiguous
-    p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9]}) + "\n")
-    assert FileHeads(p).detect(_frame()).track_ids.tolist() == [3]
-
-
-@pytest.mark.parametrize("name, text, match", [
-    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\n{"frame": 1, "xyxy": [1, 2, 3]}\n', r"line 2: 'xyxy' must be"),
-    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\nnot json\n', r"line 2: not valid JSON"),
-    ("a.jsonl", '{"xyxy": [1, 2, 3, 4]}\n', r"line 1: missing 'frame'"),
-    ("a.jsonl", '{"frame": -1, "xyxy": [1, 2, 3, 4]}\n', r"line 1: 'frame' must be >= 0"),
-    ("a.jsonl", '{"frame": 0, "xyxy": [5, 2, 3, 4]}\n', r"line 1: inverted box"),
-    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, "x", 4]}\n', r"line 1: box values must be numbers"),
-    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1}\n{"frame": 1, "xyxy": [1, 2, 3, 4]}\n',
-     r"track_id for some boxes"),
-    ("a.json", '[{"frame": 0, "xyxy": [1, 2, 3, 4]}, 5]', r"record 1: expected an object"),
-    ("a.json", '{"frame": 0', r"line 1: not valid JSON"),
-    ("a.csv", "frame,a,b\n0,1,2\n", r"line 1: CSV header needs"),
-    ("a.csv", "frame,x1,y1,x2,y2\n0,1,2,3,4\n1,1,2,zz,4\n", r"line 3: box values must be numbers"),
-    ("a.txt", "", r"expected \.json, \.jsonl or \.csv"),
-])
-def test_malformed_head_files_name_file_and_line(tmp_path, name, text, match):
-    p = tmp_path / name
-    p.write_text(text)
-    with pytest.raises(InputError, match=match) as e:
-        FileHeads(p)
-    assert str(p) in str(e.value)
-
-
-def test_missing_head_file():
-    with pytest.raises(InputError, match="does not exist"):
-        FileHeads("/nonexistent/heads.jsonl")
 
 
 # -- YOLO and pose code paths (random weights from ultralytics' packaged yaml; no download) ----------------

@@ -10,40 +10,17 @@ import av
 import numpy as np
 import pytest
 
+from fakes import CountingModel
+
 from gazecam.capture import Capture
-from gazecam.detect import FileHeads
+from gazecam.records import FileHeads
 from gazecam.errors import GazecamError
 from gazecam.gaze import GazeStage
 from gazecam.pipeline import Pipeline, run
 from gazecam.track import HeadTracker
-from gazecam.types import Frame, GazePrediction, HeadBoxes
+from gazecam.types import Frame, HeadBoxes
 
 H, W = 120, 160
-
-
-class CountingModel:
-    """A stand-in for GazeModel (same interface): a heatmap peaking at the frame centre."""
-
-    name = "counting"
-    released = False
-    note = "test model"
-    has_inout = True
-
-    def __init__(self) -> None:
-        self.encodes = 0
-        self.thread_ids: set[int] = set()
-
-    def encode(self, image):
-        self.encodes += 1
-        self.thread_ids.add(threading.get_ident())
-        return image.shape
-
-    def decode(self, feats, heads):
-        self.thread_ids.add(threading.get_ident())
-        n = len(np.asarray(heads).reshape(-1, 4))
-        hm = np.zeros((n, 64, 64), np.float32)
-        hm[:, 32, 32] = 1.0
-        return GazePrediction(heatmaps=hm, inout=np.full(n, 0.8, np.float32))
 
 
 def make_video(path: Path, n: int = 10, fps: int = 10) -> Path:

@@ -85,24 +85,6 @@ def check_backend_options(backend: str, *, precision: str = "fp32", compile: boo
         raise BackendUnavailable("onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu)")
 
 
-def _load_gaze_model(name: str | None, *, backbone: str | None, backbone_weights: str | Path | None,
-                     gaze_weights: str | Path | None, device: str) -> "GazeModel":
-    from ..model import GazeModel
-
-    if backbone_weights or gaze_weights:
-        if name:
-            raise BackendError("give either a zoo model name or backbone + gaze weights files, not both")
-        if not gaze_weights:
-            raise BackendError("backbone weights need gaze weights too (gaze_weights=...)")
-        # gaze_weights alone: a whole-model file (gazelle-dinov3) that holds its backbone
-        return GazeModel.from_files(backbone=backbone, backbone_weights=backbone_weights or None,
-                                    gaze_weights=gaze_weights, device=device)
-    try:
-        return GazeModel.from_pretrained(str(name), device=device)
-    except ValueError as e:  # unknown zoo name
-        raise BackendError(str(e)) from e
-
-
 def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, backbone: str | None = None,
                  backbone_weights: str | Path | None = None, gaze_weights: str | Path | None = None,
                  export_dir: str | Path | None = None, device: str = "cpu", precision: str = "fp32",
@@ -110,7 +92,8 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
                  export_root: str | Path | None = None, notify: Callable[[str], None] | None = None) -> GazeBackend:
     """A backend running ``model`` (exported to ONNX on first use, cached) or an existing ``export_dir``.
 
-    ``model``: a loaded GazeModel, or a zoo name; or local files (``backbone_weights`` + ``gaze_weights``).
+    ``model``: a loaded GazeModel, or a zoo name; or local files (``backbone_weights`` + ``gaze_weights``),
+    loaded through :func:`gazecam.loading.load_gaze_model`.
     For onnxruntime/tensorrt the torch model is only used to export (load it on the CPU).
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
     with bf16 support).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder
@@ -120,8 +103,11 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
     resolved = resolve_backend_name(name, device, precision=precision, compile=compile)
     check_backend_options(resolved, precision=precision, compile=compile)
     if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
-        model = _load_gaze_model(model, backbone=backbone, backbone_weights=backbone_weights,
-                                 gaze_weights=gaze_weights, device=device if resolved == "torch" else "cpu")
+        from ..loading import ModelSpec, load_gaze_model
+
+        model = load_gaze_model(ModelSpec(name=model, backbone=backbone, backbone_weights=backbone_weights,
+                                          gaze_weights=gaze_weights),
+                                device=device if resolved == "torch" else "cpu")
     if resolved == "torch":
         if model is None:
             raise BackendError("the torch backend needs a model (an ONNX export directory cannot run on torch)")

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
         write_synthetic_video
     from ..errors import InputError
-    from .common import resolve_device
+    from ..loading import resolve_device
 
     try:
         heads = parse_heads(args.heads)

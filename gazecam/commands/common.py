@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..loading import DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backends import GazeBackend
@@ -14,12 +16,41 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from ..models.archs import BACKBONE_NAMES as BACKBONES  # noqa: E402 (torch-free table)
 
+#: Python parameter (as library messages name it: ``precision='fp16'``) -> command-line flag.
+PARAMETER_FLAGS = {
+    "name": "--model", "backbone": "--backbone", "backbone_weights": "--backbone-weights",
+    "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
+    "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
+    "detector": "--detector", "detector_class": "--detector-class", "detector_conf": "--detector-conf",
+    "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
+    "max_frames": "--max-frames",
+    "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
+}
+_PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))
+                        + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
 
-def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = "gazelle_dinov2_vitb14_inout"
-                        ) -> None:
+
+def flag_wording(message: str) -> str:
+    """A library message in command-line words: ``precision='fp16'`` -> ``--precision fp16``.
+
+    The one place where Python parameter names become flags (library errors name parameters, so that GUI and
+    Python users can act on them too).
+    """
+    def flag(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if value[:1] in "'\"" and value[-1:] == value[:1] and len(value) >= 2:
+            value = value[1:-1]
+        if name == "compile":
+            return "--compile" if value == "True" else "no --compile"
+        return f"{PARAMETER_FLAGS[name]} {value}"
+
+    return _PARAMETER.sub(flag, message)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = DEFAULT_MODEL) -> None:
     from ..zoo import ZOO
 
-    g = parser.add_argument_group("model", "a zoo model (--model) or local files (--backbone-weights + --gaze-weights)")
+    g = parser.add_argument_group("model", "a zoo model (--model) or local files (--gaze-weights [+ --backbone-weights])")
     g.add_argument("--model", default=None, metavar="NAME",
                    help=f"zoo model, downloaded on first use: {', '.join(ZOO)}, or an alias such as dinov3-x-inout "
                         f"(default: {default_model}); gazelle_dinov3_* weights are under the DINOv3 License "
@@ -28,8 +59,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     g.add_argument("--backbone-weights", metavar="FILE", default=None,
                    help="backbone checkpoint (official DINOv2 .pth; DINOv3 / ViT-Tiny also accepted)")
     g.add_argument("--gaze-weights", metavar="FILE", default=None,
-                   help="Gaze-LLE decoder checkpoint (.pt, with --backbone-weights), or a whole gazelle-dinov3 "
-                        "model file (alone)")
+                   help="Gaze-LLE decoder checkpoint (.pt, with --backbone-weights); alone: a checkpoint that also "
+                        "holds its backbone (a gazelle-dinov3 model file)")
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
     g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
                    help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "
@@ -41,62 +72,28 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     parser.set_defaults(_default_model=default_model)
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); "
-                         "use --device cpu")
-    try:
-        torch.device(name)
-    except RuntimeError as e:
-        raise InputError(f"--device {name!r} is not a valid device: {e}") from e
-    return name
+def model_spec(args: argparse.Namespace, *, progress: bool = True) -> ModelSpec:
+    """The :class:`~gazecam.loading.ModelSpec` the model options (:func:`add_model_arguments`) ask for."""
+    files = args.backbone_weights or args.gaze_weights
+    name = args.model or (None if files else getattr(args, "_default_model", None))
+    if not name and not files:
+        raise InputError("no model given: use --model NAME or --gaze-weights FILE (+ --backbone-weights FILE)")
+    return ModelSpec(name=name, backbone=getattr(args, "backbone", None), backbone_weights=args.backbone_weights,
+                     gaze_weights=args.gaze_weights, device=getattr(args, "device", "auto") or "auto",
+                     backend=getattr(args, "backend", "auto") or "auto",
+                     precision=getattr(args, "precision", "fp32") or "fp32",
+                     compile=bool(getattr(args, "compile", False)), progress=progress)
 
 
 def load_model(args: argparse.Namespace) -> "GazeBackend":
-    """The model the command-line options ask for, on the backend they ask for (clear errors for bad options).
+    """The model the command-line options ask for, on the backend they ask for (see :func:`gazecam.loading.load_model`)."""
+    from ..loading import load_model as load
 
-    ``--backend torch`` with fp32 and no ``--compile`` gives the :class:`GazeModel` itself.
-    """
-    from ..backends import BackendError, check_backend_options, load_backend, resolve_backend_name
-
-    device = resolve_device(args.device)
-    backend = getattr(args, "backend", "auto") or "auto"
-    precision = getattr(args, "precision", "fp32") or "fp32"
-    compiled = bool(getattr(args, "compile", False))
-    try:
-        resolved = resolve_backend_name(backend, device, precision=precision, compile=compiled)
-        check_backend_options(resolved, precision=precision, compile=compiled)  # before the (slow) model load
-        if resolved == "torch" and precision == "fp32" and not compiled:
-            return load_torch_model(args, device=device)
-        model = load_torch_model(args, device=device if resolved == "torch" else "cpu")
-        return load_backend(resolved, model=model, device=device, precision=precision, compile=compiled,
-                            notify=lambda msg: print(msg, file=sys.stderr))
-    except BackendError as e:
-        raise InputError(f"--backend {backend}: {e}") from e
+    return load(model_spec(args), notify=lambda msg: print(msg, file=sys.stderr))
 
 
 def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> "GazeModel":
     """The :class:`GazeModel` the model options name (zoo name, or local files), on ``device``."""
-    from ..model import GazeModel
+    from ..loading import load_gaze_model
 
-    files = (args.backbone_weights, args.gaze_weights)
-    device = device or resolve_device(args.device)
-    if any(files):
-        if args.model:
-            raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
-        if not args.gaze_weights:
-            raise InputError("--backbone-weights needs --gaze-weights FILE (the decoder checkpoint)")
-        # without --backbone-weights the gaze file must hold the backbone (gazelle-dinov3 files do)
-        return GazeModel.from_files(backbone=args.backbone, backbone_weights=args.backbone_weights or None,
-                                    gaze_weights=args.gaze_weights, device=device)
-    name = args.model or args._default_model
-    if not name:
-        raise InputError("no model given: use --model NAME or --backbone-weights FILE --gaze-weights FILE")
-    try:
-        return GazeModel.from_pretrained(name, device=device, progress=True)  # downloads are long: always show
-    except ValueError as e:
-        raise InputError(str(e)) from e
+    return load_gaze_model(model_spec(args), device=device)

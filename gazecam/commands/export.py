@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ..backends.tensorrt import require_tensorrt
     from ..errors import InputError
     from ..export import build_engines, export_onnx
-    from .common import load_torch_model, resolve_device
+    from ..loading import resolve_device
+    from .common import load_torch_model
 
     if args.max_heads < 1:
         raise InputError(f"--max-heads must be >= 1, got {args.max_heads}")

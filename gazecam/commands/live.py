@@ -11,7 +11,7 @@ HELP = "open the desktop app: live gaze overlays on a camera, video file or stre
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", default=None, metavar="SOURCE",
-                        help="camera index (default 0), /dev/videoN, video or image file, or stream URL")
+                        help="camera index (default 0), /dev/videoN, video or image file, folder of images, or stream URL")
     add_model_arguments(parser)
     parser.add_argument("--detector", default="auto", metavar="PATH|pose|face|auto",
                         help="head detector: a YOLO head model (.pt/.onnx), pose, face (offline fallback) or "
@@ -26,21 +26,16 @@ def model_choice_from_args(args: argparse.Namespace):
     Without --model / weight files the window loads the saved choice (or the default zoo model), with
     --device/--backend/--precision/--compile applied when given.
     """
-    from ..errors import InputError
     from ..gui.settings import ModelChoice
+    from .common import model_spec
 
-    runtime = _runtime(args)
-    files = (args.backbone_weights, args.gaze_weights)
-    if any(files):
-        if args.model:
-            raise InputError("give either --model or --backbone-weights/--gaze-weights, not both")
-        if not args.gaze_weights:
-            raise InputError("--backbone-weights needs --gaze-weights FILE (the decoder checkpoint)")
-        return ModelChoice(backbone=args.backbone,
-                           backbone_weights=str(args.backbone_weights) if args.backbone_weights else None,
-                           gaze_weights=str(args.gaze_weights), **runtime)
+    spec = model_spec(args, progress=False)  # the option checks of every command
+    if spec.is_files:
+        return ModelChoice(backbone=spec.backbone,
+                           backbone_weights=None if spec.backbone_weights is None else str(args.backbone_weights),
+                           gaze_weights=str(args.gaze_weights), **_runtime(args))
     if args.model:
-        return ModelChoice(zoo_name=args.model, **runtime)
+        return ModelChoice(zoo_name=args.model, **_runtime(args))
     return None
 
 

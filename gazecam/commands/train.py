@@ -50,13 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_from_init(args: argparse.Namespace):
-    """The GazeModel to fine-tune, from --init."""
+    """The GazeModel to fine-tune, from --init (built through :mod:`gazecam.loading`)."""
     from pathlib import Path
 
     from ..errors import InputError
-    from ..model import GazeModel
+    from ..loading import ModelSpec, load_gaze_model, new_decoder_model, resolve_device
     from ..zoo import ZOO
-    from .common import resolve_device
 
     device = resolve_device(args.device)
     spec: str = args.init
@@ -65,35 +64,21 @@ def _model_from_init(args: argparse.Namespace):
     if resolve_model_name(spec) in ZOO:
         if args.backbone_weights:
             raise InputError(f"--init {spec} is a zoo model; drop --backbone-weights (or use --init FILE)")
-        return GazeModel.from_pretrained(spec, device=device)
+        return load_gaze_model(ModelSpec(name=spec, device=device, progress=not args.no_progress))
     if spec == "random" or spec.startswith("random:"):
         if not args.backbone_weights:
             raise InputError(f"--init {spec} also needs --backbone-weights FILE (a DINOv2, DINOv3 or ViT-Tiny "
                              "backbone checkpoint)")
-        import torch
-
-        from ..models.families import backbone_from_state, family_of_backbone, infer_backbone_arch
-        from ..models.gazelle import GazeLLEDecoder, decoder_config_for
-        from ..weights import load_state_dict_file
-
-        state = load_state_dict_file(args.backbone_weights, what="backbone")
+        arch = spec.split(":", 1)[1] if ":" in spec else None
         try:
-            arch = infer_backbone_arch(state)
-            if spec.startswith("random:") and spec.split(":", 1)[1] != arch:
-                raise InputError(f"--init {spec}: but --backbone-weights holds {arch}")
-            bb = backbone_from_state(state)
-        except ValueError as e:
+            return new_decoder_model(backbone_weights=args.backbone_weights, backbone=arch,
+                                     inout=not args.no_inout, seed=args.seed, device=device)
+        except InputError as e:
             raise InputError(f"--init {spec}: {e}") from e
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(args.seed)
-            dec = GazeLLEDecoder(config=decoder_config_for(family_of_backbone(arch), in_dim=bb.embed_dim,
-                                                           inout=not args.no_inout))
-        return GazeModel(backbone=bb, decoder=dec, device=device, name=f"random-decoder-{arch}",
-                         note="decoder trained from scratch")
     if not Path(spec).expanduser().is_file():
         raise InputError(f"--init {spec}: not a zoo model ({', '.join(ZOO)}), not random[:ARCH], and no such file")
     # a decoder file needs --backbone-weights; a whole-model file (gazelle-dinov3) holds its backbone
-    return GazeModel.from_files(backbone_weights=args.backbone_weights or None, gaze_weights=spec, device=device)
+    return load_gaze_model(ModelSpec(backbone_weights=args.backbone_weights, gaze_weights=Path(spec), device=device))
 
 
 def _validation(args: argparse.Namespace, train_ds):

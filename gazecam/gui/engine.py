@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import GazecamError, InputError
+from ..loading import ModelSpec, load_model
 from ..types import Frame, GazeResult, StageTimes
 from .settings import GazeSettings, ModelChoice
 from .workers import ModelInfo
 
-__all__ = ["DetectorUnavailable", "PipelineEngine", "PipelineBuilder", "load_model_choice", "available_devices", "available_backends"]
+__all__ = ["DetectorUnavailable", "PipelineEngine", "PipelineBuilder", "load_model_choice", "model_spec", "available_devices", "available_backends"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,42 +52,19 @@ def available_backends() -> list[str]:
     return [*names, "auto"] if len(names) > 1 else names
 
 
-def load_model_choice(choice: ModelChoice) -> Any:
-    """Load the weights ``choice`` names on its backend (runs in the inference thread; errors are messages).
-
-    The torch backend in fp32 without compilation gives the :class:`~gazecam.model.GazeModel` itself, as
-    ``gazecam process`` does; other backends wrap it through :func:`gazecam.backends.load_backend`.
-    """
-    from ..backends import BackendError, load_backend, resolve_backend_name
-    from ..commands.common import resolve_device
-
-    device = resolve_device(choice.device or "auto")
-    try:
-        resolved = resolve_backend_name(choice.backend or "torch", device, precision=choice.precision,
-                                        compile=choice.compile)
-        if resolved == "torch" and choice.precision == "fp32" and not choice.compile:
-            return _load_torch_model(choice, device)
-        model = _load_torch_model(choice, device if resolved == "torch" else "cpu")
-        return load_backend(resolved, model=model, device=device, precision=choice.precision,
-                            compile=choice.compile)
-    except BackendError as e:
-        raise InputError(f"backend {choice.backend}: {e}") from e
-
-
-def _load_torch_model(choice: ModelChoice, device: str) -> Any:
-    from ..model import GazeModel
-
-    if choice.is_files:
-        if not choice.gaze_weights:
-            raise InputError("local weights need a gaze weights file (a backbone file too, unless it holds one)")
-        return GazeModel.from_files(backbone=choice.backbone, backbone_weights=choice.backbone_weights or None,
-                                    gaze_weights=choice.gaze_weights, device=device)
-    if not choice.zoo_name:
+def model_spec(choice: ModelChoice) -> ModelSpec:
+    """The :class:`~gazecam.loading.ModelSpec` of the picker's choice (InputError when nothing is chosen)."""
+    if not choice.is_files and not choice.zoo_name:
         raise InputError("no model chosen: pick a zoo model or local weight files")
-    try:
-        return GazeModel.from_pretrained(choice.zoo_name, device=device, progress=False)
-    except ValueError as e:
-        raise InputError(str(e)) from e
+    return ModelSpec(name=None if choice.is_files else choice.zoo_name, backbone=choice.backbone or None,
+                     backbone_weights=choice.backbone_weights or None, gaze_weights=choice.gaze_weights or None,
+                     device=choice.device or "auto", backend=choice.backend or "torch", precision=choice.precision,
+                     compile=choice.compile, progress=False)
+
+
+def load_model_choice(choice: ModelChoice) -> Any:
+    """Load the weights ``choice`` names on its backend (runs in the inference thread; errors are messages)."""
+    return load_model(model_spec(choice))
 
 
 def _default_detector(spec: str, device: str | None, notify: Callable[[str], None]) -> Any:

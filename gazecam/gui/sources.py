@@ -1,7 +1,9 @@
-"""What the user can open: a camera, a file or a URL, and how each is read.
+"""What the user can open — a camera, a file (video, image, folder of images) or a stream URL — and how.
 
-Files are played by :class:`gazecam.gui.player.FilePlayer` (seekable); cameras and stream URLs go
-through :class:`gazecam.capture.Capture` (its thread keeps the newest frame and reconnects).
+Everything is read through :mod:`gazecam.capture`, as ``gazecam process`` reads it: files with its
+seekable reader (:func:`gazecam.capture.open_file`: seek, step, frames numbered and timestamped as
+:class:`~gazecam.capture.Capture` numbers them), cameras and stream URLs with
+:class:`~gazecam.capture.Capture` itself (its thread keeps the newest frame and reconnects).
 """
 
 from __future__ import annotations
@@ -10,38 +12,43 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from ..capture import Capture, CaptureError, SourceInfo, open_file, parse_source
+from ..capture.sources import is_stream_url
 from ..errors import GazecamError
 from ..types import Frame
-from .player import FilePlayer, FrameSource, SourceError, SourceMeta
 
-__all__ = ["SourceSpec", "LiveSource", "open_source", "list_cameras"]
+__all__ = ["SourceSpec", "FrameSource", "LiveSource", "open_source", "list_cameras"]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
-    """A source as the user gave it: ``camera`` index, ``file`` path or stream ``url``."""
+    """A source as the user chose it (what the window shows and remembers): ``camera``, ``file`` or ``url``."""
 
     kind: str  # "camera" | "file" | "url"
-    value: str  # camera index as text, path or URL
+    value: str  # camera index or device, path, URL
 
     @classmethod
     def parse(cls, text: str | int | None) -> "SourceSpec":
-        """``None``/"" -> camera 0; digits -> camera; ``scheme://`` -> URL; anything else -> file."""
+        """``None``/"" -> camera 0; otherwise as :func:`gazecam.capture.parse_source` reads it."""
         if text is None or str(text).strip() == "":
             return cls("camera", "0")
-        text = str(text).strip()
-        if re.fullmatch(r"\d+", text) or text.startswith("/dev/video"):
-            return cls("camera", text)
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text) and not text.lower().startswith("file://"):
-            return cls("url", text)
-        if text.lower().startswith("file://"):
-            text = text[len("file://"):]
-        return cls("file", str(Path(text).expanduser()))
+        target = parse_source(str(text))
+        if isinstance(target, int) or target.startswith("/dev/video"):
+            return cls("camera", str(target))
+        if is_stream_url(target):
+            return cls("url", target)
+        return cls("file", target)
 
     @property
     def live(self) -> bool:
         return self.kind != "file"
+
+    @property
+    def target(self) -> str | int:
+        """What :mod:`gazecam.capture` opens: a camera index, a device path, a URL or a path."""
+        return int(self.value) if self.kind == "camera" and self.value.isdigit() else self.value
 
     @property
     def label(self) -> str:
@@ -52,28 +59,36 @@ class SourceSpec:
         return self.value
 
 
+class FrameSource(Protocol):
+    """What the playback thread reads from; a seekable one is a :class:`gazecam.capture.SeekableReader`."""
+
+    info: SourceInfo
+    seekable: bool
+
+    def read(self) -> Frame | None:
+        """The next frame; None at the end of a file.  Raises a :class:`GazecamError` on failure."""
+
+    def close(self) -> None: ...
+
+
 class LiveSource:
-    """A camera or stream read by :class:`gazecam.capture.Capture` (newest frame wins, reconnects)."""
+    """A camera or stream read by :class:`gazecam.capture.Capture`, with hints for the window's messages."""
 
     seekable = False
 
     def __init__(self, spec: SourceSpec, *, reconnect_attempts: int = 3, reconnect_delay_s: float = 1.0) -> None:
-        from ..capture import Capture
-
-        target: str | int = int(spec.value) if spec.value.isdigit() else spec.value
+        self._spec = spec
         try:
-            self._capture = Capture(target, live=True, reconnect_attempts=reconnect_attempts,
+            self._capture = Capture(spec.target, live=True, reconnect_attempts=reconnect_attempts,
                                     reconnect_delay_s=reconnect_delay_s)
         except GazecamError as e:
-            raise SourceError(_camera_hint(spec, str(e))) from e
-        info = self._capture.info
-        self.meta = SourceMeta(name=info.uri, width=info.width, height=info.height, fps=info.fps or 30.0,
-                               frame_count=0, live=True, audio_path=None)
+            raise CaptureError(_hint(spec, str(e))) from e
+        self.info: SourceInfo = self._capture.info
         self._frames = iter(self._capture)
-        self._spec = spec
 
     @property
     def dropped(self) -> int:
+        """Frames the capture replaced by newer ones before they were read."""
         return self._capture.stats.frames_dropped
 
     def read(self) -> Frame | None:
@@ -82,16 +97,13 @@ class LiveSource:
         except StopIteration:
             return None
         except GazecamError as e:
-            raise SourceError(_camera_hint(self._spec, str(e))) from e
-
-    def seek(self, index: int) -> Frame | None:
-        raise SourceError(f"{self.meta.name} is a live source; it cannot seek")
+            raise CaptureError(_hint(self._spec, str(e))) from e
 
     def close(self) -> None:
         self._capture.close()
 
 
-def _camera_hint(spec: SourceSpec, message: str) -> str:
+def _hint(spec: SourceSpec, message: str) -> str:
     if spec.kind == "camera":
         return (f"{message}\nIs a camera connected and not used by another program? "
                 "Plug it in and press Reconnect, or open a video file instead.")
@@ -101,7 +113,7 @@ def _camera_hint(spec: SourceSpec, message: str) -> str:
 def open_source(spec: SourceSpec) -> FrameSource:
     """Open ``spec`` (call from the playback thread: opening a camera or URL can take seconds)."""
     if spec.kind == "file":
-        return FilePlayer(spec.value)
+        return open_file(spec.value)
     return LiveSource(spec)
 
 

@@ -201,11 +201,20 @@ class MessagePanel(QFrame):
 
 
 class PeopleTable(QTableWidget):
-    """One row per tracked person: id, in/out score, whom they look at."""
+    """One row per tracked person: id, in/out score, whom they look at (mutual gaze now), and running totals.
 
-    COLUMNS = ("Person", "In/out", "Looking at")
+    The totals (seconds looking at each other person, mutual gaze) come from :class:`gazecam.analysis.GazeTotals`,
+    the same counting as ``gazecam report``: each result counts the video time since the previous one (a seek,
+    a pause or a jump over :attr:`MAX_STEP_S` counts nothing).  ``update_result(None)`` (a new source) starts
+    them over.
+    """
+
+    COLUMNS = ("Person", "In/out", "Looking at", "Looked at (total)")
+    MAX_STEP_S = 1.0
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        from ..analysis import GazeTotals
+
         super().__init__(0, len(self.COLUMNS), parent)
         self.setHorizontalHeaderLabels(self.COLUMNS)
         self.verticalHeader().setVisible(False)
@@ -216,9 +225,32 @@ class PeopleTable(QTableWidget):
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hdr.setStretchLastSection(True)
         self.setMinimumWidth(260)
+        self.totals = GazeTotals()
+        self._last_time_s: float | None = None
+
+    def reset_totals(self) -> None:
+        from ..analysis import GazeTotals
+
+        self.totals = GazeTotals()
+        self._last_time_s = None
+
+    def _count(self, result: GazeResult) -> None:
+        from ..records import records_from_result
+
+        t = float(result.frame.timestamp_s)
+        dt = 0.0 if self._last_time_s is None else t - self._last_time_s
+        if not 0.0 < dt <= self.MAX_STEP_S:
+            dt = 0.0
+        self._last_time_s = t
+        self.totals.add(records_from_result(result), dt)
 
     def update_result(self, result: GazeResult | None, threshold: float) -> None:
-        if result is None or len(result) == 0:
+        if result is None:
+            self.reset_totals()
+            self.setRowCount(0)
+            return
+        self._count(result)
+        if len(result) == 0:
             self.setRowCount(0)
             return
         ids = result.heads.track_ids
@@ -239,14 +271,27 @@ class PeopleTable(QTableWidget):
                 inout = "in" if bool(result.in_frame[i]) else "out"
             target = int(result.looking_at[i])
             if target >= 0:
-                looking = f"#{target}" + ("  (mutual)" if bool(result.mutual[i]) else "")
+                mutual = (min(tid, target), max(tid, target)) in self.totals.mutual_now
+                looking = f"#{target}" + ("  (mutual)" if mutual else "")
             else:
                 looking = "—" if bool(result.in_frame[i]) else "out of frame"
             where = QTableWidgetItem(looking)
             if bool(result.in_frame[i]):
                 where.setToolTip(f"gaze point x={pts[i, 0]:.0f}, y={pts[i, 1]:.0f} px")
-            for col, item in enumerate((who, QTableWidgetItem(inout), where)):
+            totals = self._totals_item(tid)
+            for col, item in enumerate((who, QTableWidgetItem(inout), where, totals)):
                 self.setItem(row, col, item)
+
+    def _totals_item(self, tid: int) -> QTableWidgetItem:
+        if tid < 0:
+            return QTableWidgetItem("")
+        p = self.totals.person(tid)
+        looked = sorted(p.looking_at_s.items(), key=lambda kv: -kv[1])
+        item = QTableWidgetItem("  ".join(f"#{o} {s:.1f} s" for o, s in looked) or "—")
+        mutual = [f"#{o} {self.totals.mutual_s(tid, o):.1f} s" for o, _ in looked if self.totals.mutual_s(tid, o) > 0]
+        item.setToolTip(f"visible {p.visible_s:.1f} s: at people {p.people_s:.1f} s, scene {p.scene_s:.1f} s, "
+                        f"out of frame {p.out_of_frame_s:.1f} s" + ("\nmutual gaze: " + ", ".join(mutual) if mutual else ""))
+        return item
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table as text (for tests and the clipboard)."""

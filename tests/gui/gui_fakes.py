@@ -22,6 +22,31 @@ def frame_index_of(image: np.ndarray) -> int:
                if image[CODE_Y0 + 8 * bit + 2:CODE_Y0 + 8 * bit + 6, 2:6].mean() > 128)
 
 
+def clip_image(i: int, size: tuple[int, int] = CLIP_SIZE) -> np.ndarray:
+    """Frame ``i`` of the generated clips: its index as white blocks down the left edge, something moving."""
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = (i * 5) % 256
+    for bit in range(CODE_BITS):  # the frame index as white blocks down the left edge
+        if i >> bit & 1:
+            img[CODE_Y0 + 8 * bit:CODE_Y0 + 8 * bit + 8, 0:8] = 255
+    img[..., 1] = np.linspace(0, 200, w, dtype=np.uint8)[None, :]
+    img[20:40, 20 + i % 40:40 + i % 40] = 255  # something moving
+    return img
+
+
+def make_image_folder(path: Path, *, frames: int = 12, size: tuple[int, int] = CLIP_SIZE,
+                      other_sizes: dict[int, tuple[int, int]] | None = None) -> Path:
+    """A folder of PNGs ``frame1.png`` .. (natural order) drawn like the clip's frames; ``other_sizes``:
+    image index -> (width, height) for images of another size."""
+    from PIL import Image
+
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        Image.fromarray(clip_image(i, (other_sizes or {}).get(i, size))).save(path / f"frame{i + 1}.png")
+    return path
+
+
 def make_clip(path: Path, *, frames: int = CLIP_FRAMES, fps: int = CLIP_FPS, size: tuple[int, int] = CLIP_SIZE,
               audio: bool = True) -> Path:
     """A small H.264 mp4 whose frames carry their index (see :func:`frame_index_of`), plus a sine audio track."""
@@ -34,13 +59,7 @@ def make_clip(path: Path, *, frames: int = CLIP_FRAMES, fps: int = CLIP_FPS, siz
         vs.options = {"crf": "10", "g": "12"}
         a_s = c.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
         for i in range(frames):
-            img = np.zeros((h, w, 3), np.uint8)
-            img[..., 0] = (i * 5) % 256
-            for bit in range(CODE_BITS):  # the frame index as white blocks down the left edge
-                if i >> bit & 1:
-                    img[CODE_Y0 + 8 * bit:CODE_Y0 + 8 * bit + 8, 0:8] = 255
-            img[..., 1] = np.linspace(0, 200, w, dtype=np.uint8)[None, :]
-            img[20:40, 20 + i % 40:40 + i % 40] = 255  # something moving
+            img = clip_image(i, size)
             for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(p)
         for p in vs.encode():

@@ -43,12 +43,12 @@ def first_rms(path, n: int = 1600) -> tuple[float, float]:
 
 
 def test_recording_started_mid_file_keeps_the_sound_from_there(tmp_path):
-    """The GUI's recorder (VideoSink with audio_start_s) starts the sound where the recording starts."""
-    from gazecam.gui.window import _default_sink_factory
+    """The GUI's recorder (ClipWriter with audio_start_s) starts the sound where the recording starts."""
+    from gazecam.gui.recording import default_sink_factory
 
     src = ramp_clip(tmp_path / "ramp.mp4")
     out = tmp_path / "rec.mp4"
-    sink = _default_sink_factory(out, 64, 48, 10, str(src), audio_start_s=1.0)
+    sink = default_sink_factory(out, 64, 48, 10, str(src), audio_start_s=1.0)
     with sink:
         for _ in range(10):  # 1 s of video from t = 1 s
             sink.write(np.zeros((48, 64, 3), np.uint8))
@@ -60,10 +60,10 @@ def test_recording_started_mid_file_keeps_the_sound_from_there(tmp_path):
 
 
 def test_recording_of_a_silent_file_has_no_audio(tmp_path):
-    from gazecam.gui.window import _default_sink_factory
+    from gazecam.gui.recording import default_sink_factory
 
     silent = make_clip(tmp_path / "silent.mp4", frames=2, audio=False)
-    with _default_sink_factory(tmp_path / "out.mp4", 160, 120, 24, str(silent), audio_start_s=0.05) as sink:
+    with default_sink_factory(tmp_path / "out.mp4", 160, 120, 24, str(silent), audio_start_s=0.05) as sink:
         sink.write(np.zeros((120, 160, 3), np.uint8))
         assert not sink.has_audio
     with av.open(str(tmp_path / "out.mp4")) as c:

@@ -21,13 +21,21 @@ def test_local_files_load_a_gaze_model(golden_dir):
 
 @pytest.mark.parametrize("choice,match", [
     (ModelChoice(zoo_name="no_such_model", device="cpu"), "unknown model"),
-    (ModelChoice(gaze_weights="g.pt", device="cpu"), "both"),
+    (ModelChoice(backbone_weights="b.pth", device="cpu"), "needs gaze_weights"),
     (ModelChoice(), "no model chosen"),
     (ModelChoice(zoo_name="gazelle_dinov2_vitb14", device="cpu", backend="warp-drive"), "unknown backend"),
 ])
 def test_bad_choices_are_user_errors(choice, match):
     with pytest.raises(InputError, match=match):
         load_model_choice(choice)
+
+
+def test_a_gaze_file_alone_goes_to_the_loader(tmp_path):
+    """No backbone file: the gaze file must hold the backbone (GazeModel.from_files decides, with a clear error)."""
+    from gazecam.errors import GazecamError
+
+    with pytest.raises(GazecamError, match="g.pt"):
+        load_model_choice(ModelChoice(gaze_weights=str(tmp_path / "g.pt"), device="cpu"))
 
 
 def test_pickers_list_what_exists():

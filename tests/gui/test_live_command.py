@@ -28,8 +28,10 @@ def test_model_options():
         ModelChoice(zoo_name="gazelle_dinov2_vitl14", device="cpu")
     files = model_choice_from_args(parse("--backbone-weights", "b.pth", "--gaze-weights", "g.pt"))
     assert files.is_files and files.backbone_weights == "b.pth" and files.gaze_weights == "g.pt"
-    with pytest.raises(InputError, match="both"):
-        model_choice_from_args(parse("--gaze-weights", "g.pt"))
+    alone = model_choice_from_args(parse("--gaze-weights", "g.pt"))  # a gaze file that holds its backbone
+    assert alone.is_files and alone.backbone_weights is None and alone.gaze_weights == "g.pt"
+    with pytest.raises(InputError, match="needs gaze_weights"):
+        model_choice_from_args(parse("--backbone-weights", "b.pth"))
     with pytest.raises(InputError, match="not both"):
         model_choice_from_args(parse("--model", "x", "--backbone-weights", "b", "--gaze-weights", "g"))
 
@@ -68,7 +70,7 @@ def test_live_runs_the_window_until_closed(qapp, clip, golden_dir, monkeypatch, 
     def poll() -> None:
         for w in windows():
             if w.model_info is not None and w.current is not None and w.current.frame.index >= 2:
-                seen.append(f"{w.model_info.name} {w.model_info.detector} {w.source_meta.name}")
+                seen.append(f"{w.model_info.name} {w.model_info.detector} {w.source_info.uri}")
                 w.close()
                 return
         QTimer.singleShot(50, poll)
@@ -76,7 +78,7 @@ def test_live_runs_the_window_until_closed(qapp, clip, golden_dir, monkeypatch, 
     QTimer.singleShot(0, poll)
     QTimer.singleShot(60_000, lambda: [w.close() for w in windows()])  # never hang the suite
     assert run(args) == 0
-    assert seen == ["gazelle_vits14_inout_random face-cascade (fallback) clip.mp4"]
+    assert seen == [f"gazelle_vits14_inout_random face-cascade (fallback) {clip}"]
     from PyQt6.QtCore import QSettings
 
     from gazecam.gui.settings import APPLICATION, ORGANIZATION

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gazecam.gui.player import FilePlayer, SourceError
+from gazecam.capture import CaptureError, SeekableReader
 from gazecam.gui.sources import SourceSpec, list_cameras, open_source
 
 
@@ -21,9 +21,9 @@ def test_parse(text, kind, value):
 
 def test_open_file_and_missing_camera(clip):
     src = open_source(SourceSpec("file", str(clip)))
-    assert isinstance(src, FilePlayer)
+    assert isinstance(src, SeekableReader) and src.seekable and src.info.kind == "video"
     src.close()
-    with pytest.raises(SourceError, match="Reconnect"):
+    with pytest.raises(CaptureError, match="Reconnect"):
         open_source(SourceSpec("camera", "/dev/video99"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
@@ -53,3 +54,42 @@ def test_control_panel_model_state_shows_a_long_state_whole(qtbot):
     label = panel.model_state
     qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=2000)
     assert isinstance(label, WrapLabel) and _wrapped_lines(label) >= 2
+
+
+def _result(index: int, fps: float, looking_at: list[int], mutual: list[bool]):
+    import numpy as np
+
+    from gazecam.types import Frame, GazeResult, HeadBoxes
+
+    frame = Frame(image=np.zeros((90, 160, 3), np.uint8), index=index, timestamp_s=index / fps)
+    heads = HeadBoxes(xyxy=np.array([[10, 10, 40, 40], [100, 10, 130, 40]], np.float32), image_size=(90, 160),
+                      track_ids=np.array([1, 2]))
+    return GazeResult(frame=frame, heads=heads, heatmaps=np.zeros((2, 64, 64), np.float32),
+                      points_norm=np.array([[0.72, 0.28], [0.16, 0.28]], np.float32), inout=None,
+                      in_frame=np.array([True, True]), looking_at=np.array(looking_at),
+                      mutual=np.array(mutual))
+
+
+def test_people_table_running_totals_and_mutual_gaze_now(qtbot):
+    """10 fps: #1 and #2 look at each other for frames 0-20, then #2 looks away; totals count 0.1 s per step."""
+    from gazecam.gui.widgets import PeopleTable
+
+    table = PeopleTable()
+    qtbot.addWidget(table)
+    for i in range(21):
+        table.update_result(_result(i, 10.0, [2, 1], [True, True]), 0.5)
+    rows = table.rows()
+    assert rows[0][2] == "#2  (mutual)" and rows[1][2] == "#1  (mutual)"
+    assert rows[0][3] == "#2 2.0 s" and rows[1][3] == "#1 2.0 s"  # 20 steps of 0.1 s
+    assert table.totals.mutual_s(1, 2) == pytest.approx(2.0)
+    for i in range(21, 31):
+        table.update_result(_result(i, 10.0, [2, -1], [False, False]), 0.5)
+    rows = table.rows()
+    assert rows[0][2] == "#2" and rows[1][2] == "—"  # no mutual gaze now
+    assert rows[0][3] == "#2 3.0 s" and rows[1][3] == "#1 2.0 s"
+    table.update_result(_result(5, 10.0, [2, 1], [True, True]), 0.5)  # a seek back counts nothing
+    assert table.rows()[0][3] == "#2 3.0 s" and table.rows()[0][2] == "#2  (mutual)"
+    table.update_result(None, 0.5)  # a new source: totals start over
+    assert table.rowCount() == 0
+    table.update_result(_result(0, 10.0, [2, 1], [True, True]), 0.5)
+    assert table.rows()[0][3] == "#2 0.0 s"

@@ -9,7 +9,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 
-from gazecam.gui.player import SourceError, SourceMeta
+from gazecam.capture import CaptureError, SourceInfo
 from gazecam.gui.settings import ModelChoice, ViewSettings
 from gazecam.gui.sources import SourceSpec
 from gazecam.types import Frame
@@ -39,7 +39,7 @@ def wait_result(qtbot, win) -> None:
 
 def open_paused_at_start(qtbot, win, clip: Path) -> None:
     win.open_source(SourceSpec("file", str(clip)))
-    qtbot.waitUntil(lambda: win.source_meta is not None and win.current is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.source_info is not None and win.current is not None, timeout=WAIT_MS)
     win.pause()
     qtbot.waitUntil(lambda: not win.playback.playing, timeout=WAIT_MS)
     win.seek(0)
@@ -61,9 +61,9 @@ def save_dialog(monkeypatch, tmp_path):
 
 def test_open_play_overlays_and_status(qtbot, make_window, clip):
     win = make_window(source=SourceSpec("file", str(clip)))
-    qtbot.waitUntil(lambda: win.source_meta is not None, timeout=WAIT_MS)
-    assert (win.source_meta.width, win.source_meta.height) == CLIP_SIZE
-    assert win.source_meta.frame_count == CLIP_FRAMES
+    qtbot.waitUntil(lambda: win.source_info is not None, timeout=WAIT_MS)
+    assert (win.source_info.width, win.source_info.height) == CLIP_SIZE
+    assert win.source_info.frame_count == CLIP_FRAMES
     wait_result(qtbot, win)
     assert win.model_info is not None and win.model_info.name == "fake-model"
     # Untrained weights: banner in the window and in the drawn frame.
@@ -254,19 +254,17 @@ class UnpluggedCamera:
 
     def __init__(self, frames_before_failure: int = 5) -> None:
         UnpluggedCamera.opened += 1
-        self.meta = SourceMeta(name="fake camera", width=64, height=48, fps=30.0, frame_count=0, live=True)
+        self.info = SourceInfo(uri="fake camera", kind="camera", width=64, height=48, fps=30.0, frame_count=None,
+                               has_audio=False, live=True)
         self._left = frames_before_failure
         self._index = 0
 
     def read(self) -> Frame | None:
         if self._left == 0:
-            raise SourceError("camera 0 stopped delivering frames and could not be reopened")
+            raise CaptureError("camera 0 stopped delivering frames and could not be reopened")
         self._left -= 1
         self._index += 1
         return Frame(image=np.full((48, 64, 3), 100, np.uint8), index=self._index - 1, timestamp_s=self._index / 30)
-
-    def seek(self, index: int) -> Frame | None:
-        raise SourceError("live")
 
     def close(self) -> None:
         pass
@@ -355,3 +353,33 @@ def test_settings_remembered(qtbot, make_window, store, clip):
     assert again.gaze_settings.stride == 4 and again.controls.stride.value() == 4
     assert again.width() == 720  # (offscreen screen is 800x600)
     assert store.load_model() == ModelChoice(zoo_name="fake")
+
+
+def test_image_folder_plays_seeks_steps_and_records(qtbot, make_window, tmp_path):
+    """A folder of images plays like a clip (25 images/s); a recording letterboxes an image of another size."""
+    from gui_fakes import make_image_folder
+
+    folder = make_image_folder(tmp_path / "shots", frames=12, other_sizes={7: (120, 120)})
+    win = make_window(source=SourceSpec("file", str(folder)))
+    qtbot.waitUntil(lambda: win.source_info is not None, timeout=WAIT_MS)
+    assert (win.source_info.kind, win.source_info.frame_count, win.seek_slider.maximum()) == ("images", 12, 11)
+    qtbot.waitUntil(lambda: win.current is not None and win.current.frame.index == 11, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not win.playback.playing, timeout=WAIT_MS)  # played to the end
+    assert frame_index_of(win.current.frame.image) == 11 and win.current.frame.timestamp_s == pytest.approx(0.44)
+    win.seek(5)
+    wait_frame(qtbot, win, 5)
+    assert frame_index_of(win.current.frame.image) == 5
+    assert win.start_recording(tmp_path / "folder.mp4")
+    for i in range(6, 10):
+        qtbot.keyClick(win, Qt.Key.Key_Right)
+        wait_frame(qtbot, win, i)
+    qtbot.keyClick(win, Qt.Key.Key_Left)
+    wait_frame(qtbot, win, 8)
+    summary = win.stop_recording()
+    assert (summary.frames, summary.dropped, summary.letterboxed, summary.error) == (6, 0, 1, "")
+    frames, fps, has_audio = read_video(summary.path)
+    assert len(frames) == 6 and fps == pytest.approx(25) and not has_audio
+    assert all(f.shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3) for f in frames)
+    odd = frames[2]  # image 7 (120 x 120) in the 160 x 120 video: black bars left and right
+    assert odd[:, :16].max() < 40 and odd[:, -16:].max() < 40
+    assert [frame_index_of(f) for i, f in enumerate(frames) if i != 2] == [5, 6, 8, 9, 8]

@@ -10,9 +10,11 @@ import pytest
 from gui_fakes import FakeDetector, FakeModel
 
 from gazecam.gui.engine import PipelineBuilder
-from gazecam.gui.player import SourceError
 from gazecam.gui.settings import GazeSettings, ModelChoice
-from gazecam.gui.workers import InferenceWorker, LatestSlot, RecorderWorker, TimedFrame
+from gazecam.errors import GazecamError
+from gazecam.gui.inference import InferenceWorker
+from gazecam.gui.recording import RecorderWorker
+from gazecam.gui.workers import LatestSlot, TimedFrame
 from gazecam.types import Frame
 
 
@@ -54,10 +56,10 @@ def test_recorder_writes_every_queued_frame_then_finalises(tmp_path):
     rec.start()
     for i in range(20):
         assert rec.write(np.full((6, 8, 3), i, np.uint8))
-    assert rec.write(np.zeros((5, 8, 3), np.uint8)) is False  # wrong size: refused, counted
+    assert rec.write(np.full((5, 8, 3), 20, np.uint8))  # another size: handed to the sink (which letterboxes it)
     summary = rec.stop()
-    assert summary.frames == 20 and summary.dropped == 1 and summary.error == ""
-    assert sink.closed and [int(f[0, 0, 0]) for f in sink.frames] == list(range(20))
+    assert summary.frames == 21 and summary.dropped == 0 and summary.error == ""
+    assert sink.closed and [int(f[0, 0, 0]) for f in sink.frames] == list(range(21))
     assert rec.write(np.zeros((6, 8, 3), np.uint8)) is False  # after stop
 
 
@@ -67,7 +69,7 @@ def test_recorder_open_failure_raises(tmp_path):
 
     rec = RecorderWorker(path=tmp_path / "nope" / "a.mp4", width=8, height=6, fps=10, audio_from=None,
                          sink_factory=boom)
-    with pytest.raises(SourceError, match="Permission denied"):
+    with pytest.raises(GazecamError, match="Permission denied"):
         rec.start()
 
 
@@ -150,3 +152,23 @@ def test_recorder_path_is_kept(tmp_path):
     rec = RecorderWorker(path=str(tmp_path / "b.mp4"), width=2, height=2, fps=1, audio_from=None,
                          sink_factory=lambda *a: ListSink())
     assert rec.path == Path(tmp_path / "b.mp4")
+
+
+def test_recorder_keeps_frames_of_another_size_letterboxed(tmp_path):
+    """The default sink (ClipWriter): a frame of another size is letterboxed into the video, not dropped."""
+    import av
+
+    rec = RecorderWorker(path=tmp_path / "mixed.mp4", width=64, height=48, fps=10, audio_from=None)
+    rec.start()
+    assert rec.write(np.full((48, 64, 3), 200, np.uint8))
+    assert rec.write(np.full((48, 32, 3), 200, np.uint8))  # half as wide: black bars left and right
+    assert rec.write(np.full((48, 64, 3), 200, np.uint8))
+    summary = rec.stop()
+    assert (summary.frames, summary.dropped, summary.letterboxed, summary.error) == (3, 0, 1, "")
+    with av.open(str(summary.path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 3 and all(f.shape == (48, 64, 3) for f in frames)
+    middle = frames[1]
+    assert middle[:, :12].mean() < 20 and middle[:, -12:].mean() < 20  # the bars
+    assert abs(float(middle[:, 20:44].mean()) - 200) < 10  # the picture, scaled into the centre
+    assert abs(float(frames[0].mean()) - 200) < 10

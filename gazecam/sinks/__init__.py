@@ -5,6 +5,7 @@
   and cut to the video's length.  Closing always finalises the file (encoder
   flushed, trailer written), also after an exception or Ctrl-C inside the
   ``with`` block, so an interrupted run leaves a playable clip of what was written.
+* :class:`ClipWriter` (:mod:`gazecam.sinks.clip`) wraps a VideoSink with gap filling and letterboxing.
 * :class:`RecordsSink` writes one JSON line (or CSV row) per person per frame,
   flushed after every frame.
 
@@ -37,9 +38,13 @@ from typing import IO, Literal
 import numpy as np
 
 from gazecam.errors import GazecamError
+from gazecam.records.format import CSV_COLUMNS, RECORD_FIELDS, csv_row, record_rows
+from gazecam.records.meta import RecordsMeta, write_meta
 from gazecam.types import GazeResult
 
-__all__ = ["SinkError", "VideoSink", "RecordsSink", "RECORD_FIELDS", "CSV_COLUMNS", "fps_fraction"]
+from .clip import ClipWriter
+
+__all__ = ["SinkError", "VideoSink", "ClipWriter", "RecordsSink", "RECORD_FIELDS", "CSV_COLUMNS", "fps_fraction"]
 
 #: Audio codecs copied into the mp4 as they are; anything else is transcoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
@@ -398,42 +403,17 @@ class VideoSink:
 
 # --------------------------------------------------------------------------- records
 
-#: JSONL field names, in order.
-RECORD_FIELDS = ("frame", "time", "track_id", "head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm",
-                 "peak", "inout", "in_frame", "looking_at", "mutual")
-
-#: CSV header: boxes and points flattened into one column per coordinate.
-CSV_COLUMNS = ("frame", "time", "track_id",
-               "head_x1", "head_y1", "head_x2", "head_y2",
-               "head_x1_norm", "head_y1_norm", "head_x2_norm", "head_y2_norm",
-               "gaze_x", "gaze_y", "gaze_x_norm", "gaze_y_norm",
-               "peak", "inout", "in_frame", "looking_at", "mutual")
-
-_PX_DECIMALS = 2
-_NORM_DECIMALS = 5
-_SCORE_DECIMALS = 4
-_TIME_DECIMALS = 4
-
-
-def _num(value: float, decimals: int) -> float | None:
-    value = float(value)
-    return round(value, decimals) if math.isfinite(value) else None
-
-
 class RecordsSink:
     """One line per person per frame: JSONL (default) or CSV, flushed every frame.
 
-    Fields: ``frame`` (source frame index), ``time`` (s), ``track_id`` (null when
-    untracked), ``head_xyxy`` / ``head_xyxy_norm`` (box in pixels / normalised),
-    ``gaze_xy`` / ``gaze_xy_norm`` (gaze point), ``peak`` (heatmap maximum),
-    ``inout`` (probability the target is in frame, null for models without an
-    in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null),
-    ``mutual`` (bool).  Pixels have 2 decimals, normalised values 5, scores 4.
-    CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.
-    A frame without people writes nothing.
+    The fields are gazecam's records format (:mod:`gazecam.records.format`, :data:`RECORD_FIELDS`);
+    CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.  A frame without
+    people writes nothing.  ``meta``: what produced the records (model, released weights), written
+    beside them as ``<path>.meta.json`` (:func:`gazecam.records.write_meta`) for ``gazecam report``.
     """
 
-    def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None) -> None:
+    def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None,
+                 meta: RecordsMeta | None = None) -> None:
         self.path = Path(path).expanduser()
         if format is None:
             format = "csv" if self.path.suffix.lower() == ".csv" else "jsonl"
@@ -450,6 +430,8 @@ class RecordsSink:
             raise SinkError(f"cannot write records {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
         self._csv = csv.writer(self._file, lineterminator="\n") if format == "csv" else None
+        if meta is not None:
+            self._guard(lambda: write_meta(self.path, meta))
         if self._csv is not None:
             self._guard(lambda: (self._csv.writerow(CSV_COLUMNS), self._file.flush()))
 
@@ -466,43 +448,13 @@ class RecordsSink:
             raise SinkError(f"{what}: records {self.path} hold {self.lines_written} complete line(s) "
                             f"from {self.frames_written} frame(s)") from exc
 
-    @staticmethod
-    def rows(result: GazeResult) -> list[dict[str, object]]:
-        """The records of one frame as dicts with :data:`RECORD_FIELDS` keys."""
-        n = len(result)
-        if n == 0:
-            return []
-        heads = result.heads
-        xyxy, xyxy_norm = heads.xyxy, heads.xyxy_norm  # (N, 4) px / normalised
-        points_xy, points_norm = result.points_xy, result.points_norm  # (N, 2)
-        peak = result.peak
-        rows = []
-        for i in range(n):
-            track_id = int(heads.track_ids[i])
-            looking_at = int(result.looking_at[i])
-            rows.append({
-                "frame": int(result.frame.index),
-                "time": _num(result.frame.timestamp_s, _TIME_DECIMALS),
-                "track_id": track_id if track_id >= 0 else None,
-                "head_xyxy": [_num(v, _PX_DECIMALS) for v in xyxy[i]],
-                "head_xyxy_norm": [_num(v, _NORM_DECIMALS) for v in xyxy_norm[i]],
-                "gaze_xy": [_num(v, _PX_DECIMALS) for v in points_xy[i]],
-                "gaze_xy_norm": [_num(v, _NORM_DECIMALS) for v in points_norm[i]],
-                "peak": _num(peak[i], _SCORE_DECIMALS),
-                "inout": None if result.inout is None else _num(result.inout[i], _SCORE_DECIMALS),
-                "in_frame": bool(result.in_frame[i]),
-                "looking_at": looking_at if looking_at >= 0 else None,
-                "mutual": bool(result.mutual[i]),
-            })
-        return rows
-
     def write(self, result: GazeResult) -> None:
         """Write the records of one frame and flush."""
         if self._closed:
             raise SinkError(f"records {self.path} are already closed")
-        rows = self.rows(result)
+        rows = record_rows(result)
         if self._csv is not None:
-            lines = [_csv_row(row) for row in rows]
+            lines = [csv_row(row) for row in rows]
 
             def action() -> None:
                 self._csv.writerows(lines)
@@ -530,19 +482,3 @@ class RecordsSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _csv_row(row: dict[str, object]) -> list[object]:
-    def cell(value: object) -> object:
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return value
-
-    flat: list[object] = [row["frame"], row["time"], row["track_id"]]
-    for key in ("head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm"):
-        flat.extend(row[key])  # type: ignore[arg-type]
-    flat.extend(row[key] for key in ("peak", "inout", "in_frame", "looking_at", "mutual"))
-    return [cell(v) for v in flat]
-

@@ -1,0 +1,107 @@
+"""``gazecam report``: who looks at whom, for how long, from gazecam records (HTML with pictures, JSON, CSV)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+HELP = "turn records into a social-gaze report: looking-at times, mutual gaze, joint attention, pictures"
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
+    if not (v >= 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return v
+
+
+def _radius(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a normalised distance between 0 and 1.5, got {text!r}") from None
+    if not 0 <= v <= 1.5:
+        raise argparse.ArgumentTypeError(f"expected a normalised distance between 0 and 1.5, got {text!r}")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", nargs="+", metavar="RECORDS",
+                        help="gazecam records (.jsonl or .csv, one video each), or a gazecam batch output folder / "
+                             "its manifest.jsonl (one section per finished video plus totals)")
+    parser.add_argument("-o", "--output", metavar="REPORT.html", default=None,
+                        help="the report: one self-contained HTML file (pictures embedded, opens offline)")
+    parser.add_argument("--video", metavar="VIDEO", default=None,
+                        help="the video the records were made from: its first frame is the background of the "
+                             "attention maps (one video only; a batch report reads each video from its manifest)")
+    parser.add_argument("--json", metavar="REPORT.json", default=None,
+                        help="the numbers as JSON: people, mutual_gaze, joint_attention")
+    parser.add_argument("--csv-dir", metavar="DIR", default=None,
+                        help="the tables as CSV files in DIR (people, looking_at, mutual_gaze, joint_attention)")
+    g = parser.add_argument_group("episodes")
+    g.add_argument("--max-gap", type=_seconds, default=0.25, metavar="S",
+                   help="runs separated by at most S seconds are one episode (default 0.25)")
+    g.add_argument("--min-duration", type=_seconds, default=0.0, metavar="S",
+                   help="drop episodes shorter than S seconds (default 0)")
+    g.add_argument("--joint-radius", type=_radius, default=0.1, metavar="R",
+                   help="gaze points within R (normalised frame units) of each other are a shared target "
+                        "(default 0.1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis import AnalysisParams
+    from ..records import meta_path
+    from ..report import CSV_TABLES, build_report, check_outputs, write_csv, write_html, write_json
+
+    if not (args.output or args.json or args.csv_dir):
+        raise InputError("nothing to write: give -o REPORT.html (and/or --json FILE, --csv-dir DIR)")
+
+    def note(msg: str) -> None:
+        print(f"gazecam report: note: {msg}", file=sys.stderr)
+
+    params = AnalysisParams(max_gap_s=args.max_gap, min_duration_s=args.min_duration, joint_radius=args.joint_radius)
+    if args.video is not None and not Path(args.video).expanduser().is_file():
+        raise InputError(f"--video {args.video}: no such file (it gives the background of the attention map)")
+    report = build_report(args.records, video=args.video, params=params, notify=note)
+
+    html = Path(args.output).expanduser() if args.output else None
+    js = Path(args.json).expanduser() if args.json else None
+    csv_dir = Path(args.csv_dir).expanduser() if args.csv_dir else None
+    outputs = [p for p in (html, js) if p is not None]
+    if csv_dir is not None:
+        if csv_dir.exists() and not csv_dir.is_dir():
+            raise InputError(f"--csv-dir {csv_dir} is a file; give a folder")
+        if not csv_dir.parent.is_dir():
+            raise InputError(f"--csv-dir {csv_dir}: folder {csv_dir.parent} does not exist; create it first")
+        if csv_dir.is_dir():  # a folder to be created holds no input
+            outputs += [csv_dir / n for n in CSV_TABLES]
+    inputs = [Path(p).expanduser() for p in args.records]
+    for s in report.sections:
+        inputs += [s.source.records_path, meta_path(s.source.records_path)]
+        if s.source.video_path is not None:
+            inputs.append(s.source.video_path)
+    inputs += [p / "manifest.jsonl" for p in inputs if p.is_dir()]
+    check_outputs(outputs, [p for p in inputs if not p.is_dir()])
+
+    written = []
+    if html is not None:
+        written.append(write_html(report, html))
+    if js is not None:
+        written.append(write_json(report, js))
+    if csv_dir is not None:
+        write_csv(report, csv_dir)
+        written.append(csv_dir)
+    t = report.totals
+    for s in report.skipped:
+        note(f"skipped {s.input}: {s.reason}")
+    seen = "no one was seen" if t.people == 0 else (
+        f"{t.people} people, {t.mutual_episodes} mutual gaze and {t.joint_episodes} joint attention episode(s)")
+    print(f"gazecam report: {t.videos} video(s), {t.duration_s:.1f} s, {seen}; wrote "
+          + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0

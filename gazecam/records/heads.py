@@ -1,0 +1,216 @@
+"""Known head boxes per frame from a file (``FileHeads``): JSON, JSONL, CSV, or gazecam's own records.
+
+The head-box field names are those of the records format (:mod:`gazecam.records.format`), so a
+records file can be fed back as heads.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import Frame, HeadBoxes
+from .format import CSV_GROUPS
+
+__all__ = ["FileHeads"]
+
+
+# -- head boxes from a file -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _FileBox:
+    xyxy: tuple[float, float, float, float]
+    normalised: bool
+    track_id: int
+    confidence: float
+
+
+_PX_KEYS = ("xyxy", "head_xyxy")
+_NORM_KEYS = ("xyxy_norm", "head_xyxy_norm")
+_CSV_PX = ("x1", "y1", "x2", "y2")
+_CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
+_CSV_REC_PX = CSV_GROUPS["head_xyxy"]  # gazecam's own CSV records
+_CSV_REC_NORM = CSV_GROUPS["head_xyxy_norm"]
+
+
+class FileHeads:
+    """Known head boxes per frame from a file (``gazecam process --heads FILE``); a
+    :class:`gazecam.detect.HeadDetector`.
+
+    Formats (one head per record; frames without records have no heads):
+
+    * **JSONL** (``.jsonl``): one JSON object per line,
+      ``{"frame": 0, "xyxy": [x1, y1, x2, y2], "track_id": 3, "confidence": 0.9}``
+    * **JSON** (``.json``): a list of the same objects (or ``{"heads": [...]}``).
+    * **CSV** (``.csv``): a header row with ``frame,x1,y1,x2,y2`` (pixels) or
+      ``frame,x1_norm,y1_norm,x2_norm,y2_norm`` and optional ``track_id``, ``confidence`` columns.
+
+    ``frame`` is the 0-based frame index.  Boxes are ``xyxy`` pixels, or ``xyxy_norm`` (normalised to
+    [0, 1] by the frame's width and height).  gazecam's own records (``head_xyxy`` / ``head_xyxy_norm``,
+    ``track_id``) are accepted too.  ``track_id`` is optional; give it for every box or for none
+    (with ids the pipeline skips its tracker).  Boxes are clipped to the frame.
+    """
+
+    is_fallback = False
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"heads file {self.path} does not exist")
+        suffix = self.path.suffix.lower()
+        try:
+            text = self.path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read heads file {self.path} as text: {e}") from e
+        if suffix == ".jsonl":
+            records = self._parse_jsonl(text)
+        elif suffix == ".json":
+            records = self._parse_json(text)
+        elif suffix == ".csv":
+            records = self._parse_csv(text)
+        else:
+            raise InputError(f"heads file {self.path} has suffix {suffix or '(none)'!r}; expected .json, .jsonl or .csv")
+        self._by_frame: dict[int, list[_FileBox]] = {}
+        for frame_index, box in records:
+            self._by_frame.setdefault(frame_index, []).append(box)
+        with_ids = {b.track_id >= 0 for boxes in self._by_frame.values() for b in boxes}
+        if len(with_ids) > 1:
+            raise InputError(f"heads file {self.path} gives track_id for some boxes but not for others; "
+                             "give it for every box or for none")
+        self.has_track_ids = with_ids == {True}
+        self.name = f"file:{self.path.name}"
+
+    @property
+    def frames(self) -> list[int]:
+        return sorted(self._by_frame)
+
+    def detect(self, frame: Frame) -> HeadBoxes:
+        size = (frame.height, frame.width)
+        boxes = self._by_frame.get(frame.index, [])
+        if not boxes:
+            return HeadBoxes.empty(size)
+        h, w = size
+        xyxy = np.array([b.xyxy for b in boxes], np.float32)
+        norm = np.array([b.normalised for b in boxes])
+        xyxy[norm] *= np.array([w, h, w, h], np.float32)
+        heads = HeadBoxes(xyxy=xyxy, image_size=size, track_ids=np.array([b.track_id for b in boxes], np.int64),
+                          confidence=np.array([b.confidence for b in boxes], np.float32))
+        return heads.clipped()
+
+    # -- parsing ------------------------------------------------------------------------------------
+    def _err(self, where: str, msg: str) -> InputError:
+        return InputError(f"heads file {self.path}, {where}: {msg}")
+
+    def _record(self, obj: Any, where: str) -> tuple[int, _FileBox]:
+        if not isinstance(obj, dict):
+            raise self._err(where, f"expected an object with 'frame' and 'xyxy' or 'xyxy_norm', got {type(obj).__name__}")
+        if "frame" not in obj:
+            raise self._err(where, "missing 'frame' (0-based frame index)")
+        px = [k for k in _PX_KEYS if k in obj]
+        nm = [k for k in _NORM_KEYS if k in obj]
+        if len(px) + len(nm) != 1:
+            raise self._err(where, "expected exactly one box: 'xyxy' (pixels) or 'xyxy_norm' (0..1), "
+                            f"got keys {sorted(obj)}")
+        key = (px or nm)[0]
+        vals = obj[key]
+        if not isinstance(vals, (list, tuple)) or len(vals) != 4:
+            raise self._err(where, f"'{key}' must be a list of 4 numbers [x1, y1, x2, y2], got {vals!r}")
+        return self._make(obj["frame"], vals, bool(nm), obj.get("track_id"), obj.get("confidence"), where)
+
+    def _make(self, frame: Any, vals: Iterable[Any], normalised: bool, track_id: Any, confidence: Any,
+              where: str) -> tuple[int, _FileBox]:
+        try:
+            fi = _to_int(frame)
+        except ValueError:
+            raise self._err(where, f"'frame' must be a non-negative integer, got {frame!r}") from None
+        if fi < 0:
+            raise self._err(where, f"'frame' must be >= 0, got {fi}")
+        try:
+            box = tuple(float(v) for v in vals)
+        except (TypeError, ValueError):
+            raise self._err(where, f"box values must be numbers, got {list(vals)!r}") from None
+        if not all(math.isfinite(v) for v in box):
+            raise self._err(where, f"box values must be finite, got {list(box)}")
+        if box[2] < box[0] or box[3] < box[1]:
+            raise self._err(where, f"inverted box {list(box)}: expected x1 <= x2 and y1 <= y2 (xyxy order)")
+        tid = -1
+        if track_id not in (None, ""):
+            try:
+                tid = _to_int(track_id)
+            except ValueError:
+                raise self._err(where, f"'track_id' must be an integer, got {track_id!r}") from None
+            if tid < 0:
+                raise self._err(where, f"'track_id' must be >= 0, got {tid}")
+        conf = 1.0
+        if confidence not in (None, ""):
+            try:
+                conf = float(confidence)
+            except (TypeError, ValueError):
+                raise self._err(where, f"'confidence' must be a number, got {confidence!r}") from None
+        return fi, _FileBox(box, normalised, tid, conf)  # type: ignore[arg-type]
+
+    def _parse_jsonl(self, text: str) -> list[tuple[int, _FileBox]]:
+        out = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise self._err(f"line {n}", f"not valid JSON ({e.msg})") from None
+            out.append(self._record(obj, f"line {n}"))
+        return out
+
+    def _parse_json(self, text: str) -> list[tuple[int, _FileBox]]:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise self._err(f"line {e.lineno}", f"not valid JSON ({e.msg})") from None
+        if isinstance(data, dict) and isinstance(data.get("heads"), list):
+            data = data["heads"]
+        if not isinstance(data, list):
+            raise self._err("top level", "expected a list of head records (or {\"heads\": [...]})")
+        return [self._record(obj, f"record {i}") for i, obj in enumerate(data)]
+
+    def _parse_csv(self, text: str) -> list[tuple[int, _FileBox]]:
+        reader = csv.DictReader(text.splitlines())
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        reader.fieldnames = cols
+        if "frame" not in cols:
+            raise self._err("line 1", f"CSV header must have a 'frame' column, got {cols}")
+        if all(c in cols for c in _CSV_PX):
+            keys, normalised = _CSV_PX, False
+        elif all(c in cols for c in _CSV_NORM):
+            keys, normalised = _CSV_NORM, True
+        elif all(c in cols for c in _CSV_REC_PX):
+            keys, normalised = _CSV_REC_PX, False
+        else:
+            raise self._err("line 1", f"CSV header needs columns {','.join(_CSV_PX)} (pixels) or "
+                            f"{','.join(_CSV_NORM)} (normalised), got {cols}")
+        out = []
+        for row in reader:
+            n = reader.line_num
+            if None in row or any(row.get(k) is None for k in keys):
+                raise self._err(f"line {n}", f"expected {len(cols)} columns, got a different number")
+            out.append(self._make(row["frame"], [row[k] for k in keys], normalised, row.get("track_id"),
+                                  row.get("confidence"), f"line {n}"))
+        return out
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v.strip())
+    raise ValueError(v)

@@ -1,0 +1,282 @@
+"""Build a social-gaze report from records and write it: HTML (self-contained), JSON, CSV tables.
+
+:func:`build_report` reads and analyses each video's records (:mod:`gazecam.analysis`), reads one frame of
+each video for the attention map (through :mod:`gazecam.capture`); :func:`write_html`, :func:`write_json`
+and :func:`write_csv` write to a temporary file in the target folder and rename it into place.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import AnalysisParams, GazeAnalysis, analyze
+from ..errors import InputError
+from ..records import GazeRecord, RecordsMeta, read_records
+from ..records.meta import atomic_write
+from .inputs import RecordsSource, SkippedInput, resolve_inputs
+
+__all__ = ["ReportSection", "ReportTotals", "Report", "build_report", "write_html", "write_json", "write_csv",
+           "read_first_frame", "check_outputs", "CSV_TABLES"]
+
+#: The tables ``write_csv`` writes (file names in the folder).
+CSV_TABLES = ("people.csv", "looking_at.csv", "mutual_gaze.csv", "joint_attention.csv")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportSection:
+    """One video of the report."""
+
+    source: RecordsSource
+    analysis: GazeAnalysis
+    records: int  # person-frame records read
+    background: np.ndarray | None  # (H, W, 3) uint8 RGB frame for the attention maps, or None
+    heads_norm: dict[int, tuple[float, float]]  # mean head centre per person (normalised)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def meta(self) -> RecordsMeta | None:
+        return self.source.meta
+
+    @property
+    def video_name(self) -> str:
+        if self.source.video_path is not None:
+            return str(self.source.video_path)
+        if self.meta is not None and self.meta.source:
+            return self.meta.source
+        return self.source.label
+
+    @property
+    def aspect(self) -> float:
+        """Height / width of the video (from the frame, the sidecar, or 16:9)."""
+        if self.background is not None:
+            return self.background.shape[0] / self.background.shape[1]
+        if self.meta is not None and self.meta.width and self.meta.height:
+            return self.meta.height / self.meta.width
+        return 9 / 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportTotals:
+    """Sums over every video of the report (person-seconds)."""
+
+    videos: int
+    duration_s: float
+    people: int
+    visible_s: float
+    people_s: float  # looking at another person
+    scene_s: float
+    out_of_frame_s: float
+    mutual_episodes: int
+    mutual_s: float
+    joint_episodes: int
+    joint_s: float
+
+    @classmethod
+    def of(cls, analyses: Sequence[GazeAnalysis]) -> "ReportTotals":
+        people = [p for a in analyses for p in a.people]
+        return cls(videos=len(analyses), duration_s=sum(a.duration_s for a in analyses), people=len(people),
+                   visible_s=sum(p.visible_s for p in people), people_s=sum(p.people_s for p in people),
+                   scene_s=sum(p.scene_s for p in people), out_of_frame_s=sum(p.out_of_frame_s for p in people),
+                   mutual_episodes=sum(len(a.mutual_gaze) for a in analyses),
+                   mutual_s=sum(e.duration_s for a in analyses for e in a.mutual_gaze),
+                   joint_episodes=sum(len(a.joint_attention) for a in analyses),
+                   joint_s=sum(e.duration_s for a in analyses for e in a.joint_attention))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Everything the HTML, JSON and CSV outputs show."""
+
+    sections: tuple[ReportSection, ...]
+    skipped: tuple[SkippedInput, ...]
+    params: AnalysisParams
+    totals: ReportTotals
+
+    def to_json(self) -> dict[str, object]:
+        """``people``, ``mutual_gaze``, ``joint_attention``; with several videos each item also names its ``video``."""
+        if len(self.sections) == 1:
+            return self.sections[0].analysis.to_json()
+        out: dict[str, list] = {"people": [], "mutual_gaze": [], "joint_attention": []}
+        for s in self.sections:
+            for key, items in s.analysis.to_json().items():
+                out[key].extend({"video": s.source.label, **item} for item in items)  # type: ignore[union-attr]
+        return out
+
+
+# --------------------------------------------------------------------------- building
+def read_first_frame(video: str | Path) -> np.ndarray:
+    """The first frame of a video or image file (H x W x 3 uint8 RGB), read through :class:`gazecam.capture.Capture`."""
+    from ..capture import Capture
+
+    path = Path(video).expanduser()
+    if not path.exists():
+        raise InputError(f"video {path} does not exist (it is only used for the background of the attention map)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a truncated file still has a first frame
+        with Capture(path, live=False, queue_size=1) as cap:
+            for frame in cap:
+                return frame.image
+    raise InputError(f"no frame could be read from {path}")
+
+
+def _heads_norm(records: Sequence[GazeRecord]) -> dict[int, tuple[float, float]]:
+    sums: dict[int, list[float]] = {}
+    for r in records:
+        if r.track_id is None or r.head_xyxy_norm is None:
+            continue
+        x1, y1, x2, y2 = r.head_xyxy_norm
+        s = sums.setdefault(r.track_id, [0.0, 0.0, 0.0])
+        s[0] += (x1 + x2) / 2
+        s[1] += (y1 + y2) / 2
+        s[2] += 1
+    return {t: (s[0] / s[2], s[1] / s[2]) for t, s in sorted(sums.items()) if s[2] and np.isfinite(s[:2]).all()}
+
+
+def _section(source: RecordsSource, params: AnalysisParams, *, video: Path | None,
+             notify: Callable[[str], None]) -> ReportSection:
+    records = read_records(source.records_path)
+    meta = source.meta
+    fps = meta.fps if meta is not None else None
+    analysis = analyze(records, params=params, default_frame_duration_s=1.0 / fps if fps else None)
+    notes: list[str] = []
+    if analysis.untracked_records:
+        notes.append(f"{analysis.untracked_records} record(s) without a track id are not attributed to a person.")
+    if analysis.frames == 1 and analysis.frame_duration_s == 0:
+        notes.append("The records hold a single frame and no frame rate: durations are 0 s.")
+    background = None
+    video_path = video or source.video_path
+    if video_path is not None:
+        try:
+            background = read_first_frame(video_path)
+        except InputError as e:
+            if video is not None:
+                raise  # asked for explicitly
+            notify(f"{source.label}: no background frame ({e})")
+    if background is not None and meta is not None and meta.width and meta.height:
+        h, w = background.shape[:2]
+        if (w, h) != (meta.width, meta.height):
+            notes.append(f"The background frame is {w}x{h} but the records were made on {meta.width}x{meta.height} "
+                         "frames; is it the same video?")
+    return ReportSection(source=RecordsSource(records_path=source.records_path, label=source.label,
+                                              video_path=video_path, meta=meta, model_hint=source.model_hint),
+                         analysis=analysis, records=len(records), background=background,
+                         heads_norm=_heads_norm(records), notes=tuple(notes))
+
+
+def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = None,
+                 params: AnalysisParams | None = None,
+                 notify: Callable[[str], None] | None = None) -> Report:
+    """Read, analyse and collect everything a report shows.
+
+    ``inputs``: records files and/or batch output folders / manifests (see :mod:`gazecam.report.inputs`).
+    ``video``: the video whose first frame is the attention map's background (one video only; a batch's
+    videos are read from its manifest's inputs).  ``notify`` receives one-line notes for the user.
+    """
+    params = params or AnalysisParams()
+    say = notify or (lambda msg: None)
+    sources, skipped = resolve_inputs(inputs)
+    if video is not None and len(sources) != 1:
+        raise InputError(f"video={str(video)!r} gives the background of one video, but the report has "
+                         f"{len(sources)} videos; leave it out (a batch report reads each video from its manifest)")
+    if not sources:
+        reasons = "; ".join(f"{s.input}: {s.reason}" for s in skipped[:3])
+        raise InputError("no finished video to report" + (f" ({len(skipped)} input(s) skipped: {reasons})"
+                                                          if skipped else ""))
+    sections = tuple(_section(s, params, video=Path(video).expanduser() if video is not None else None, notify=say)
+                     for s in sources)
+    return Report(sections=sections, skipped=tuple(skipped), params=params,
+                  totals=ReportTotals.of([s.analysis for s in sections]))
+
+
+# --------------------------------------------------------------------------- writing
+def check_outputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """Refuse an output that is one of the inputs (``os.path.samefile``) or another output."""
+    existing_inputs = [p for p in inputs if p.exists()]
+    for i, out in enumerate(outputs):
+        for other in outputs[:i]:
+            if out.resolve() == other.resolve() or (out.exists() and other.exists() and os.path.samefile(out, other)):
+                raise InputError(f"two outputs are the same file: {out}; give each output its own name")
+        if out.exists():
+            if out.is_dir():
+                raise InputError(f"output {out} is a folder; give a file name")
+            for inp in existing_inputs:
+                if os.path.samefile(out, inp):
+                    raise InputError(f"output {out} is one of the inputs ({inp}); choose another output name")
+        parent = out.parent
+        if not parent.is_dir():
+            raise InputError(f"cannot write {out}: folder {parent} does not exist; create it first")
+
+
+def write_html(report: Report, path: str | Path) -> Path:
+    """The self-contained HTML report (pictures embedded)."""
+    from .html import render_html
+
+    path = Path(path).expanduser()
+    atomic_write(path, render_html(report).encode("utf-8"))
+    return path
+
+
+def write_json(report: Report, path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    atomic_write(path, (json.dumps(report.to_json(), indent=1) + "\n").encode("utf-8"))
+    return path
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_csv(report: Report, folder: str | Path) -> list[Path]:
+    """The report's tables as CSV files in ``folder`` (created if missing; :data:`CSV_TABLES`)."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"CSV folder {folder} is a file; give a folder")
+    if not folder.parent.is_dir():
+        raise InputError(f"cannot create the CSV folder {folder}: {folder.parent} does not exist")
+    folder.mkdir(exist_ok=True)
+
+    def r(v: float) -> float:
+        return round(float(v), 4)
+
+    people, looking, mutual, joint = [], [], [], []
+    for s in report.sections:
+        video = s.source.label
+        for p in s.analysis.people:
+            people.append([video, p.track_id, r(p.visible_s), r(p.people_s), r(p.scene_s), r(p.out_of_frame_s)])
+            for other, sec in p.looking_at_s.items():
+                looking.append([video, p.track_id, other, r(sec), r(p.percent_of_visible(sec))])
+        for e in s.analysis.mutual_gaze:
+            mutual.append([video, " ".join(map(str, e.track_ids)), r(e.start_s), r(e.end_s), r(e.duration_s)])
+        for e in s.analysis.joint_attention:
+            t = e.target
+            xy = t.xy_norm if t is not None and t.xy_norm is not None else ("", "")
+            joint.append([video, " ".join(map(str, e.track_ids)), r(e.start_s), r(e.end_s), r(e.duration_s),
+                          t.kind if t else "", t.track_id if t and t.track_id is not None else "",
+                          *(round(v, 4) if v != "" else "" for v in xy)])
+    tables = {
+        "people.csv": _table(["video", "track_id", "visible_s", "looking_at_people_s", "scene_s", "out_of_frame_s"],
+                             people),
+        "looking_at.csv": _table(["video", "track_id", "looks_at", "seconds", "percent_of_visible"], looking),
+        "mutual_gaze.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s"], mutual),
+        "joint_attention.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s", "target",
+                                       "target_track_id", "target_x_norm", "target_y_norm"], joint),
+    }
+    out = []
+    for name in CSV_TABLES:
+        target = folder / name
+        atomic_write(target, tables[name])
+        out.append(target)
+    return out

@@ -1,0 +1,137 @@
+"""process_source: the one per-video loop (outputs, report, progress, stop, bad input) and ProcessOptions."""
+
+from __future__ import annotations
+
+import json
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from fakes import CountingModel
+
+from gazecam.capture import Capture
+from gazecam.errors import InputError
+from gazecam.jobs import ProcessOptions, ProcessReport, check_output_path, process_source
+
+H, W = 96, 128
+
+
+def make_video(path: Path, n: int = 8, fps: int = 10) -> Path:
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.time_base = Fraction(1, fps)
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(np.full((H, W, 3), 25 * i % 255, np.uint8), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def heads(path: Path, n: int) -> Path:
+    path.write_text("".join(f'{{"frame": {i}, "xyxy": [10, 10, 40, 40]}}\n' for i in range(n) if i != 3))
+    return path
+
+
+def frames_in(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_video_and_records_with_report_and_progress(tmp_path):
+    video = make_video(tmp_path / "in.mp4", n=8)
+    model, seen = CountingModel(), []
+    options = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 8), stride=2)
+    report = process_source(video, model=model, options=options, video_path=tmp_path / "o.mp4",
+                            records_path=tmp_path / "o.csv", on_frame=lambda r: seen.append(r.frame.index))
+    assert isinstance(report, ProcessReport)
+    assert seen == list(range(8))
+    assert (report.frames, report.people_frames, report.frames_with_people) == (8, 7, 7)
+    assert report.encodes == model.encodes == 4 and not report.interrupted
+    assert (report.frames_repeated, report.frames_letterboxed) == (0, 0)
+    assert report.source == str(video) and report.capture.frames_read == 8
+    assert {"detect", "encode", "render", "write"} <= set(report.stage_ms)
+    assert frames_in(tmp_path / "o.mp4") == 8
+    rows = (tmp_path / "o.csv").read_text().splitlines()
+    assert rows[0].startswith("frame,") and len(rows) == 8
+
+
+def test_stop_finishes_cleanly_with_complete_outputs(tmp_path):
+    video = make_video(tmp_path / "in.mp4", n=30)
+    stop = threading.Event()
+
+    def on_frame(result) -> None:
+        if result.frame.index == 4:
+            stop.set()
+
+    report = process_source(video, model=CountingModel(), options=ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 30)),
+                            video_path=tmp_path / "o.mp4", records_path=tmp_path / "o.jsonl", on_frame=on_frame,
+                            stop=stop)
+    assert report.interrupted and report.frames == 5
+    assert frames_in(tmp_path / "o.mp4") == 5
+    lines = [json.loads(ln) for ln in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [ln["frame"] for ln in lines] == [0, 1, 2, 4]  # frame 3 has nobody
+
+
+def test_an_open_capture_is_used_and_closed(tmp_path):
+    video = make_video(tmp_path / "in.mp4", n=3)
+    capture = Capture(video)
+    report = process_source(capture, model=CountingModel(), options=ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 3),
+                                                                                   max_frames=2),
+                            records_path=tmp_path / "o.jsonl")
+    assert report.frames == 2 and report.video_path is None and capture._closed
+
+
+def test_bad_outputs_and_inputs_are_input_errors(tmp_path):
+    video = make_video(tmp_path / "in.mp4", n=2)
+    opts = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 2))
+    with pytest.raises(InputError, match="nothing to write"):
+        process_source(video, model=CountingModel(), options=opts)
+    before = video.read_bytes()
+    with pytest.raises(InputError, match=r"video_path=.* is the input file"):
+        process_source(video, model=CountingModel(), options=opts, video_path=video)
+    assert video.read_bytes() == before
+    with pytest.raises(InputError, match="name the same file"):
+        process_source(video, model=CountingModel(), options=opts, video_path=tmp_path / "o.mp4",
+                       records_path=tmp_path / "o.mp4")
+    with pytest.raises(InputError, match="input not found"):
+        process_source(tmp_path / "nope.mp4", model=CountingModel(), options=opts, video_path=tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_check_output_path_names_the_parameter(tmp_path):
+    with pytest.raises(InputError, match=r"records_path=.*does not exist"):
+        check_output_path(tmp_path / "missing" / "r.jsonl", parameter="records_path")
+    with pytest.raises(InputError, match=r"video_path=.*is a directory"):
+        check_output_path(tmp_path, parameter="video_path")
+    existing = tmp_path / "keep.mp4"
+    existing.write_bytes(b"old")
+    check_output_path(existing, parameter="video_path")
+    check_output_path(tmp_path / "new.mp4", parameter="video_path")
+    assert existing.read_bytes() == b"old" and not (tmp_path / "new.mp4").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"stride": 0}, "stride=0"),
+    ({"max_frames": 0}, "max_frames=0"),
+    ({"detector_conf": 1.5}, "detector_conf=1.5"),
+    ({"inout_threshold": -0.1}, "inout_threshold=-0.1"),
+    ({"heatmap": "rainbow"}, "heatmap='rainbow'"),
+    ({"heads_path": Path("h.jsonl"), "detector": "pose"}, "not both"),
+])
+def test_options_are_validated(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        ProcessOptions(**kwargs)
+
+
+def test_result_key_is_json_and_tells_options_apart():
+    a, b = ProcessOptions(), ProcessOptions(stride=2)
+    assert json.loads(json.dumps(a.result_key())) == a.result_key()
+    assert a.result_key() != b.result_key()
+    assert ProcessOptions(heads_path="h.jsonl").result_key()["heads_path"] == "h.jsonl"

@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "gazecam.commands.bench",
     "eval": "gazecam.commands.eval",
     "train": "gazecam.commands.train",
+    "batch": "gazecam.commands.batch",
     "report": "gazecam.commands.report",
 }
 
@@ -38,12 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue  # command not built yet
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         # also after the command (`gazecam process x --debug`); SUPPRESS keeps a --debug given before it

@@ -58,7 +58,7 @@ def pose_weights() -> RemoteFile:
 
 FALLBACK_WARNING = ("head detector: using the OpenCV face-cascade FALLBACK (frontal/profile faces only; "
                     "people seen from behind or small faces are missed). For better heads use "
-                    "--detector pose (needs yolo11n-pose.pt in the model cache) or a YOLO head model file.")
+                    "detector='pose' (needs yolo11n-pose.pt in the model cache) or a YOLO head model file.")
 
 # COCO keypoint ids of the ultralytics pose models.
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 1, 2, 3, 4, 5, 6
@@ -175,7 +175,7 @@ class YoloHeadDetector:
 
     def __init__(self, *, weights: str | Path, class_name_or_id: str | int | None = None, conf: float = 0.25,
                  device: str | None = None, imgsz: int = 640) -> None:
-        self.model = _load_yolo(weights, "--detector")
+        self.model = _load_yolo(weights, "weights")
         self.weights = Path(weights)
         self.conf = float(conf)
         self.device = ultralytics_device(device)
@@ -201,14 +201,14 @@ class YoloHeadDetector:
             if heads:
                 return heads[0]
             raise InputError(f"{self.weights}: which class is the head? The model has {len(names)} classes "
-                             f"({listing}); pass --detector-class NAME or ID")
+                             f"({listing}); pass class_name_or_id=NAME or ID")
         if isinstance(want, int):
             if names and want not in names:
-                raise InputError(f"--detector-class {want}: {self.weights} has classes {listing}")
+                raise InputError(f"class_name_or_id={want}: {self.weights} has classes {listing}")
             return want
         matches = [k for k, v in names.items() if str(v).lower() == want.lower()]
         if not matches:
-            raise InputError(f"--detector-class {want!r}: no such class in {self.weights}; classes: {listing}")
+            raise InputError(f"class_name_or_id={want!r}: no such class in {self.weights}; classes: {listing}")
         return matches[0]
 
     def detect(self, frame: Frame) -> HeadBoxes:
@@ -319,14 +319,14 @@ class CascadeHeadDetector:
             raise GazecamError(
                 f"the offline head-detector fallback needs OpenCV's bundled Haar cascades, but this OpenCV "
                 f"({cv2.__version__}) has none (cv2.data.haarcascades is missing; OpenCV 5 dropped them). "
-                "Install opencv-python<5, or use --detector pose / a YOLO head model / --heads FILE.")
+                "Install opencv-python<5, or use detector='pose', a YOLO head model or known head boxes (heads_path=FILE).")
         self._cascades = []
         for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
             path = Path(root) / name
             cc = cv2.CascadeClassifier(str(path)) if path.is_file() else None
             if cc is None or cc.empty():
                 raise GazecamError(f"OpenCV cascade {path} is missing or unreadable (OpenCV {cv2.__version__}); "
-                                   "use --detector pose, a YOLO head model or --heads FILE")
+                                   "use detector='pose', a YOLO head model or known head boxes (heads_path=FILE)")
             self._cascades.append(cc)
         self.min_face = int(min_face)
         self.max_side = int(max_side)
@@ -385,21 +385,21 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
             weights = fetch_pose_weights(cache=cache)
         except (OfflineError, WeightsError) as e:
             if low == "pose":
-                raise GazecamError(f"--detector pose: {e}") from e
+                raise GazecamError(f"detector='pose': {e}") from e
             from .hub import ModelCache
 
             reason = next((ln.split(": ", 1)[1] for ln in str(e).splitlines() if ln.strip().startswith("from ")
                            and ": " in ln), str(e).splitlines()[0])
             where = (cache or ModelCache()).path(pose_weights())
-            say(f"--detector auto: the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
+            say(f"detector='auto': the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
                 f"({reason}); using the offline face-cascade fallback. Put the file at {where} "
                 "(or set GAZECAM_MIRROR) for the better pose detector.")
             return CascadeHeadDetector()
         return PoseHeadDetector(weights=weights, conf=conf, device=device)
     path = Path(spec)
     if not path.exists():
-        raise InputError(f"--detector {spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
+        raise InputError(f"detector={spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
                          f"{path} does not exist")
-    if getattr(_load_yolo(path, "--detector"), "task", "detect") == "pose":
+    if getattr(_load_yolo(path, "detector"), "task", "detect") == "pose":
         return PoseHeadDetector(weights=path, conf=conf, device=device)  # heads from its keypoints
     return YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)

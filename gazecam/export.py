@@ -1,4 +1,4 @@
-"""Export a :class:`~gazecam.model.GazeModel` to ONNX (encoder + decoder graphs) and build TensorRT engines.
+"""Export a :class:`~gazecam.model.GazeModel` to ONNX (encoder + decoder graphs).
 
 Layout of an export directory::
 
@@ -7,10 +7,11 @@ Layout of an export directory::
                          Gaze-LLE and 640, 40 for gazelle-dinov3)
     decoder.onnx         scene (1, 256, F, F) + head_maps (N, F, F) -> heatmaps (N, 64, 64) [+ inout (N,)]
                          (N dynamic, 1..max_heads)
-    gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes
+    gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes,
+                         precision (fp32, or int8: a quantized encoder, see :mod:`gazecam.quantize`)
 
-Engines (``*.engine``) are built from these ONNX files with the TensorRT Python API and cached by
-ONNX hash + GPU name + TensorRT version + precision + head range (:func:`build_engines`).
+TensorRT engines are built from these ONNX files next to the TensorRT backend
+(:func:`gazecam.backends.tensorrt_build.build_engines`); this module imports no backend.
 No torch or onnx import at module import time.
 """
 
@@ -23,7 +24,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import GazecamError
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import GazeModel
 
 __all__ = ["ExportInfo", "ExportError", "export_onnx", "read_export_info", "ensure_onnx_export",
-           "model_fingerprint", "source_fingerprint", "build_engines", "EngineFiles", "default_export_root",
+           "model_fingerprint", "source_fingerprint", "default_export_root",
            "SIDECAR", "ENCODER_ONNX", "DECODER_ONNX", "DEFAULT_MAX_HEADS", "DEFAULT_OPSET"]
 
 SIDECAR = "gazecam_export.json"
@@ -71,6 +72,8 @@ class ExportInfo:
     files: dict[str, str] = field(default_factory=dict)  # role -> file name in the export dir
     file_sha256: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     format_version: int = FORMAT_VERSION
+    precision: str = "fp32"  # fp32, or int8 (encoder quantized by gazecam.quantize)
+    quantization: str = ""  # the int8 recipe (Int8Recipe.describe()); empty for fp32
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -182,7 +185,7 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         raise ExportError(f"cannot create export directory {out}: {e}") from e
     model_cpu_device = model.device
     if model_cpu_device.type != "cpu":
-        raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with --device cpu")
+        raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with device='cpu'")
     size = model.input_size
     enc_path, dec_path = out / ENCODER_ONNX, out / DECODER_ONNX
     # per-process temporary names: two exports into one directory never write the same file
@@ -233,7 +236,7 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
     path = d / SIDECAR
     if not path.is_file():
         raise ExportError(f"{d} is not a gazecam export directory (no {SIDECAR}); "
-                          "create one with `gazecam export --format onnx -o DIR`")
+                          "create one with gazecam.export.export_onnx(model, DIR) (command line: gazecam export -o DIR)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format_version") != FORMAT_VERSION:
@@ -251,104 +254,41 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
     return info
 
 
+def _cached(d: Path, *, fp: str, src: str, max_heads: int, precision: str, quantization: str = "") -> bool:
+    try:
+        info = read_export_info(d, verify_files=True)  # a damaged cached graph is exported again
+    except ExportError:
+        return False  # missing or stale: export again
+    return (info.weights_sha256 == fp and info.source_sha256 == src and info.max_heads >= max_heads
+            and info.precision == precision and info.quantization == quantization)
+
+
 def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None, max_heads: int = DEFAULT_MAX_HEADS,
-                       notify: Callable[[str], None] | None = None) -> Path:
-    """The cached ONNX export of ``model`` (exported on first use, ``notify`` is told); returns its directory."""
+                       precision: str = "fp32", notify: Callable[[str], None] | None = None) -> Path:
+    """The cached ONNX export of ``model`` (exported on first use, ``notify`` is told); returns its directory.
+
+    ``precision="int8"``: the int8 export (:func:`gazecam.quantize.quantize_export` of the cached fp32 export,
+    with this CPU's :class:`~gazecam.quantize.Int8Recipe`), cached beside it; the directory name and the
+    sidecar carry the precision and the recipe.
+    """
+    if precision not in ("fp32", "int8"):
+        raise ExportError(f"ONNX exports are fp32 or int8, not precision={precision!r}")
     fp = model_fingerprint(model)
     src = source_fingerprint()
     d = Path(root).expanduser() if root is not None else default_export_root()
     d = d / f"{model.backbone.arch.name}-{'inout' if model.has_inout else 'base'}-{fp[:16]}"
-    try:
-        info = read_export_info(d, verify_files=True)  # a damaged cached graph is exported again
-        if info.weights_sha256 == fp and info.source_sha256 == src and info.max_heads >= max_heads:
-            return d
-    except ExportError:
-        pass  # missing or stale: export again
-    if notify is not None:
-        notify(f"exporting {model.name} to ONNX (not cached yet or out of date; cached in {d}) ...")
-    export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
-    return d
+    if not _cached(d, fp=fp, src=src, max_heads=max_heads, precision="fp32"):
+        if notify is not None:
+            notify(f"exporting {model.name} to ONNX (not cached yet or out of date; cached in {d}) ...")
+        export_onnx(model, d, max_heads=max_heads, weights_sha256=fp)
+    if precision == "fp32":
+        return d
+    from .quantize import Int8Recipe, int8_export_dir, quantize_export
 
-
-# -- TensorRT -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EngineFiles:
-    encoder: Path
-    decoder: Path
-    info: ExportInfo
-    fp16: bool
-    max_heads: int
-
-
-def _engine_cache_key(info: ExportInfo, *, fp16: bool, max_heads: int, gpu: str, trt_version: str) -> str:
-    parts = [info.file_sha256.get(info.files["encoder"], ""), info.file_sha256.get(info.files["decoder"], ""),
-             gpu, trt_version, "fp16" if fp16 else "fp32", str(max_heads)]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
-
-
-def build_engines(export_dir: str | Path, *, fp16: bool = True, max_heads: int | None = None,
-                  cache_root: str | Path | None = None, device_index: int = 0,
-                  workspace_gib: float = 4.0) -> EngineFiles:
-    """TensorRT engines for an ONNX export dir, cached by model + GPU + TensorRT version + precision.
-
-    Raises :class:`~gazecam.backends.base.BackendUnavailable` ("TensorRT not available: ...") without
-    ``tensorrt`` or a CUDA GPU.
-    """
-    from .backends.tensorrt import gpu_name, require_tensorrt
-
-    trt = require_tensorrt()
-    info = read_export_info(export_dir, verify_files=True)
-    k = int(max_heads or info.max_heads)
-    if k < 1:
-        raise ExportError(f"max_heads must be >= 1, got {k}")
-    gpu = gpu_name(device_index)
-    key = _engine_cache_key(info, fp16=fp16, max_heads=k, gpu=gpu, trt_version=trt.__version__)
-    root = Path(cache_root).expanduser() if cache_root is not None else Path(export_dir).expanduser() / "engines"
-    d = root / key
-    d.mkdir(parents=True, exist_ok=True)
-    src = Path(export_dir).expanduser()
-    enc, dec = d / "encoder.engine", d / "decoder.engine"
-    if not enc.is_file():
-        _build_one(trt, src / info.files["encoder"], enc, fp16=fp16, workspace_gib=workspace_gib,
-                   profiles={"pixels": ((1, 3, info.input_size, info.input_size),) * 3})
-    if not dec.is_file():
-        f = info.featmap
-        _build_one(trt, src / info.files["decoder"], dec, fp16=fp16, workspace_gib=workspace_gib,
-                   profiles={"scene": ((1, info.scene_dim, f, f),) * 3,
-                             "head_maps": ((1, f, f), (max(1, min(4, k)), f, f), (k, f, f))})
-    meta = {"gpu": gpu, "tensorrt": trt.__version__, "fp16": fp16, "max_heads": k, "model_name": info.model_name,
-            "weights_sha256": info.weights_sha256}
-    (d / "engine.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    return EngineFiles(encoder=enc, decoder=dec, info=info, fp16=fp16, max_heads=k)
-
-
-def _build_one(trt: Any, onnx_path: Path, engine_path: Path, *, fp16: bool, workspace_gib: float,
-               profiles: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]) -> None:
-    """Parse ``onnx_path`` and serialise an engine with one optimisation profile (min, opt, max per input)."""
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    flags = 0
-    if hasattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH"):  # TensorRT < 10 needs it; 10 ignores it
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ExportError(f"TensorRT could not parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
-    if fp16:
-        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in newer TensorRT
-            warnings.warn("this GPU has no fast fp16; building the TensorRT engine in fp16 anyway", stacklevel=2)
-        config.set_flag(trt.BuilderFlag.FP16)
-    profile = builder.create_optimization_profile()
-    for name, (lo, opt, hi) in profiles.items():
-        profile.set_shape(name, lo, opt, hi)
-    config.add_optimization_profile(profile)
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise ExportError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
-    tmp = engine_path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(serialized)  # IHostMemory supports the buffer protocol
-    os.replace(tmp, engine_path)
+    recipe = Int8Recipe.for_cpu()
+    dq = int8_export_dir(d, recipe)
+    if not _cached(dq, fp=fp, src=src, max_heads=max_heads, precision="int8", quantization=recipe.describe()):
+        if notify is not None:
+            notify(f"quantizing the {model.name} encoder to int8 ({recipe.tag}; cached in {dq}) ...")
+        quantize_export(d, dq, recipe=recipe)
+    return dq

@@ -29,7 +29,7 @@ from .errors import InputError
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .gaze import GazeBackend
+    from .backends import GazeBackend
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "source_file",
            "HEATMAP_MODES"]
@@ -47,19 +47,24 @@ class ProcessOptions:
     detector_class: str | int | None = None  # head class of a multi-class YOLO model
     detector_conf: float = 0.25
     heads_path: Path | None = None  # known head boxes (see gazecam.records.FileHeads) instead of a detector
-    stride: int = 1  # scene encoder every N-th frame
+    stride: int | str = 1  # scene encoder every N-th frame, or "auto" (when the scene changed; see gazecam.gaze)
+    max_stride: int = 15  # stride="auto": encoder at least every N frames (gazecam.gaze.DEFAULT_MAX_STRIDE)
+    scene_threshold: float = 0.2  # stride="auto": share of the picture that must change (DEFAULT_SCENE_THRESHOLD)
     smooth: bool = True
     inout_threshold: float = 0.5
     heatmap: str = "combined"  # combined | per-person | none
     max_frames: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1:
-            raise InputError(f"stride={self.stride!r}: expected a whole number >= 1")
+        if self.stride != "auto" and (isinstance(self.stride, bool) or not isinstance(self.stride, int)
+                                      or self.stride < 1):
+            raise InputError(f"stride={self.stride!r}: expected a whole number >= 1 or 'auto'")
+        if isinstance(self.max_stride, bool) or not isinstance(self.max_stride, int) or self.max_stride < 1:
+            raise InputError(f"max_stride={self.max_stride!r}: expected a whole number >= 1")
         if self.max_frames is not None and (isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int)
                                             or self.max_frames < 1):
             raise InputError(f"max_frames={self.max_frames!r}: expected a whole number >= 1 or None")
-        for name in ("detector_conf", "inout_threshold"):
+        for name in ("detector_conf", "inout_threshold", "scene_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name}={value!r}: expected a number between 0 and 1")
@@ -76,7 +81,9 @@ class ProcessOptions:
         return {"detector": None if self.heads_path is not None else self.detector,
                 "detector_class": self.detector_class, "detector_conf": self.detector_conf,
                 "heads_path": None if self.heads_path is None else str(self.heads_path),
-                "stride": self.stride, "smooth": self.smooth, "inout_threshold": self.inout_threshold,
+                "stride": self.stride, **({"max_stride": self.max_stride, "scene_threshold": self.scene_threshold}
+                                          if self.stride == "auto" else {}),
+                "smooth": self.smooth, "inout_threshold": self.inout_threshold,
                 "heatmap": self.heatmap, "max_frames": self.max_frames}
 
 
@@ -187,7 +194,8 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
             tracker = HeadTracker(track_buffer=track_buffer, high_thresh=options.detector_conf,
                                   new_track_thresh=options.detector_conf)
         gaze = GazeStage(model=model, smooth=options.smooth, inout_threshold=options.inout_threshold,
-                         stride=options.stride)
+                         stride=options.stride, max_stride=options.max_stride,
+                         scene_threshold=options.scene_threshold)
         pipe = stack.enter_context(Pipeline(capture, detector=detector, tracker=tracker, gaze_stage=gaze,
                                             max_frames=options.max_frames))
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",

@@ -36,8 +36,9 @@ class ModelSpec:
     (official Gaze-LLE decoder checkpoint) + ``backbone_weights`` (official DINOv2 checkpoint of architecture
     ``backbone``, inferred when None); ``backbone_weights=None`` with ``gaze_weights`` set means the gaze file
     holds the backbone too.  ``device``: auto | cpu | cuda | cuda:N.  ``backend``: auto | torch | onnxruntime |
-    tensorrt.  ``precision``: fp32 | fp16 | bf16.  ``compile``: torch.compile (torch backend).  ``progress``:
-    a progress bar while zoo files download.
+    tensorrt.  ``precision``: fp32 | fp16 | bf16 | int8 (onnxruntime, CPU) | auto (the fastest mode within the
+    fidelity bound on this CPU, :mod:`gazecam.backends.precision`; fp32 on CUDA).  ``compile``: torch.compile
+    (torch backend).  ``progress``: a progress bar while zoo files download.
     """
 
     name: str | None = None
@@ -161,16 +162,19 @@ def load_model(spec: ModelSpec, *, notify: Callable[[str], None] | None = None) 
     fp32 without compilation gives the :class:`~gazecam.model.GazeModel` itself; onnxruntime/tensorrt
     export it to ONNX on first use (cached; ``notify`` is told, in one line, when that slow step starts).
     """
-    from .backends import BackendError, check_backend_options, load_backend, resolve_backend_name
+    from .backends import BackendError, load_backend, resolve_backend_precision
 
     device = resolve_device(spec.device)
     try:
-        resolved = resolve_backend_name(spec.backend, device, precision=spec.precision, compile=spec.compile)
-        check_backend_options(resolved, precision=spec.precision, compile=spec.compile)
-        if resolved == "torch" and spec.precision == "fp32" and not spec.compile:
+        # precision="auto" made concrete for this CPU (the reason is told), options checked
+        resolved, precision, reason = resolve_backend_precision(spec.backend, device, precision=spec.precision,
+                                                                compile=spec.compile)
+        if reason and notify is not None:
+            notify(f"precision auto: {reason}")
+        if resolved == "torch" and precision == "fp32" and not spec.compile:
             return load_gaze_model(spec, device=device)
         model = load_gaze_model(spec, device=device if resolved == "torch" else "cpu")  # exports trace on the CPU
-        return load_backend(resolved, model=model, device=device, precision=spec.precision, compile=spec.compile,
+        return load_backend(resolved, model=model, device=device, precision=precision, compile=spec.compile,
                             notify=notify)
     except BackendError as e:
         raise InputError(f"backend={spec.backend!r}: {e}") from e

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "GazeResult", "check_rgb_image"]
+__all__ = ["Frame", "HeadBoxes", "GazePrediction", "StageTimes", "STAGE_NAMES", "GazeResult", "check_rgb_image"]
 
 
 def check_rgb_image(image: object, what: str = "image") -> np.ndarray:
@@ -116,10 +116,6 @@ class HeadBoxes:
         return HeadBoxes(xyxy=xyxy[keep], image_size=self.image_size,
                          track_ids=self.track_ids[keep], confidence=self.confidence[keep])
 
-    def select(self, mask: np.ndarray) -> "HeadBoxes":
-        return HeadBoxes(xyxy=self.xyxy[mask], image_size=self.image_size,
-                         track_ids=self.track_ids[mask], confidence=self.confidence[mask])
-
 
 @dataclass(frozen=True, slots=True)
 class GazePrediction:
@@ -149,13 +145,6 @@ class GazePrediction:
     def __len__(self) -> int:
         return int(self.heatmaps.shape[0])
 
-    @property
-    def peak(self) -> np.ndarray:
-        """(N,) heatmap maximum per head."""
-        if len(self) == 0:
-            return np.zeros(0, np.float32)
-        return self.heatmaps.reshape(len(self), -1).max(axis=1)
-
 
 def heatmap_argmax_norm(heatmaps: np.ndarray) -> np.ndarray:
     """(N, H, W) -> (N, 2) normalised (x, y) of the first maximum, official convention (col/W, row/H)."""
@@ -179,11 +168,9 @@ class StageTimes:
     render: float = float("nan")
     write: float = float("nan")
 
-    def total(self) -> float:
-        return float(sum(v for v in (getattr(self, f.name) for f in fields(self)) if v == v))
 
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+#: The stages of :class:`StageTimes`, in pipeline order.
+STAGE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(StageTimes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def build(n_frames: int, people: dict[int, Callable[[int], Action]], *, dt: floa
                                   in_frame=a[0] != "out", looking_at=target, mutual=mutual,
                                   head_xyxy=(x * 640, 0.1 * 360, (x + 0.05) * 640, 0.3 * 360),
                                   head_xyxy_norm=(x, 0.1, x + 0.05, 0.3),
-                                  gaze_xy=(point[0] * 640, point[1] * 360), peak=0.5, inout=0.9))
+                                  gaze_xy=(point[0] * 640, point[1] * 360), peak=0.5, inout=0.9, fresh=True))
     return out
 
 
@@ -44,7 +44,7 @@ def to_row(r: GazeRecord) -> dict[str, object]:
     return {"frame": r.frame, "time": r.time_s, "track_id": r.track_id, "head_xyxy": list(r.head_xyxy or ()),
             "head_xyxy_norm": list(r.head_xyxy_norm or ()), "gaze_xy": list(r.gaze_xy or ()),
             "gaze_xy_norm": list(r.gaze_xy_norm), "peak": r.peak, "inout": r.inout, "in_frame": r.in_frame,
-            "looking_at": r.looking_at, "mutual": r.mutual}
+            "looking_at": r.looking_at, "mutual": r.mutual, "fresh": r.fresh}
 
 
 def write_jsonl(path: Path, records: list[GazeRecord]) -> Path:

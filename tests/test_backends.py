@@ -164,7 +164,7 @@ def test_torch_backend_bf16_on_cpu_is_close(golden_cases, golden_dir, golden_ima
 def test_torch_backend_rejects_cpu_fp16(golden_model_inout):
     from gazecam.backends.torch import TorchBackend
 
-    with pytest.raises(BackendError, match="fp16 needs a CUDA device"):
+    with pytest.raises(BackendError, match="precision='fp16' needs a CUDA device"):
         TorchBackend(model=golden_model_inout, precision="fp16")
 
 
@@ -178,9 +178,9 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
     assert isinstance(ort_backend, OrtBackend) and ort_backend.export_dir.parent == tmp_path
     with pytest.raises(BackendError, match="unknown backend"):
         load_backend("tflite", model=golden_model_inout)
-    with pytest.raises(BackendError, match="runs the fp32 export"):
+    with pytest.raises(BackendError, match="runs fp32 or int8 exports"):
         load_backend("onnxruntime", model=golden_model_inout, precision="fp16", export_root=tmp_path)
-    with pytest.raises(BackendError, match="--compile applies to the torch backend"):
+    with pytest.raises(BackendError, match="compile=True applies to the torch backend"):
         load_backend("onnxruntime", model=golden_model_inout, compile=True)
     with pytest.raises(BackendError, match="needs a model"):
         load_backend("torch")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gazecam.bench import (STAGES, ReferenceGazeLLE, StageHooks, bench_head_boxes, format_report,
+from gazecam.research.bench import (STAGES, ReferenceGazeLLE, StageHooks, bench_head_boxes, format_report,
                            parse_backend_specs, parse_heads, pyav_frames, run_benchmark, save_chart,
                            synthetic_frame, write_synthetic_video)
 
@@ -113,3 +113,27 @@ def test_bench_cli_bad_options(capsys):
     assert "--heads" in capsys.readouterr().err
     assert main(["bench", "--backbone", "dinov2_vits14", "--backends", "tflite"]) == 1
     assert "unknown backend" in capsys.readouterr().err
+
+
+def test_every_configuration_runs_the_pipeline_step(golden_model_inout):
+    """detect -> gaze through FrameProcessor: the render hook gets each frame's GazeResult, detect is timed."""
+    from gazecam.backends.torch import TorchBackend
+    from gazecam.types import GazeResult
+
+    frames = [synthetic_frame(i, width=96, height=64) for i in range(2)]
+    seen: list[tuple[int, int]] = []
+    detected: list[int] = []
+
+    def render(result):
+        assert isinstance(result, GazeResult) and result.heads.image_size == (64, 96)
+        seen.append((result.frame.index, len(result)))
+        return result.frame.image
+
+    hooks = StageHooks(frames=lambda: iter(frames), detect=lambda image, i: detected.append(i), render=render)
+    report = run_benchmark(model=golden_model_inout, backends=[("torch", TorchBackend(model=golden_model_inout))],
+                           heads=[3], frames=1, warmup=1, hooks=hooks)
+    assert seen == [(0, 3), (0, 3), (1, 3), (1, 3)] and detected == [0, 0, 1, 1]  # reference, torch per frame
+    for r in report.results:
+        assert all(r.stage_ms[s] is not None and r.stage_ms[s] >= 0 for s in ("detect", "preprocess", "encode",
+                                                                               "decode", "render"))
+        assert r.stage_ms["write"] is None

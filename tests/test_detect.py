@@ -177,7 +177,7 @@ def test_yolo_head_detector_resolves_classes_and_returns_clipped_boxes(yolo_file
         YoloHeadDetector(weights=yolo_files["detect"])  # 80 classes, none named head
     with pytest.raises(InputError, match="no such class"):
         YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id="head")
-    with pytest.raises(InputError, match="--detector-class 99"):
+    with pytest.raises(InputError, match="class_name_or_id=99"):
         YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id=99)
     det = YoloHeadDetector(weights=yolo_files["detect"], class_name_or_id="3", conf=0.0, device="cpu", imgsz=160)
     assert det.class_id == 3 and not det.is_fallback

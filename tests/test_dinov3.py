@@ -358,9 +358,9 @@ def test_cli_gaze_weights_alone(g3, tmp_path, capsys):
 
 # -- eval, train, bench ------------------------------------------------------------------------------
 def test_eval_with_a_dinov3_model(models, images, tmp_path):
-    from gazecam.eval import metrics as M
-    from gazecam.eval.datasets import load_dataset, load_rgb
-    from gazecam.eval.evaluate import evaluate
+    from gazecam.research.eval import metrics as M
+    from gazecam.research.eval.datasets import load_dataset, load_rgb
+    from gazecam.research.eval.evaluate import evaluate
 
     model = models["gazelle_dinov3_vit_tiny_inout"]
     root = tmp_path / "vat"
@@ -393,9 +393,9 @@ def test_eval_with_a_dinov3_model(models, images, tmp_path):
 
 
 def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
-    from gazecam.eval.datasets import read_jsonl
-    from gazecam.train.loop import Trainer, TrainConfig
-    from gazecam.train.data import training_samples
+    from gazecam.research.eval.datasets import read_jsonl
+    from gazecam.research.train.loop import Trainer, TrainConfig
+    from gazecam.research.train.data import training_samples
 
     rng = np.random.default_rng(0)
     (tmp_path / "img").mkdir()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazecam.eval.datasets import (
+from gazecam.research.eval.datasets import (
     DatasetError,
     load_dataset,
     load_rgb,

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazecam.eval import metrics as M
-from gazecam.eval.datasets import load_dataset, load_rgb
-from gazecam.eval.evaluate import evaluate, format_scores
+from gazecam.research.eval import metrics as M
+from gazecam.research.eval.datasets import load_dataset, load_rgb
+from gazecam.research.eval.evaluate import evaluate, format_scores
 
 
 def _save(path: Path, image: np.ndarray) -> None:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from gazecam.eval import metrics as M
+from gazecam.research.eval import metrics as M
 
 TOL = 1e-12
 

@@ -131,7 +131,7 @@ def test_engine_export_without_tensorrt_is_a_clear_error(inout_export, golden_di
         pytest.skip("TensorRT and CUDA are available here: the engine path is tested in tests/gpu")
     from gazecam.backends import BackendUnavailable
     from gazecam.cli import main
-    from gazecam.export import build_engines
+    from gazecam.backends.tensorrt_build import build_engines
 
     with pytest.raises(BackendUnavailable, match="TensorRT not available"):
         build_engines(inout_export, fp16=True)

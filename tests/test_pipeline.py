@@ -147,3 +147,49 @@ def test_pipeline_and_process_command_import_no_heavy_modules():
             "print(sorted(m for m in ('torch', 'ultralytics', 'PyQt6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_frame_processor_step_without_a_source_and_consumer_times():
+    """The step the GUI and the benchmark share: no capture, results never changed afterwards."""
+    from gazecam.pipeline import FrameProcessor
+
+    class Two:
+        name = "two"
+        is_fallback = False
+
+        def detect(self, frame: Frame) -> HeadBoxes:
+            return HeadBoxes(xyxy=np.array([[10, 10, 40, 40], [80, 20, 120, 60]], np.float32),
+                             image_size=(frame.height, frame.width))
+
+    proc = FrameProcessor(detector=Two(), tracker=HeadTracker(), gaze_stage=GazeStage(model=CountingModel(), stride=2))
+    results = [proc.step(Frame(image=np.zeros((H, W, 3), np.uint8), index=i, timestamp_s=i / 10)) for i in range(3)]
+    assert [r.fresh for r in results] == [True, False, True] and all(len(r) == 2 for r in results)
+    assert results[0].heads.track_ids.tolist() == results[2].heads.track_ids.tolist()
+    before = (results[-1].timings.render, results[-1].timings.write)
+    proc.record_times(render_ms=4.0, write_ms=6.0)
+    proc.record_times(render_ms=2.0)
+    assert np.isnan(before).all() and np.isnan([results[-1].timings.render, results[-1].timings.write]).all()
+    means = proc.stats.totals.mean_ms()
+    assert means["render"] == 3.0 and means["write"] == 6.0 and "capture" not in means
+    assert (proc.stats.frames, proc.stats.people_frames, proc.stats.encodes) == (3, 6, 2)
+    proc.reset()
+    assert proc.step(Frame(image=np.zeros((H, W, 3), np.uint8), index=3, timestamp_s=0.3)).fresh
+
+
+def test_frame_processor_names_the_failing_model():
+    from gazecam.pipeline import FrameProcessor
+
+    class Failing(CountingModel):
+        def encode(self, image):
+            raise RuntimeError("out of memory")
+
+    class One:
+        name = "one"
+        is_fallback = False
+
+        def detect(self, frame: Frame) -> HeadBoxes:
+            return HeadBoxes(xyxy=np.array([[1, 1, 5, 5]], np.float32), image_size=(frame.height, frame.width))
+
+    proc = FrameProcessor(detector=One(), gaze_stage=GazeStage(model=Failing()))
+    with pytest.raises(GazecamError, match=r"gaze model \(counting\) failed on frame 7: RuntimeError: out of memory"):
+        proc.step(Frame(image=np.zeros((H, W, 3), np.uint8), index=7, timestamp_s=0.0))

@@ -52,8 +52,8 @@ def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
 def test_rows_have_the_record_fields_and_csv_columns_flatten_them():
     rows = record_rows(make_result(0, 3))
     assert [tuple(r) for r in rows] == [RECORD_FIELDS] * 3
-    assert CSV_COLUMNS[:3] == ("frame", "time", "track_id") and CSV_COLUMNS[-1] == "mutual"
-    assert len(CSV_COLUMNS) == 20
+    assert CSV_COLUMNS[:3] == ("frame", "time", "track_id") and CSV_COLUMNS[-2:] == ("mutual", "fresh")
+    assert len(CSV_COLUMNS) == 21
     assert record_rows(make_result(0, 0)) == []
 
 
@@ -71,6 +71,7 @@ def test_written_records_read_back_as_the_same_typed_records(tmp_path, suffix):
     assert isinstance(first, GazeRecord)
     assert (first.frame, first.track_id, first.looking_at, first.mutual, first.in_frame) == (0, 3, 7, True, True)
     assert first.time_s == 0.0 and first.gaze_xy_norm == pytest.approx((0.6, 0.3))
+    assert first.fresh is True  # the scene encoder ran on that frame
     assert back[2].track_id is None and back[3].inout is None
     assert back[3].time_s == pytest.approx(2 / 30, abs=1e-4)
 
@@ -136,7 +137,7 @@ def test_csv_row_with_the_wrong_number_of_cells(tmp_path):
     with RecordsSink(path) as sink:
         sink.write(make_result(0, 1))
     path.write_text(path.read_text() + "1,0.03,3\n")
-    with pytest.raises(RecordsError, match=r"bad.csv, line 3: expected 20 columns, got 3"):
+    with pytest.raises(RecordsError, match=r"bad.csv, line 3: expected 21 columns, got 3"):
         read_records(path)
 
 

@@ -433,6 +433,7 @@ def test_records_jsonl_fields_and_values(tmp_path: Path) -> None:
     assert first["gaze_xy_norm"] == pytest.approx([0.6, 0.3], abs=1e-5)
     assert first["peak"] == 0.5 and first["inout"] == pytest.approx(0.9123, abs=1e-4)
     assert first["in_frame"] is True and first["looking_at"] == 7 and first["mutual"] is False
+    assert first["fresh"] is True  # the scene encoder ran on this frame
     assert rows[1]["looking_at"] is None and rows[1]["in_frame"] is False
     assert [r["frame"] for r in rows[2:]] == [2, 2, 2]
     assert all(r["inout"] is None for r in rows[2:])  # model without in/out head
@@ -470,6 +471,7 @@ def test_records_csv(tmp_path: Path) -> None:
     assert rows[0]["head_x1"] == "10.12" and float(rows[0]["head_y2_norm"]) == pytest.approx(0.70001)
     assert float(rows[0]["gaze_x"]) == pytest.approx(120.0) and rows[0]["gaze_y_norm"] == "0.3"
     assert rows[0]["in_frame"] == "true" and rows[0]["looking_at"] == "7" and rows[0]["mutual"] == "false"
+    assert rows[0]["fresh"] == "true"
     assert rows[1]["looking_at"] == "" and rows[1]["track_id"] == "7"
     assert rows[2]["frame"] == "2" and rows[2]["inout"] == ""
 

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from gazecam import GazeModel
-from gazecam.eval.datasets import HeadAnnotation, read_jsonl
-from gazecam.train.data import (
+from gazecam.research.eval.datasets import HeadAnnotation, read_jsonl
+from gazecam.research.train.data import (
     AugmentConfig,
     TrainSample,
     gaussian_heatmap,
@@ -25,8 +25,8 @@ from gazecam.train.data import (
     split_dataset,
     training_samples,
 )
-from gazecam.train.features import FeatureCache
-from gazecam.train.loop import Trainer, TrainConfig, log_path_for, state_path_for
+from gazecam.research.train.features import FeatureCache
+from gazecam.research.train.loop import Trainer, TrainConfig, log_path_for, state_path_for
 
 
 def make_blob_dataset(root: Path, n: int, *, seed: int = 0, size: int = 64) -> Path:

@@ -9,6 +9,10 @@
 - ``auto``: tensorrt on CUDA when available, else torch on CUDA; on the CPU onnxruntime (faster than eager
   torch in fp32), else torch.
 
+Precisions: ``fp32``; ``fp16`` (CUDA); ``bf16`` (torch: CUDA, CPUs with native bf16); ``int8`` (onnxruntime on
+the CPU: quantized encoder, :mod:`gazecam.quantize`); ``auto`` (the fastest CPU mode within the measured
+fidelity bound on this CPU, :mod:`gazecam.backends.precision`).
+
 Importing this package imports no torch/onnxruntime/tensorrt.
 """
 
@@ -23,8 +27,8 @@ from .base import BACKEND_NAMES, PRECISIONS, BackendError, BackendUnavailable, G
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import GazeModel
 
-__all__ = ["load_backend", "available_backends", "resolve_backend_name", "check_backend_options", "GazeBackend", "BackendError",
-           "BackendUnavailable", "BACKEND_NAMES", "PRECISIONS"]
+__all__ = ["load_backend", "available_backends", "resolve_backend_name", "resolve_backend_precision",
+           "check_backend_options", "GazeBackend", "BackendError", "BackendUnavailable", "BACKEND_NAMES", "PRECISIONS"]
 
 
 def _onnxruntime_available() -> bool:
@@ -56,6 +60,8 @@ def resolve_backend_name(name: str, device: str, *, precision: str = "fp32", com
     if name == "auto":
         if compile or precision == "bf16":
             return "torch"
+        if precision == "int8":
+            return "onnxruntime"
         if device.startswith("cuda"):
             from .tensorrt import tensorrt_available
 
@@ -69,20 +75,41 @@ def resolve_backend_name(name: str, device: str, *, precision: str = "fp32", com
 def check_backend_options(backend: str, *, precision: str = "fp32", compile: bool = False) -> None:
     """Reject option combinations a (resolved) backend cannot run, before anything slow is loaded."""
     if precision not in PRECISIONS:
-        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)} or auto, got {precision!r}")
     if backend != "torch" and compile:
-        raise BackendError(f"--compile applies to the torch backend, not {backend}")
-    if backend == "onnxruntime" and precision != "fp32":
-        raise BackendError(f"the onnxruntime backend runs the fp32 export, not {precision}; use "
-                           "--backend tensorrt --precision fp16, or --backend torch for fp16/bf16")
+        raise BackendError(f"compile=True applies to the torch backend, not {backend}")
+    if backend == "onnxruntime" and precision not in ("fp32", "int8"):
+        raise BackendError(f"the onnxruntime backend runs fp32 or int8 exports, not {precision}; use "
+                           "backend='tensorrt' with precision='fp16', or backend='torch' for fp16/bf16")
+    if precision == "int8" and backend != "onnxruntime":
+        raise BackendError(f"precision='int8' runs on the onnxruntime backend (CPU), not {backend}")
     if backend == "tensorrt" and precision == "bf16":
-        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use --precision fp16")
+        raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use precision='fp16'")
     if backend == "tensorrt":
         from .tensorrt import require_tensorrt
 
         require_tensorrt()  # "TensorRT not available: ..." before an export that would be useless
     if backend == "onnxruntime" and not _onnxruntime_available():
         raise BackendUnavailable("onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu)")
+
+
+def resolve_backend_precision(name: str, device: str, *, precision: str = "fp32", compile: bool = False
+                              ) -> tuple[str, str, str]:
+    """(backend, precision, reason): ``auto`` backend and ``auto`` precision made concrete for ``device``, checked.
+
+    ``reason`` says why ``precision="auto"`` chose what it did (empty for an explicit precision).
+    """
+    reason = ""
+    if precision == "auto":
+        from .precision import resolve_precision
+
+        choice = resolve_precision("auto", backend="torch" if compile and name == "auto" else name, device=device)
+        name, precision, reason = choice.backend, choice.precision, choice.reason
+    resolved = resolve_backend_name(name, device, precision=precision, compile=compile)
+    check_backend_options(resolved, precision=precision, compile=compile)
+    if precision == "int8" and device != "cpu":
+        raise BackendError(f"precision='int8' runs on the CPU (device='cpu'), not device={device!r}")
+    return resolved, precision, reason
 
 
 def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, backbone: str | None = None,
@@ -96,12 +123,15 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
     loaded through :func:`gazecam.loading.load_gaze_model`.
     For onnxruntime/tensorrt the torch model is only used to export (load it on the CPU).
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
-    with bf16 support).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder
-    batch of the TensorRT profile / compiled torch decoder (more heads run in chunks).  ``notify``: told
-    (one line) when a slow first-use export starts.
+    with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first
+    use); auto: the fastest mode within the fidelity bound on this CPU (``notify`` is told which).
+    ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the TensorRT
+    profile / compiled torch decoder (more heads run in chunks).  ``notify``: told (one line) when a slow
+    first-use export starts.
     """
-    resolved = resolve_backend_name(name, device, precision=precision, compile=compile)
-    check_backend_options(resolved, precision=precision, compile=compile)
+    resolved, precision, reason = resolve_backend_precision(name, device, precision=precision, compile=compile)
+    if reason and notify is not None:
+        notify(f"precision auto: {reason}")
     if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
         from ..loading import ModelSpec, load_gaze_model
 
@@ -122,11 +152,16 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
             raise BackendError(f"the {resolved} backend needs a model or an export directory")
         from ..export import ensure_onnx_export
 
-        export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads, notify=notify)
+        export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads, notify=notify,
+                                        precision="int8" if precision == "int8" else "fp32")
     if resolved == "onnxruntime":
         from .onnxruntime import OrtBackend
 
-        return OrtBackend(export_dir=export_dir, device=device, threads=threads)
+        backend = OrtBackend(export_dir=export_dir, device=device, threads=threads)
+        if precision == "int8" and backend.precision != "int8":
+            raise BackendError(f"precision='int8' but {export_dir} holds an {backend.precision} export; make an "
+                               "int8 export with gazecam.quantize.quantize_export")
+        return backend
     from .tensorrt import TensorRTBackend
 
     return TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16", max_heads=max_heads)

@@ -24,7 +24,7 @@ __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures",
            "BACKEND_NAMES", "PRECISIONS"]
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")  # and "auto" (resolved by backends.precision)
 
 
 class BackendError(GazecamError):

@@ -1,7 +1,9 @@
 """ONNX Runtime backend: runs an export directory (``encoder.onnx`` + ``decoder.onnx``, see :mod:`gazecam.export`).
 
 CPU execution provider by default; the CUDA execution provider when asked for (``device="cuda"``) and
-present in the installed onnxruntime.  Same inputs/outputs as :class:`~gazecam.model.GazeModel`.
+present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (a quantized encoder,
+:mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as
+:class:`~gazecam.model.GazeModel`.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ class OrtBackend(ExportedBackend):
         self.name = self.info.model_name
         self.released = self.info.released
         self.note = self.info.note
+        self.precision = self.info.precision  # fp32 / int8: what the export holds
+        if self.precision == "int8" and str(device) != "cpu":
+            raise BackendError(f"{self.export_dir} holds an int8 export, which runs on device='cpu', not {device!r}")
         self._device = str(device)
         available = ort.get_available_providers()
         if self._device.startswith("cuda"):
             if "CUDAExecutionProvider" not in available:
                 raise BackendUnavailable(
                     f"onnxruntime {ort.__version__} has no CUDA execution provider (available: {', '.join(available)});"
-                    " install onnxruntime-gpu or use --device cpu")
+                    " install onnxruntime-gpu or use device='cpu'")
             index = int(self._device.split(":", 1)[1]) if ":" in self._device else 0
             providers: list = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
         else:
@@ -104,4 +109,5 @@ class OrtBackend(ExportedBackend):
 
     def __repr__(self) -> str:
         return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "
-                f"providers={self.providers}, threads={self.threads}, released={self.released})")
+                f"precision={self.precision}, providers={self.providers}, threads={self.threads}, "
+                f"released={self.released})")

@@ -1,4 +1,4 @@
-"""TensorRT backend: engines built from an ONNX export (:func:`gazecam.export.build_engines`), run on CUDA.
+"""TensorRT backend: engines built from an ONNX export (:func:`~gazecam.backends.tensorrt_build.build_engines`), run on CUDA.
 
 Needs the ``tensorrt`` Python package (TensorRT >= 10) and a CUDA GPU visible to torch; without them
 every entry point raises :class:`~gazecam.backends.base.BackendUnavailable` ("TensorRT not available: ...").
@@ -27,12 +27,12 @@ def require_tensorrt() -> Any:
         raise BackendUnavailable(
             f"TensorRT not available: cannot import the tensorrt Python package ({e}). Install TensorRT >= 10 "
             "for your CUDA version (pip install tensorrt on a machine with an NVIDIA GPU), or use "
-            "--backend torch / onnxruntime") from e
+            "backend='torch' or backend='onnxruntime'") from e
     import torch
 
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT not available: no CUDA GPU is visible to torch "
-                                 f"(torch {torch.__version__}); use --backend torch or onnxruntime")
+                                 f"(torch {torch.__version__}); use backend='torch' or backend='onnxruntime'")
     version = getattr(trt, "__version__", "0")
     if int(version.split(".")[0] or 0) < 10:
         raise BackendUnavailable(f"TensorRT not available: version {version} found, gazecam needs TensorRT >= 10")
@@ -112,7 +112,7 @@ class TensorRTBackend(ExportedBackend):
         trt = require_tensorrt()
         import torch
 
-        from ..export import build_engines
+        from .tensorrt_build import build_engines
 
         dev = torch.device(device)
         if dev.type != "cuda":

@@ -1,8 +1,12 @@
 """Torch backend: a :class:`~gazecam.model.GazeModel` with optional reduced precision and ``torch.compile``.
 
 - ``precision``: ``fp32``; ``fp16``/``bf16`` run under ``torch.autocast`` (CUDA: fp16 or bf16 tensor cores with
-  SDPA flash/memory-efficient attention; CPU: bf16 only, fast on CPUs with AVX512-BF16/AMX but
-  ~1e-3..1e-2 away from fp32 heatmaps).
+  SDPA flash/memory-efficient attention; CPU: bf16 only, ~1e-3..1e-2 away from fp32 heatmaps).  CPU bf16
+  is only fast with native bf16 instructions (AVX512-BF16 / AMX: Intel Cooper Lake, Sapphire Rapids and
+  later, AMD Zen 4 and later): there the ``nn.Linear`` layers run as oneDNN bf16 inner products on
+  bf16 copies of the weights made once (contiguous; autocast would cast every weight on every call),
+  LayerNorm and softmax stay fp32 under autocast.  Elsewhere bf16 is emulated, several times slower than
+  fp32 (a warning says so); ``precision="auto"`` never picks it there.
 - ``compile=True``: ``torch.compile`` of the encoder and decoder (inductor; on CUDA ``mode="reduce-overhead"``,
   i.e. CUDA graphs).  Decoder batches are padded to a power of two so at most log2(max_heads)+1 graphs
   are compiled; heads are independent, padding rows are dropped.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -33,20 +38,35 @@ from ..types import GazePrediction, check_rgb_image
 from .base import BackendError, HeadBox
 from .preprocess import preprocess_fast
 
-__all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "with_onednn_linears"]
+__all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "onednn_bf16_available", "with_onednn_linears"]
+
+log = logging.getLogger("gazecam")
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class OneDnnLinear(nn.Module):
-    """``nn.Linear`` computed by oneDNN on the CPU (same parameters, any leading dims)."""
+    """``nn.Linear`` computed by oneDNN on the CPU (same parameters, any leading dims).
 
-    def __init__(self, linear: nn.Linear) -> None:
+    ``dtype=torch.bfloat16``: a contiguous bf16 copy of the weights, made once; inputs are cast to bf16 and
+    the output is bf16 (for CPUs with native bf16, see :func:`onednn_bf16_available`).
+    """
+
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        self.weight = linear.weight  # shared, not copied
-        self.bias = linear.bias
+        if dtype is None or dtype == linear.weight.dtype:
+            self.weight = linear.weight  # shared, not copied
+            self.bias = linear.bias
+            self._cast: torch.dtype | None = None
+        else:
+            self.weight = nn.Parameter(linear.weight.detach().to(dtype).contiguous(), requires_grad=False)
+            self.bias = (None if linear.bias is None
+                         else nn.Parameter(linear.bias.detach().to(dtype).contiguous(), requires_grad=False))
+            self._cast = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._cast is not None and x.dtype != self._cast:
+            x = x.to(self._cast)
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
 
 
@@ -69,14 +89,37 @@ def onednn_linear_available() -> bool:
     return _ONEDNN_OK
 
 
-def with_onednn_linears(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` (sharing its parameters and buffers) whose ``nn.Linear`` layers run on oneDNN."""
+_ONEDNN_BF16_OK: bool | None = None
+
+
+def onednn_bf16_available() -> bool:
+    """Whether oneDNN runs bf16 inner products natively here (AVX512-BF16/AMX CPUs), checked once on numbers."""
+    global _ONEDNN_BF16_OK
+    if _ONEDNN_BF16_OK is None:
+        try:
+            if not (onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+                raise RuntimeError("no native oneDNN bf16")
+            lin = nn.Linear(64, 32)
+            x = torch.randn(2, 5, 64)
+            with torch.inference_mode():
+                out = OneDnnLinear(lin, torch.bfloat16)(x)
+                _ONEDNN_BF16_OK = bool(out.dtype == torch.bfloat16 and torch.allclose(out.float(), lin(x), atol=5e-2))
+        except Exception:  # noqa: BLE001 - "could not create a primitive descriptor" etc.: use autocast
+            _ONEDNN_BF16_OK = False
+    return _ONEDNN_BF16_OK
+
+
+def with_onednn_linears(module: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
+    """A copy of ``module`` (sharing its parameters and buffers) whose ``nn.Linear`` layers run on oneDNN.
+
+    ``dtype=torch.bfloat16``: those layers hold bf16 copies of their weights instead (see :class:`OneDnnLinear`).
+    """
     memo = {id(t): t for t in [*module.parameters(), *module.buffers()]}
     fast = copy.deepcopy(module, memo)
     for parent in list(fast.modules()):
         for child_name, child in list(parent.named_children()):
             if type(child) is nn.Linear:
-                setattr(parent, child_name, OneDnnLinear(child))
+                setattr(parent, child_name, OneDnnLinear(child, dtype))
     return fast
 
 
@@ -91,11 +134,11 @@ class TorchBackend(BatchPredictor):
             raise BackendError(f"precision must be one of {', '.join(_DTYPES)}, got {precision!r}")
         dev = model.device
         if precision == "fp16" and dev.type != "cuda":
-            raise BackendError("--precision fp16 needs a CUDA device with the torch backend "
-                               "(CPU fp16 matmuls are slow); use --precision bf16 or fp32 on the CPU")
+            raise BackendError("precision='fp16' needs a CUDA device with the torch backend "
+                               "(CPU fp16 matmuls are slow); use precision='bf16' or precision='fp32' on the CPU")
         if precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise BackendError(f"this GPU ({torch.cuda.get_device_name(dev)}) has no bf16 support; "
-                               "use --precision fp16")
+                               "use precision='fp16'")
         self.model = model
         self.precision = precision
         self.compiled = bool(compile)
@@ -103,13 +146,21 @@ class TorchBackend(BatchPredictor):
         self.name, self.released, self.note = model.name, model.released, model.note
         self._dtype = _DTYPES[precision]
         decoder, backbone = model.decoder, model.backbone
-        if onednn is None:  # default: on for fp32 eager on the CPU, where it is measurably faster
-            onednn = dev.type == "cpu" and precision == "fp32" and not compile and onednn_linear_available()
-        elif onednn and not (dev.type == "cpu" and onednn_linear_available()):
-            raise BackendError("oneDNN linears are for the CPU and need a torch build with oneDNN")
+        cpu_bf16 = dev.type == "cpu" and precision == "bf16"
+        if onednn is None:  # default: on for fp32 eager on the CPU (measurably faster), and native CPU bf16
+            onednn = dev.type == "cpu" and not compile and (
+                (precision == "fp32" and onednn_linear_available()) or (cpu_bf16 and onednn_bf16_available()))
+        elif onednn and not (dev.type == "cpu" and precision in ("fp32", "bf16") and onednn_linear_available()
+                             and (precision == "fp32" or onednn_bf16_available())):
+            raise BackendError("oneDNN linears are for the CPU in fp32 (or bf16 on CPUs with native bf16) and need "
+                               "a torch build with oneDNN")
         self.onednn = bool(onednn)
         if self.onednn:
-            decoder, backbone = with_onednn_linears(decoder), with_onednn_linears(backbone)
+            dtype = torch.bfloat16 if cpu_bf16 else None
+            decoder, backbone = with_onednn_linears(decoder, dtype), with_onednn_linears(backbone, dtype)
+        if cpu_bf16 and not onednn_bf16_available():
+            log.warning("bf16 on this CPU is emulated (no AVX512-BF16/AMX support found): expect it to be several "
+                        "times slower than fp32; precision='auto' picks the fastest mode this CPU has")
 
         def encoder_fn(pixels: torch.Tensor) -> torch.Tensor:
             return decoder.project(backbone(pixels))  # (B, 256, 32, 32)

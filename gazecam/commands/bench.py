@@ -72,10 +72,8 @@ def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # 
 
 def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: str, detect: bool, render: bool):  # type: ignore[no-untyped-def]
     """Stage hooks from the repo's own modules where they load; n/a (with the reason) otherwise."""
-    import numpy as np
-
-    from ..bench import StageHooks, pyav_frames
-    from ..types import Frame, GazePrediction, GazeResult, HeadBoxes
+    from ..research.bench import StageHooks, pyav_frames
+    from ..types import Frame
 
     hooks = StageHooks(frames=lambda: pyav_frames(video), names={"capture": "PyAV H.264 decode (synchronous)"})
     if detect:
@@ -96,20 +94,7 @@ def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: s
 
             renderer = GazeRenderer(banner=banner)
             sink = VideoSink(f"{out_dir}/bench_out.mp4", width=width, height=height, fps=25)
-
-            def render_fn(image, boxes, heat, inout):  # type: ignore[no-untyped-def]
-                h, w = image.shape[:2]
-                xyxy = np.array([b for b in boxes], np.float32) * np.array([w, h, w, h], np.float32)
-                n = len(boxes)
-                pred = GazePrediction(heatmaps=heat, inout=inout)
-                result = GazeResult(frame=Frame(image=image, index=0, timestamp_s=0.0),
-                                    heads=HeadBoxes(xyxy=xyxy, image_size=(h, w)), heatmaps=pred.heatmaps,
-                                    points_norm=pred.points_norm, inout=pred.inout,
-                                    in_frame=np.ones(n, bool) if inout is None else inout >= 0.5,
-                                    looking_at=np.full(n, -1, np.int64), mutual=np.zeros(n, bool))
-                return renderer.render(result)
-
-            hooks.render, hooks.write, hooks.close = render_fn, sink.write, sink.close
+            hooks.render, hooks.write, hooks.close = renderer.render, sink.write, sink.close
             hooks.names["render"] = "gazecam.render.GazeRenderer"
             hooks.names["write"] = "gazecam.sinks.VideoSink (libx264 veryfast)"
         except Exception as e:  # noqa: BLE001
@@ -129,16 +114,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..backends import BackendError, load_backend
-    from ..bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
+    from ..research.bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
         write_synthetic_video
     from ..errors import InputError
     from ..loading import resolve_device
 
     try:
         heads = parse_heads(args.heads)
+    except ValueError as e:
+        raise InputError(f"--heads: {e}") from e
+    try:
         specs = parse_backend_specs(args.backends)
     except ValueError as e:
-        raise InputError(str(e)) from e
+        raise InputError(f"--backends: {e}") from e
     if args.frames < 1 or args.warmup < 0:
         raise InputError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
     if args.backend != "auto" or args.precision != "fp32" or args.compile:

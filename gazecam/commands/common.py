@@ -21,8 +21,10 @@ PARAMETER_FLAGS = {
     "name": "--model", "backbone": "--backbone", "backbone_weights": "--backbone-weights",
     "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
     "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
-    "detector": "--detector", "detector_class": "--detector-class", "detector_conf": "--detector-conf",
-    "stride": "--stride", "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
+    "detector": "--detector", "detector_class": "--detector-class", "class_name_or_id": "--detector-class",
+    "detector_conf": "--detector-conf",
+    "stride": "--stride", "max_stride": "--max-stride", "scene_threshold": "--scene-threshold",
+    "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames",
     "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
 }
@@ -65,8 +67,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
     g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
                    help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "
                         "else torch); onnxruntime/tensorrt export the model to ONNX on first use (cached)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
-                   help="fp32 (default); fp16: torch on CUDA or tensorrt; bf16: torch (CUDA, or CPUs with bf16)")
+    from ..backends.precision import precision_help
+
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8", "auto"), default="fp32",
+                   help=precision_help())
     g.add_argument("--compile", action="store_true",
                    help="torch backend: torch.compile the model (CUDA graphs on GPUs; slow first frames)")
     parser.set_defaults(_default_model=default_model)

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset
-    from ..eval.evaluate import evaluate, format_scores
+    from ..research.eval.datasets import load_dataset
+    from ..research.eval.evaluate import evaluate, format_scores
     from .common import load_model
 
     if args.batch_size < 1:

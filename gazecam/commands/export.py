@@ -1,4 +1,4 @@
-"""``gazecam export [model options] --format onnx|engine [--fp16] [--max-heads K] [-o DIR]``."""
+"""``gazecam export [model options] --format onnx|engine [--fp16] [--precision int8] [--max-heads K] [-o DIR]``."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..backends import BackendUnavailable
     from ..backends.tensorrt import require_tensorrt
+    from ..backends.tensorrt_build import build_engines
     from ..errors import InputError
-    from ..export import build_engines, export_onnx
+    from ..export import export_onnx
     from ..loading import resolve_device
     from .common import load_torch_model
 
@@ -38,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if args.fp16 and args.format != "engine":
         raise InputError("--fp16 applies to --format engine (TensorRT builds fp16 kernels from the fp32 ONNX); "
                          "ONNX exports are fp32")
-    if args.backend not in ("torch", "auto") or args.precision != "fp32" or args.compile:
-        raise InputError("export takes the model options only (--backend/--precision/--compile do not apply); "
-                         "use --fp16 for fp16 TensorRT engines")
+    if args.backend not in ("torch", "auto") or args.precision not in ("fp32", "int8") or args.compile:
+        raise InputError("export takes the model options and --precision int8 only (--backend/--compile and other "
+                         "precisions do not apply); use --fp16 for fp16 TensorRT engines")
+    if args.precision == "int8" and args.format != "onnx":
+        raise InputError("--precision int8 applies to --format onnx (an int8 encoder for onnxruntime on the CPU)")
     if args.format == "engine":
         try:
             require_tensorrt()  # fail before the (slow) export: "TensorRT not available: ..."
@@ -53,7 +56,22 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output or f"gazecam-export-{model.name}").expanduser()
     print(f"exporting {model.name} ({model.backbone.arch.name}, in/out head: {'yes' if model.has_inout else 'no'}) "
           f"to {out} ...")
-    info = export_onnx(model, out, max_heads=args.max_heads, opset=args.opset)
+    if args.precision == "int8":
+        import os
+        import shutil
+
+        from ..quantize import Int8Recipe, quantize_export
+
+        recipe = Int8Recipe.for_cpu()
+        tmp = out.parent / f".{out.name}.fp32.{os.getpid()}.tmp"  # the fp32 graphs to quantize, removed after
+        try:
+            export_onnx(model, tmp, max_heads=args.max_heads, opset=args.opset)
+            print(f"quantizing the encoder to int8 ({recipe.describe()}) ...")
+            info = quantize_export(tmp, out, recipe=recipe)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        info = export_onnx(model, out, max_heads=args.max_heads, opset=args.opset)
     for role, name in info.files.items():
         size_mb = (out / name).stat().st_size / 1e6
         print(f"  {role}: {out / name} ({size_mb:.1f} MB, sha256 {info.file_sha256[name][:12]})")

@@ -34,6 +34,15 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _stride(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or auto, got {text!r}") from None
+
+
 def _unit_float(text: str) -> float:
     try:
         v = float(text)
@@ -65,8 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.records.FileHeads) "
                         "instead of a detector")
     g = parser.add_argument_group("gaze")
-    g.add_argument("--stride", type=_positive_int, default=1, metavar="N",
-                   help="run the scene encoder every N-th frame (detection/tracking run on every frame)")
+    g.add_argument("--stride", type=_stride, default=1, metavar="N|auto",
+                   help="run the scene encoder every N-th frame (detection/tracking run on every frame); auto: "
+                        "when the scene changed since the last encode (cuts, pans; a static camera skips it) and "
+                        "at least every --max-stride frames; heads that moved are decoded again")
+    g.add_argument("--max-stride", type=_positive_int, default=15, metavar="N",
+                   help="--stride auto: run the encoder at least every N frames (default 15)")
+    g.add_argument("--scene-threshold", type=_unit_float, default=0.2, metavar="T",
+                   help="--stride auto: encode when more than this share of a 64 px grey thumbnail changed "
+                        "(by > 6%% brightness) since the last encode (default 0.2)")
     g.add_argument("--no-smooth", action="store_true", help="no temporal smoothing of gaze per person")
     g.add_argument("--inout-threshold", type=_unit_float, default=0.5, metavar="T",
                    help="in/out score below T = looking out of frame (default 0.5)")
@@ -159,7 +175,8 @@ def _run(args: argparse.Namespace) -> int:
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
-                             stride=args.stride, smooth=not args.no_smooth, inout_threshold=args.inout_threshold,
+                             stride=args.stride, max_stride=args.max_stride, scene_threshold=args.scene_threshold,
+                             smooth=not args.no_smooth, inout_threshold=args.inout_threshold,
                              heatmap=args.heatmap, max_frames=args.max_frames)
     out = Path(args.output) if args.output else None
     rec = Path(args.records) if args.records else None

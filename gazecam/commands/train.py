@@ -86,8 +86,8 @@ def _validation(args: argparse.Namespace, train_ds):
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset, read_jsonl
-    from ..train.data import split_dataset
+    from ..research.eval.datasets import load_dataset, read_jsonl
+    from ..research.train.data import split_dataset
 
     v = args.val_split
     if v is None:
@@ -114,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..eval.datasets import load_dataset
-    from ..train.data import training_samples
-    from ..train.features import FeatureCache
-    from ..train.loop import TrainConfig, Trainer, log_path_for, state_path_for
+    from ..research.eval.datasets import load_dataset
+    from ..research.train.data import training_samples
+    from ..research.train.features import FeatureCache
+    from ..research.train.loop import TrainConfig, Trainer, log_path_for, state_path_for
 
     if args.epochs < 1 or args.batch_size < 1 or args.frame_step < 1:
         raise InputError("--epochs, --batch-size and --frame-step must be >= 1")

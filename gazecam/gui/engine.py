@@ -7,13 +7,12 @@ inside the inference thread, which then owns the model and the detector.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import GazecamError, InputError
 from ..loading import ModelSpec, load_model
-from ..types import Frame, GazeResult, StageTimes
+from ..types import Frame, GazeResult
 from .settings import GazeSettings, ModelChoice
 from .workers import ModelInfo
 
@@ -75,29 +74,42 @@ def _default_detector(spec: str, device: str | None, notify: Callable[[str], Non
 
 def _backend_label(choice: ModelChoice, model: Any) -> str:
     name = choice.backend if choice.backend not in ("", "auto") else type(model).__name__
+    if choice.precision == "auto":  # say what auto chose on this machine (the status bar shows it)
+        return f"{name} auto→{getattr(model, 'precision', 'fp32')}"
     return name if choice.precision == "fp32" else f"{name} {choice.precision}"
 
 
 class PipelineEngine:
-    """detect -> track -> gaze for one frame; settings change between frames."""
+    """detect -> track -> gaze for one frame (:class:`~gazecam.pipeline.FrameProcessor`); settings change between frames."""
 
     def __init__(self, *, model: Any, detector: Any, tracker: Any, gaze: GazeSettings, info: ModelInfo) -> None:
         from ..gaze import GazeStage
+        from ..pipeline import FrameProcessor
 
-        self.detector = detector
-        self.tracker = tracker
-        self.stage = GazeStage(model=model, smooth=gaze.smooth, inout_threshold=gaze.inout_threshold,
-                               stride=gaze.stride)
+        self.processor = FrameProcessor(detector=detector, tracker=tracker,
+                                        gaze_stage=GazeStage(model=model, smooth=gaze.smooth,
+                                                             inout_threshold=gaze.inout_threshold, stride=gaze.stride))
         self.info = info
 
+    @property
+    def detector(self) -> Any:
+        return self.processor.detector
+
+    @detector.setter
+    def detector(self, detector: Any) -> None:
+        self.processor.detector = detector
+
+    @property
+    def tracker(self) -> Any:
+        return self.processor.tracker
+
+    @property
+    def stage(self) -> Any:
+        """The gaze stage (its settings may change between frames)."""
+        return self.processor.gaze_stage
+
     def process(self, frame: Frame) -> GazeResult:
-        timings = StageTimes()
-        t0 = time.perf_counter()
-        heads = self.detector.detect(frame)
-        if self.tracker is not None:
-            heads = self.tracker.update(heads)
-        timings.detect = (time.perf_counter() - t0) * 1e3
-        return self.stage.process(frame, heads, timings)
+        return self.processor.step(frame)
 
     def set_gaze(self, settings: GazeSettings) -> None:
         self.stage.smooth = settings.smooth
@@ -105,9 +117,7 @@ class PipelineEngine:
         self.stage.stride = settings.stride
 
     def reset(self) -> None:
-        if self.tracker is not None:
-            self.tracker.reset()
-        self.stage.reset()
+        self.processor.reset()
 
 
 class PipelineBuilder:

@@ -61,7 +61,7 @@ class ModelChoice:
     gaze_weights: str | None = None
     device: str = "auto"
     backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (gazecam.backends)
-    precision: str = "fp32"  # fp32 | fp16 | bf16
+    precision: str = "fp32"  # fp32 | fp16 | bf16 | int8 | auto (gazecam.backends.precision)
     compile: bool = False  # torch.compile (torch backend)
 
     @property

@@ -395,8 +395,10 @@ class ControlPanel(QWidget):
         mform.addRow("Backend", self.backend_combo)
         self.precision_combo = QComboBox()
         self.precision_combo.setObjectName("precision_combo")
-        self.precision_combo.addItems(["fp32", "fp16", "bf16"])
-        self.precision_combo.setToolTip("fp16: torch on CUDA or TensorRT; bf16: torch (CUDA or CPUs with bf16)")
+        self.precision_combo.addItems(["fp32", "fp16", "bf16", "int8", "auto"])
+        from ..backends.precision import precision_help
+
+        self.precision_combo.setToolTip(precision_help())
         mform.addRow("Precision", self.precision_combo)
         self.load_button = QPushButton("Load model")
         self.load_button.setObjectName("load_model")

@@ -6,7 +6,9 @@ one column per coordinate, :data:`CSV_COLUMNS`):
 ``frame`` (source frame index), ``time`` (s), ``track_id`` (null when untracked), ``head_xyxy`` /
 ``head_xyxy_norm`` (head box in pixels / normalised), ``gaze_xy`` / ``gaze_xy_norm`` (gaze point),
 ``peak`` (heatmap maximum), ``inout`` (probability the target is in frame, null for models without an
-in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null), ``mutual`` (bool).
+in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null), ``mutual`` (bool), ``fresh`` (bool:
+the scene encoder ran on this frame; false when the gaze was carried over or decoded against an earlier
+frame's features, ``stride``).
 Pixels have 2 decimals, normalised values 5, scores 4, times 4.
 
 No torch import here.
@@ -25,7 +27,7 @@ __all__ = ["RECORD_FIELDS", "CSV_COLUMNS", "CSV_GROUPS", "REQUIRED_FIELDS", "Gaz
 
 #: JSONL field names, in order.
 RECORD_FIELDS = ("frame", "time", "track_id", "head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm",
-                 "peak", "inout", "in_frame", "looking_at", "mutual")
+                 "peak", "inout", "in_frame", "looking_at", "mutual", "fresh")
 
 #: CSV columns of each list-valued field (the other fields have one column of the same name).
 CSV_GROUPS: dict[str, tuple[str, ...]] = {
@@ -78,6 +80,7 @@ def record_rows(result: GazeResult) -> list[dict[str, object]]:
             "in_frame": bool(result.in_frame[i]),
             "looking_at": looking_at if looking_at >= 0 else None,
             "mutual": bool(result.mutual[i]),
+            "fresh": bool(result.fresh),
         })
     return rows
 
@@ -165,6 +168,7 @@ class GazeRecord:
     gaze_xy: tuple[float, float] | None = None
     peak: float | None = None
     inout: float | None = None
+    fresh: bool | None = None  # None where an older file lacks the field
 
     def __post_init__(self) -> None:
         if self.frame < 0:
@@ -196,6 +200,7 @@ class GazeRecord:
             gaze_xy=_vec(row, "gaze_xy", 2),  # type: ignore[arg-type]
             peak=_float(row, "peak", nullable=True) if "peak" in row else None,
             inout=_float(row, "inout", nullable=True) if "inout" in row else None,
+            fresh=_bool(row, "fresh") if row.get("fresh") is not None else None,
         )
 
 

@@ -96,7 +96,7 @@ def _csv_cell(column: str, value: str) -> object:
     value = value.strip()
     if value == "":
         return None
-    if column in ("in_frame", "mutual"):
+    if column in ("in_frame", "mutual", "fresh"):
         low = value.lower()
         if low in ("true", "false"):
             return low == "true"

@@ -35,15 +35,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import GazecamError
-from ..models.gazelle import build_head_maps, head_map_bounds
+from ...errors import GazecamError
+from ...models.gazelle import build_head_maps, head_map_bounds
 from .data import AugmentConfig, Batch, TrainSample, collate
 from .features import FeatureCache, backbone_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..eval.datasets import GazeDataset
     from ..eval.metrics import GazeFollowScores, VatScores
-    from ..model import GazeModel
+    from ...model import GazeModel
 
 __all__ = ["TrainConfig", "StepResult", "EpochRecord", "Trainer", "state_path_for", "log_path_for", "save_decoder",
            "save_weights"]
@@ -324,28 +324,29 @@ class Trainer:
         """Continue from a ``.state.pt`` file written by :meth:`save_state` (same backbone and decoder type)."""
         path = Path(path).expanduser()
         if not path.is_file():
-            raise GazecamError(f"--resume: training-state file not found: {path}")
+            raise GazecamError(f"training-state file not found: {path}")
         try:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001
-            raise GazecamError(f"--resume: cannot read {path}: {type(e).__name__}: {e}") from e
+            raise GazecamError(f"cannot read the training state {path}: {type(e).__name__}: {e}") from e
         if not isinstance(st, dict) or st.get("version") != STATE_VERSION or "optimizer" not in st:
-            raise GazecamError(f"--resume: {path} is not a gazecam training-state file (expected the "
+            raise GazecamError(f"{path} is not a gazecam training-state file (expected the "
                                "<checkpoint>.state.pt written next to the checkpoint, not the checkpoint itself)")
         if (st["decoder_in_dim"], st["decoder_inout"]) != (self.decoder.config.in_dim, self.decoder.inout):
-            raise GazecamError(f"--resume: {path} holds a decoder for {st['decoder_in_dim']}-dim features "
-                               f"(in/out head: {st['decoder_inout']}), but --init gives {self.decoder.config.in_dim}-dim "
-                               f"(in/out head: {self.decoder.inout}); use the same --init as the first run")
+            raise GazecamError(f"training state {path} holds a decoder for {st['decoder_in_dim']}-dim features "
+                               f"(in/out head: {st['decoder_inout']}), but the model to train has "
+                               f"{self.decoder.config.in_dim}-dim (in/out head: {self.decoder.inout}); start from "
+                               "the same weights as the first run")
         if st["backbone_fingerprint"] != self.fingerprint:
-            raise GazecamError(f"--resume: {path} was trained with another backbone (weights differ); "
-                               "use the same --init / --backbone-weights as the first run")
+            raise GazecamError(f"training state {path} was trained with another backbone (weights differ); "
+                               "start from the same weights and backbone as the first run")
         if int(st.get("num_samples", len(self.samples))) != len(self.samples):
-            raise GazecamError(f"--resume: {path} was trained on {st['num_samples']} heads but this run has "
-                               f"{len(self.samples)}; resume with the same --data / --split / --val-split, or "
-                               "train on other data in a new run with --init <the checkpoint>")
+            raise GazecamError(f"training state {path} was trained on {st['num_samples']} heads but this run has "
+                               f"{len(self.samples)}; resume with the same data, split and validation split, or "
+                               "train on other data in a new run that starts from the checkpoint")
         if int(st["epoch"]) >= self.config.epochs:
-            raise GazecamError(f"--resume: {path} has already completed {st['epoch']} epochs; "
-                               f"ask for more with --epochs (now {self.config.epochs})")
+            raise GazecamError(f"training state {path} has already completed {st['epoch']} epochs; "
+                               f"ask for more epochs (epochs={self.config.epochs} now)")
         self.decoder.load_state_dict(st["decoder"], strict=True)
         self.optimizer.load_state_dict(st["optimizer"])
         sched = dict(st["scheduler"])

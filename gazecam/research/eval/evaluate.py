@@ -2,7 +2,7 @@
 
 Images are batched: each image is encoded once and all its heads are decoded together
 (``model.predict_batch``).  The next batch's images are read in a helper thread while the model
-runs.  Metrics: :mod:`gazecam.eval.metrics` (GazeFollow for ``gazefollow`` datasets, VAT-style
+runs.  Metrics: :mod:`gazecam.research.eval.metrics` (GazeFollow for ``gazefollow`` datasets, VAT-style
 AUC/L2/AP for ``vat`` and ``jsonl``).
 """
 
@@ -19,9 +19,9 @@ from .datasets import GazeDataset, ImageAnnotation, load_rgb
 from .metrics import GazeFollowAccumulator, GazeFollowScores, VatAccumulator, VatScores
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..model import GazeModel
+    from ...model import GazeModel
     from ..train.features import FeatureCache
-    from ..types import GazePrediction
+    from ...types import GazePrediction
 
 __all__ = ["evaluate", "predict_dataset", "HeadResult", "format_scores"]
 
@@ -65,10 +65,10 @@ def _predict(model: "GazeModel", images: list[np.ndarray], items: list[ImageAnno
         return model.predict_batch(images, boxes)
     if not (hasattr(model, "backbone_features") and hasattr(model, "decoder")):
         raise TypeError(f"a feature cache needs the torch GazeModel (raw backbone features), got {type(model).__name__}; "
-                        "evaluate without the cache or with --backend torch")
+                        "evaluate without the cache or with backend='torch'")
     import torch
 
-    from ..model import SceneFeatures
+    from ...model import SceneFeatures
 
     def encode(idx: list[int]) -> torch.Tensor:
         return model.backbone_features([images[i] for i in idx])

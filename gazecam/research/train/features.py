@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import GazecamError
+from ...errors import GazecamError
 
 __all__ = ["FeatureCache", "backbone_fingerprint"]
 

@@ -1,4 +1,4 @@
 """Benchmark evaluation: official Gaze-LLE metrics, dataset readers, and the evaluation loop.
 
-Submodules are imported on use (``gazecam.eval.metrics`` needs torch and scikit-learn).
+Submodules are imported on use (``gazecam.research.eval.metrics`` needs torch and scikit-learn).
 """

@@ -9,8 +9,10 @@ transformer blocks and the heads.  It uses the same weights as the backends, in 
 
 Frames come from a synthetic 1280x720 video decoded frame by frame; configurations run interleaved
 (frame i of every configuration before frame i+1) so background load hits them alike.  The heatmaps of
-every configuration are compared with the reference on the same frames.  Timing does not depend on
-weight values, so random weights give representative figures.
+every configuration are compared with the reference on the same frames (without the reference: with the
+first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference, argmax shift,
+agreement).  Timing does not depend on weight values, so random weights give representative figures; the
+fidelity columns do (on random weights they are a proxy).
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from ..fidelity import FIDELITY_BOUND, Fidelity, FidelityMeter, within_bound
+from ..predictor import HeadBox
+from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
+
 __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
            "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
            "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
-STAGES = ("capture", "detect", "preprocess", "encode", "decode", "render", "write")
-HeadBox = tuple[float, float, float, float] | None
+STAGES = STAGE_NAMES  # the pipeline's stages, in order (gazecam.types.StageTimes)
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -95,16 +100,16 @@ def parse_heads(text: str) -> list[int]:
     try:
         heads = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--heads: expected comma-separated head counts such as 1,5,10, got {text!r}") from None
+        raise ValueError(f"expected comma-separated head counts such as 1,5,10, got {text!r}") from None
     if not heads or any(h < 1 or h > 256 for h in heads):
-        raise ValueError(f"--heads: head counts must be 1..256, got {text!r}")
+        raise ValueError(f"head counts must be 1..256, got {text!r}")
     return heads
 
 
 @dataclass(frozen=True)
 class BackendSpec:
     """A backend configuration to time: ``torch``, ``torch:compile``, ``torch:bf16``, ``onnxruntime``,
-    ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
+    ``onnxruntime:int8``, ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
 
     backend: str
     precision: str = "fp32"
@@ -123,19 +128,21 @@ def parse_backend_specs(text: str) -> list[BackendSpec]:
             continue
         name, _, opts = item.partition(":")
         if name not in ("torch", "onnxruntime", "tensorrt"):
-            raise ValueError(f"--backends: unknown backend {name!r} (torch, onnxruntime, tensorrt; "
+            raise ValueError(f"unknown backend {name!r} (torch, onnxruntime, tensorrt; "
                              "options as torch:compile, torch:bf16, tensorrt:fp16)")
         precision, compiled = "fp32", False
         for opt in (o for o in opts.split("+") if o):
-            if opt in ("fp32", "fp16", "bf16"):
+            if opt in ("fp32", "fp16", "bf16", "int8"):
                 precision = opt
             elif opt == "compile":
                 compiled = True
             else:
-                raise ValueError(f"--backends: unknown option {opt!r} in {item!r} (fp32, fp16, bf16, compile)")
+                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, int8, compile)")
+        if precision == "int8" and name != "onnxruntime":
+            raise ValueError(f"int8 runs on onnxruntime (onnxruntime:int8), not in {item!r}")
         specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
     if not specs:
-        raise ValueError("--backends: give at least one backend")
+        raise ValueError("give at least one backend")
     return specs
 
 
@@ -149,7 +156,7 @@ class ReferenceGazeLLE:
         import torch
         from torchvision import transforms
 
-        from .models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+        from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
         self.model = model
         self.device = model.device
@@ -243,15 +250,57 @@ class _Runner:
         return pred.heatmaps, pred.inout
 
 
+class _StageModel:
+    """A configuration as the gaze stage's model: ``encode`` = preprocess + encode, each synced and timed.
+
+    The gaze stage times ``encode`` as a whole; the benchmark reports preprocessing apart (``preprocess_ms``,
+    ``encode_ms`` of the last call), as the reference does it step by step.
+    """
+
+    def __init__(self, runner: _Runner, model: Any) -> None:
+        self.runner = runner
+        self.name, self.released, self.note = runner.label, bool(model.released), str(model.note)
+        self.has_inout = bool(model.has_inout)
+        self.preprocess_ms = self.encode_ms = float("nan")
+
+    def encode(self, image: np.ndarray) -> Any:
+        r = self.runner
+        pixels, self.preprocess_ms = _timed(lambda: r.preprocess(image), r.sync)
+        feats, self.encode_ms = _timed(lambda: r.encode(pixels, (int(image.shape[0]), int(image.shape[1]))), r.sync)
+        return feats
+
+    def decode(self, feats: Any, heads: np.ndarray) -> GazePrediction:
+        heat, inout = self.runner.decode(feats, [tuple(float(v) for v in box) for box in heads])  # (N, 4) normalised
+        self.runner.sync()
+        return GazePrediction(heatmaps=heat, inout=inout)
+
+
+class _FixedHeads:
+    """The benchmark's head boxes on every frame, after running the detect hook (timed as detection)."""
+
+    is_fallback = False
+    name = "bench heads"
+
+    def __init__(self, boxes: Sequence[HeadBox], detect: Callable[[np.ndarray, int], Any] | None) -> None:
+        self.boxes_norm = np.array(boxes, np.float32).reshape(-1, 4)  # (N, 4)
+        self._detect = detect
+
+    def detect(self, frame: Frame) -> HeadBoxes:
+        if self._detect is not None:
+            self._detect(frame.image, frame.index)  # the boxes themselves stay fixed (same for every configuration)
+        h, w = frame.height, frame.width
+        return HeadBoxes(xyxy=self.boxes_norm * np.array([w, h, w, h], np.float32), image_size=(h, w))
+
+
 @dataclass
 class StageHooks:
     """The non-model stages.  ``frames`` yields H x W x 3 uint8 RGB frames (a fresh iterator per configuration);
-    ``detect(image, index)``, ``render(image, heads, heatmaps, inout) -> image`` and ``write(image)`` may be
-    None (reported as n/a).  ``names`` labels each stage's implementation."""
+    ``detect(image, index)``, ``render(result) -> image`` (a :class:`~gazecam.types.GazeResult`) and
+    ``write(image)`` may be None (reported as n/a).  ``names`` labels each stage's implementation."""
 
     frames: Callable[[], Iterator[np.ndarray]]
     detect: Callable[[np.ndarray, int], Any] | None = None
-    render: Callable[[np.ndarray, list[HeadBox], np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    render: Callable[[GazeResult], np.ndarray] | None = None
     write: Callable[[np.ndarray], None] | None = None
     names: dict[str, str] = field(default_factory=dict)
     close: Callable[[], None] | None = None
@@ -267,6 +316,7 @@ class ConfigResult:
     frames: int
     max_heatmap_diff: float | None  # vs the reference on the same frames (None for the reference itself)
     max_inout_diff: float | None
+    fidelity: Fidelity | None = None  # vs the reference (or the first configuration) on the same frames
 
 
 @dataclass
@@ -335,19 +385,29 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]
 def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames: int, warmup: int,
              hooks: StageHooks, reference: bool, progress: Callable[[str], None] | None, total_steps: int
              ) -> tuple[list[ConfigResult], tuple[int, int]]:
-    """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1."""
+    """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1.
+
+    Every configuration runs the pipeline's per-frame step (:class:`~gazecam.pipeline.FrameProcessor`).
+    """
     import torch
+
+    from ..gaze import GazeStage
+    from ..pipeline import FrameProcessor
 
     results: list[ConfigResult] = []
     frame_size = (0, 0)
     step = 0
     for n in heads:
-        boxes = bench_head_boxes(n)
+        detector = _FixedHeads(bench_head_boxes(n), hooks.detect)
+        models = {r.label: _StageModel(r, model) for r in runners}
+        # one per-frame step (detect -> gaze) per configuration, as the pipeline runs it: stride 1, no smoothing
+        steps = {r.label: FrameProcessor(detector=detector, gaze_stage=GazeStage(model=models[r.label], smooth=False))
+                 for r in runners}
         streams = {r.label: hooks.frames() for r in runners}
         times = {r.label: {s: [] for s in STAGES} for r in runners}
         totals: dict[str, list[float]] = {r.label: [] for r in runners}
-        heat_diff: dict[str, float] = {r.label: 0.0 for r in runners}
-        inout_diff: dict[str, float] = {r.label: 0.0 for r in runners}
+        # vs runners[0] (the reference, or the first); runners of other models (compare=False) are timed only
+        meters = {r.label: FidelityMeter() for r in runners[1:] if r.compare}
         for i in range(warmup + frames):
             ref_out: tuple[np.ndarray, np.ndarray | None] | None = None
             for r in runners:
@@ -362,26 +422,24 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
                 except StopIteration:
                     raise RuntimeError(f"the benchmark video has fewer than {warmup + frames} frames") from None
                 frame_size = (int(image.shape[0]), int(image.shape[1]))
-                if hooks.detect is not None:
-                    _, rec["detect"] = _timed(lambda: hooks.detect(image, i), lambda: None)  # type: ignore[misc]
                 with torch.inference_mode():
-                    pixels, rec["preprocess"] = _timed(lambda: r.preprocess(image), r.sync)
-                    feats, rec["encode"] = _timed(lambda: r.encode(pixels, frame_size), r.sync)
-                    (heat, inout), rec["decode"] = _timed(lambda: r.decode(feats, boxes), r.sync)
+                    result = steps[r.label].step(Frame(image=image, index=i, timestamp_s=i / 25.0))
+                if hooks.detect is not None:
+                    rec["detect"] = result.timings.detect
+                rec["preprocess"], rec["encode"] = models[r.label].preprocess_ms, models[r.label].encode_ms
+                rec["decode"] = result.timings.decode
+                heat, inout = result.heatmaps, result.inout
                 if hooks.render is not None:
-                    drawn, rec["render"] = _timed(lambda: hooks.render(image, boxes, heat, inout),  # type: ignore[misc]
-                                                  lambda: None)
+                    drawn, rec["render"] = _timed(lambda: hooks.render(result), lambda: None)  # type: ignore[misc]
                 else:
                     drawn = image
                 if hooks.write is not None:
                     _, rec["write"] = _timed(lambda: hooks.write(drawn), lambda: None)  # type: ignore[misc]
                 wall = (time.perf_counter() - t_all) * 1000.0
-                if r.reference:
+                if r is runners[0]:
                     ref_out = (heat, inout)
-                elif ref_out is not None and r.compare:
-                    heat_diff[r.label] = max(heat_diff[r.label], float(np.abs(heat - ref_out[0]).max()))
-                    if inout is not None and ref_out[1] is not None:
-                        inout_diff[r.label] = max(inout_diff[r.label], float(np.abs(inout - ref_out[1]).max()))
+                elif ref_out is not None and r.label in meters:  # other models (compare=False): timed only
+                    meters[r.label].add(heat, ref_out[0], inout, ref_out[1])
                 if i >= warmup:
                     for s, v in rec.items():
                         times[r.label][s].append(v)
@@ -393,12 +451,11 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
         for r in runners:
             stage_ms = {s: (statistics.median(v) if v else None) for s, v in times[r.label].items()}
             mean_total = statistics.fmean(totals[r.label])
+            fid = meters[r.label].result() if r.label in meters else None
             results.append(ConfigResult(
                 label=r.label, heads=n, stage_ms=stage_ms, total_ms=mean_total, fps=1000.0 / mean_total,
-                frames=frames,
-                max_heatmap_diff=None if r.reference or not reference or not r.compare else heat_diff[r.label],
-                max_inout_diff=None if r.reference or not reference or not r.compare or not model.has_inout
-                else inout_diff[r.label]))
+                frames=frames, max_heatmap_diff=None if fid is None else fid.max_heatmap_diff,
+                max_inout_diff=None if fid is None else fid.max_inout_diff, fidelity=fid))
     return results, frame_size
 
 
@@ -466,24 +523,39 @@ def format_report(report: BenchReport) -> str:
     impl = ", ".join(f"{s}: {v}" for s, v in report.stage_impl.items() if v)
     if impl:
         lines.append(f"stages: {impl}")
-    head = ["heads", "config"] + list(STAGES) + ["total", "frames/s", "speedup", "max diff"]
+    head = ["heads", "config"] + list(STAGES) + ["total", "frames/s", "speedup", "max diff", "in/out diff",
+                                                 "shift", "agree"]
     rows = []
     refs = {r.heads: r for r in report.results if r.label == ReferenceGazeLLE.label}
     for r in report.results:
         ref = refs.get(r.heads)
         speed = f"{r.fps / ref.fps:.2f}x" if ref is not None else "-"
-        diff = "-" if r.max_heatmap_diff is None else f"{r.max_heatmap_diff:.1e}"
+        fid = r.fidelity
+        fid_cols = ["-"] * 4 if fid is None else [
+            f"{fid.max_heatmap_diff:.1e}", "-" if fid.max_inout_diff is None else f"{fid.max_inout_diff:.1e}",
+            f"{fid.mean_argmax_shift_cells:.2f}", f"{100 * fid.agreement:.0f}%"]
         rows.append([str(r.heads), r.label] + [_fmt_ms(r.stage_ms[s]) for s in STAGES]
-                    + [_fmt_ms(r.total_ms), f"{r.fps:.3f}" if r.fps < 10 else f"{r.fps:.1f}", speed, diff])
+                    + [_fmt_ms(r.total_ms), f"{r.fps:.3f}" if r.fps < 10 else f"{r.fps:.1f}", speed] + fid_cols)
     widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
     fmt = lambda row: "  ".join(c.ljust(wd) if i < 2 else c.rjust(wd) for i, (c, wd) in enumerate(zip(row, widths)))  # noqa: E731
     lines.append(fmt(head))
     lines.extend(fmt(r) for r in rows)
+    base = report.results[0].label if report.results else "-"
+    lines.append(f"fidelity vs {base} on the same frames: max diff = max heatmap difference, shift = mean argmax "
+                 "displacement in heatmap cells (of 64), agree = heads within 1 cell of its gaze point or where its "
+                 "heatmap is >= 99% of its peak" + ("" if report.released else " (random weights: a proxy)"))
     for n, ref, best in report.summary():
         diff = best.max_heatmap_diff
         flag = "" if diff is not None and diff <= SUMMARY_TOL else f"; EXCEEDS {SUMMARY_TOL:.0e}"
         lines.append(f"speedup vs reference ({n} heads): {best.fps / ref.fps:.2f}× frames/s, "
                      f"max heatmap diff {diff:.1e} [{best.label}{flag}]")
+        bound = [r for r in report.results if r.heads == n and r.fidelity is not None and within_bound(r.fidelity)]
+        fastest = max(bound, key=lambda r: r.fps, default=None)
+        if fastest is not None and fastest is not best:
+            lines.append(f"  reduced precision within the bound (max heatmap diff <= "
+                         f"{FIDELITY_BOUND['max_heatmap_diff']}, agreement >= {FIDELITY_BOUND['agreement']:.0%}): "
+                         f"{fastest.fps / ref.fps:.2f}× "
+                         f"[{fastest.label}: {fastest.fidelity.summary()}]")  # type: ignore[union-attr]
     return "\n".join(lines)
 
 

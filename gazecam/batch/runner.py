@@ -1,0 +1,272 @@
+"""The batch driver: decide what to (re)do, hand inputs to an executor as its slots free up, write the manifest.
+
+    inputs = collect_inputs(["videos/"]).inputs
+    executor = InlineExecutor(factory)    # or ProcessExecutor(factory, workers=2), RayExecutor(factory, ...)
+    summary = run_batch(inputs, outdir=Path("out"), executor=executor, identity=..., result_key=...)
+
+:func:`run_batch` starts the executor (the models load) only when something is to do, so re-running a
+finished batch loads no model, and closes it at the end.  Resume: an input whose last manifest line is ``done`` with the
+same input size/mtime, options, model and output paths, and whose outputs still exist, is skipped
+untouched; everything else is (re)done.  ``force=True`` redoes everything.  An output file that exists but
+was never written by this batch (no manifest line names it) is not replaced unless ``force=True``; an
+output that is the same file as an input (``os.path.samefile``) never is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ..errors import InputError
+from .executors import Executor, VideoFinished, VideoProgress, VideoStarted
+from .inputs import BatchInput, input_signature, probe_frames
+from .manifest import Manifest, ManifestEntry, ModelIdentity, jsonable
+from .plan import BatchTask, RecordsFormat, plan_tasks
+from .task import TaskOutcome
+
+__all__ = ["run_batch", "BatchListener", "BatchSummary"]
+
+POLL_S = 0.2
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchSummary:
+    """What one run of a batch did (input keys = absolute input paths)."""
+
+    manifest_path: Path
+    done: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()  # (input, one-line error)
+    skipped: tuple[str, ...] = ()  # already done by an earlier run
+    interrupted: tuple[str, ...] = ()  # stopped midway (outputs discarded): redone by the next run
+    not_started: tuple[str, ...] = ()  # left when the batch was stopped
+    excluded: tuple[str, ...] = ()  # inputs that are outputs of this batch (never processed)
+    frames: int = 0
+    wall_s: float = 0.0
+    workers: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted and not self.not_started
+
+
+class BatchListener:
+    """Progress callbacks of :func:`run_batch` (all called from the caller's thread); default: nothing."""
+
+    def batch_started(self, *, todo: Sequence[BatchTask], skipped: int, failed_early: int, workers: str) -> None:
+        """Before the first video (``workers`` describes where jobs run)."""
+
+    def workers_starting(self, *, workers: str) -> None:
+        """Models are loading in the workers."""
+
+    def workers_ready(self, *, workers: str) -> None:
+        """Every worker has its model (``workers``: where they run, e.g. the Ray nodes)."""
+
+    def video_started(self, *, slot: int, task: BatchTask) -> None:
+        """``task`` began on ``slot``."""
+
+    def video_progress(self, *, slot: int, task: BatchTask, frames: int) -> None:
+        """``frames`` of ``task`` are done."""
+
+    def video_finished(self, *, slot: int | None, task: BatchTask, outcome: TaskOutcome) -> None:
+        """``task`` ended (slot None: it failed before reaching a worker)."""
+
+    def stopping(self) -> None:
+        """A stop was requested; running videos are being discarded."""
+
+    def batch_finished(self, summary: BatchSummary) -> None:
+        """After the last video."""
+
+
+@dataclass
+class _State:
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+    frames: int = 0
+
+
+def _file_ids(inputs: Sequence[BatchInput]) -> set[tuple[int, int]]:
+    ids = set()
+    for item in inputs:
+        paths = [item.path]
+        if item.kind == "images":
+            try:
+                paths += [p for p in item.path.iterdir() if p.is_file()]
+            except OSError:
+                pass
+        for p in paths:
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            ids.add((st.st_dev, st.st_ino))
+    return ids
+
+
+def _skip_reason(last: ManifestEntry | None, task: BatchTask, sig: tuple[int, int], identity: ModelIdentity,
+                 options: object) -> str | None:
+    """None when ``task`` is done and still valid (skip it), else why it is (re)done."""
+    if last is None:
+        return "new"
+    if last.status != "done":
+        return "failed before"
+    if (last.input_size, last.input_mtime_ns) != sig:
+        return "input changed"
+    if last.model != identity.name or jsonable(last.weights_sha256) != jsonable(dict(identity.weights_sha256)):
+        return "other model"
+    if jsonable(last.options) != options:
+        return "other options"
+    want = (str(task.video_path) if task.video_path else None, str(task.records_path) if task.records_path else None)
+    if (last.video, last.records) != want:
+        return "other outputs"
+    if not all(p.is_file() for p in task.outputs):
+        return "outputs missing"
+    return None
+
+
+def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Executor, identity: ModelIdentity,
+              result_key: Mapping[str, object], video: bool = True, records_format: RecordsFormat | None = "jsonl",
+              force: bool = False, stop: threading.Event | None = None,
+              listener: BatchListener | None = None) -> BatchSummary:
+    """Process ``inputs`` into ``outdir`` on ``executor``; see the module docstring.
+
+    ``result_key``: the options that change results (``ProcessOptions.result_key()`` plus anything else
+    that does), recorded per input and compared on resume.  ``stop``: set it (e.g. from a signal handler)
+    to stop after the current frame of each running video; those videos are discarded and redone next run.
+    Raises :class:`InputError` when the output folder cannot be used, :class:`WorkerError` when the
+    workers cannot start; a bad input never raises (it is recorded as failed).
+    """
+    t0 = time.monotonic()
+    listener = listener or BatchListener()
+    stop = stop or threading.Event()
+    outdir = Path(os.path.abspath(os.path.expanduser(str(outdir))))
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"output folder {outdir} is a file; expected a folder (it is created when missing)")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder {outdir}: {e.strerror or e}") from e
+    options = jsonable(dict(result_key))
+    with Manifest.open(outdir) as manifest:
+        tasks = plan_tasks(inputs, outdir=outdir, video=video, records_format=records_format)
+        ours = manifest.recorded_outputs()
+        planned = {str(p) for t in tasks for p in t.outputs}
+        excluded = tuple(t.key for t in tasks if t.key in ours or t.key in planned)
+        tasks = [t for t in tasks if t.key not in excluded]
+        input_ids = _file_ids([t.input for t in tasks])
+        states = manifest.last_states()
+        state = _State()
+        skipped: list[str] = []
+        todo: list[BatchTask] = []
+        sigs: dict[str, tuple[int | None, int | None]] = {}
+
+        def record(task: BatchTask, outcome: TaskOutcome, slot: int | None) -> None:
+            size, mtime = sigs.get(task.key, (None, None))
+            entry = ManifestEntry(
+                input=task.key, status="done" if outcome.status == "done" else "failed",
+                video=str(task.video_path) if task.video_path else None,
+                records=str(task.records_path) if task.records_path else None,
+                frames=outcome.frames, people_frames=outcome.people_frames, seconds=outcome.seconds,
+                error=outcome.error if outcome.status != "done" else None, input_size=size, input_mtime_ns=mtime,
+                model=identity.name, weights_sha256=dict(identity.weights_sha256), options=options,
+                node=outcome.node, worker=outcome.worker, warnings=list(outcome.warnings))
+            manifest.append(entry)
+            if outcome.status == "done":
+                state.done.append(task.key)
+                state.frames += outcome.frames
+            else:
+                state.failed.append((task.key, outcome.error or "failed"))
+            listener.video_finished(slot=slot, task=task, outcome=outcome)
+
+        early: list[tuple[BatchTask, TaskOutcome]] = []
+        for task in tasks:
+            try:
+                sig = input_signature(task.input)
+            except OSError as e:
+                early.append((task, TaskOutcome(key=task.key, status="failed",
+                                                error=f"cannot read input {task.key}: {e.strerror or e}")))
+                continue
+            sigs[task.key] = sig
+            reason = None if force else _skip_reason(states.get(task.key), task, sig, identity, options)
+            if reason is None and not force:
+                skipped.append(task.key)
+                continue
+            problem = _output_problem(task, input_ids=input_ids, ours=ours, force=force)
+            if problem:
+                early.append((task, TaskOutcome(key=task.key, status="failed", error=problem)))
+                continue
+            todo.append(replace(task, frames_estimate=probe_frames(task.input)))
+
+        listener.batch_started(todo=todo, skipped=len(skipped), failed_early=len(early),
+                               workers=executor.describe())
+        for task, outcome in early:
+            record(task, outcome, None)
+        by_key = {t.key: t for t in todo}
+        pending = list(reversed(todo))  # pop() from the end = input order
+        running: dict[int, BatchTask] = {}
+        stopping = False
+        if todo and not stop.is_set():
+            executor.limit_slots(len(todo))
+            listener.workers_starting(workers=executor.describe())
+            executor.start()  # the models load only when something is to do
+            listener.workers_ready(workers=executor.describe())
+            try:
+                while pending or running:
+                    if stop.is_set() and not stopping:
+                        stopping = True
+                        executor.request_stop()
+                        listener.stopping()
+                    if not stopping:
+                        for slot in executor.idle_slots():
+                            if not pending:
+                                break
+                            task = pending.pop()
+                            running[slot] = task
+                            executor.submit(slot, task)
+                    if stopping and not running:
+                        break
+                    for ev in executor.poll(POLL_S):
+                        if isinstance(ev, VideoStarted):
+                            listener.video_started(slot=ev.slot, task=by_key[ev.key])
+                        elif isinstance(ev, VideoProgress):
+                            listener.video_progress(slot=ev.slot, task=by_key[ev.key], frames=ev.frames)
+                        elif isinstance(ev, VideoFinished):
+                            task = running.pop(ev.slot, None) or by_key[ev.outcome.key]
+                            if ev.outcome.status == "interrupted":
+                                state.interrupted.append(task.key)
+                                listener.video_finished(slot=ev.slot, task=task, outcome=ev.outcome)
+                            else:
+                                record(task, ev.outcome, ev.slot)
+            finally:
+                executor.close()
+        summary = BatchSummary(
+            manifest_path=manifest.path, done=tuple(state.done), failed=tuple(state.failed),
+            skipped=tuple(skipped), interrupted=tuple(state.interrupted),
+            not_started=tuple(t.key for t in reversed(pending)), excluded=excluded, frames=state.frames,
+            wall_s=time.monotonic() - t0, workers=executor.describe())
+    listener.batch_finished(summary)
+    return summary
+
+
+def _output_problem(task: BatchTask, *, input_ids: set[tuple[int, int]], ours: set[str], force: bool) -> str | None:
+    """Why ``task``'s outputs must not be written, or None."""
+    owner = {side: task.records_path for side in task.sidecars}  # a sidecar belongs to its records
+    for out in (*task.outputs, *task.sidecars):
+        try:
+            st = os.stat(out)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            return f"cannot check the output {out}: {e.strerror or e}"
+        if (st.st_dev, st.st_ino) in input_ids:
+            return f"the output {out} is an input of this batch (the same file); it is never overwritten"
+        if not os.path.isfile(out):
+            return f"the output {out} exists and is not a regular file; move it away"
+        if str(owner.get(out, out)) not in ours and not force:
+            return (f"the output {out} exists but was not written by this batch (no manifest line names it); "
+                    "move it away, or redo everything with force=True")
+    return None

@@ -4,8 +4,9 @@
 # against the reference run of the official Gaze-LLE ViT-B algorithm (fp32 eager), so every speedup is
 # relative to the same reference measured under the same conditions.
 #
-# Configurations per model: torch (fp32 eager; oneDNN linears on the CPU) and onnxruntime (fp32), plus
-# torch:bf16 when this CPU has native bf16 (AVX512-BF16 / AMX).  Model stages only (capture, preprocess,
+# Configurations per model: torch (fp32 eager; oneDNN linears on the CPU) and onnxruntime (fp32), then the
+# faster reduced-precision modes: onnxruntime:int8 (dynamically quantized encoder) and torch:bf16 when this
+# CPU has native bf16 (AVX512-BF16 / AMX).  Model stages only (capture, preprocess,
 # encode, decode; no detector, renderer or video writer, whose cost is the same for every model);
 # 640x480 frames, 1 and 5 heads.  Writes bench_dinov3.json and bench_dinov3.png into the current directory.
 # Extra options are passed on, e.g.  scripts/bench_dinov3.sh --frames 20 --threads 2
@@ -13,7 +14,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY=${PYTHON:-$ROOT/.venv/bin/python}
-BACKENDS=torch,onnxruntime
+BACKENDS=torch,onnxruntime,onnxruntime:int8
 if "$PY" -c 'import sys, torch; sys.exit(0 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 1)' 2>/dev/null; then
   BACKENDS=$BACKENDS,torch:bf16
 fi

@@ -2,9 +2,10 @@
 
 Layout of an export directory::
 
-    encoder.onnx         pixels (B, 3, 448, 448) float32, normalised -> scene (B, 256, 32, 32)
-                         (DINOv2 backbone + decoder.project: the once-per-frame part)
-    decoder.onnx         scene (1, 256, 32, 32) + head_maps (N, 32, 32) -> heatmaps (N, 64, 64) [+ inout (N,)]
+    encoder.onnx         pixels (B, 3, S, S) float32, normalised -> scene (B, 256, F, F)
+                         (backbone + decoder.project: the once-per-frame part; S, F = 448, 32 for
+                         Gaze-LLE and 640, 40 for gazelle-dinov3)
+    decoder.onnx         scene (1, 256, F, F) + head_maps (N, F, F) -> heatmaps (N, 64, 64) [+ inout (N,)]
                          (N dynamic, 1..max_heads)
     gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes,
                          precision (fp32, or int8: a quantized encoder, see :mod:`gazecam.quantize`)
@@ -43,7 +44,6 @@ FORMAT_VERSION = 1
 DEFAULT_MAX_HEADS = 16
 DEFAULT_OPSET = 17
 SCENE_DIM = 256
-FEATMAP = 32
 OUT_SIZE = 64
 
 
@@ -59,9 +59,9 @@ class ExportInfo:
     released: bool
     note: str
     inout: bool
-    backbone: str  # DINOv2 architecture, e.g. dinov2_vitb14
-    input_size: int  # 448
-    featmap: int  # 32
+    backbone: str  # backbone architecture, e.g. dinov2_vitb14, dinov3_vit_tiny
+    input_size: int  # 448 (DINOv2) or 640 (DINOv3 family)
+    featmap: int  # 32 or 40
     out_size: int  # 64
     scene_dim: int  # 256
     opset: int
@@ -121,7 +121,7 @@ def _encoder_module(model: "GazeModel") -> "torch.nn.Module":
     import torch
 
     class EncoderGraph(torch.nn.Module):
-        """pixels (B, 3, 448, 448) -> scene (B, 256, 32, 32) = decoder.project(backbone(pixels))."""
+        """pixels (B, 3, S, S) -> scene (B, 256, F, F) = decoder.project(backbone(pixels))."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -138,7 +138,7 @@ def _decoder_module(model: "GazeModel") -> "torch.nn.Module":
     import torch
 
     class DecoderGraph(torch.nn.Module):
-        """scene (1, 256, 32, 32) + head_maps (N, 32, 32) -> heatmaps (N, 64, 64) [, inout (N,)]."""
+        """scene (1, 256, F, F) + head_maps (N, F, F) -> heatmaps (N, 64, 64) [, inout (N,)]."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -196,8 +196,8 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         with torch.inference_mode(False), torch.no_grad():
             _torch_export(_encoder_module(model), (pixels,), tmp_enc, input_names=["pixels"], output_names=["scene"],
                           dynamic_axes={"pixels": {0: "batch"}, "scene": {0: "batch"}}, opset=opset)
-            scene = torch.zeros(1, SCENE_DIM, FEATMAP, FEATMAP)
-            head_maps = torch.zeros(heads, FEATMAP, FEATMAP)
+            scene = torch.zeros(1, SCENE_DIM, model.featmap, model.featmap)
+            head_maps = torch.zeros(heads, model.featmap, model.featmap)
             outputs = ["heatmaps", "inout"] if model.has_inout else ["heatmaps"]
             axes = {"head_maps": {0: "heads"}, "heatmaps": {0: "heads"}}
             if model.has_inout:
@@ -218,7 +218,7 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         tmp_dec.unlink(missing_ok=True)
     info = ExportInfo(
         model_name=model.name, released=bool(model.released), note=model.note, inout=model.has_inout,
-        backbone=model.backbone.arch.name, input_size=size, featmap=FEATMAP, out_size=OUT_SIZE,
+        backbone=model.backbone.arch.name, input_size=size, featmap=model.featmap, out_size=OUT_SIZE,
         scene_dim=SCENE_DIM, opset=opset, max_heads=max_heads,
         weights_sha256=weights_sha256 or model_fingerprint(model), source_sha256=source_fingerprint(),
         torch_version=torch.__version__, files={"encoder": ENCODER_ONNX, "decoder": DECODER_ONNX},

@@ -123,36 +123,35 @@ def load_gaze_model(spec: ModelSpec, *, device: str | None = None) -> "GazeModel
 
 def new_decoder_model(*, backbone_weights: str | Path, backbone: str | None = None, inout: bool = True,
                       seed: int = 0, device: str = "auto") -> "GazeModel":
-    """An official DINOv2 backbone (from ``backbone_weights``) with a freshly initialised decoder, to train.
+    """A backbone (from ``backbone_weights``) with a freshly initialised decoder, to train.
 
-    ``backbone``: the architecture the file must hold (None: inferred).  ``seed`` fixes the decoder's
-    initial weights without touching the global random state.
+    The backbone file is an official DINOv2 checkpoint (Gaze-LLE's decoder) or a DINOv3 / DEIMv2 ViT-Tiny
+    one (gazelle-dinov3's decoder).  ``backbone``: the architecture the file must hold (None: inferred).
+    ``seed`` fixes the decoder's initial weights without touching the global random state.
     """
     import torch
 
     from .model import GazeModel
-    from .models.dinov2 import DinoV2Backbone, get_arch, infer_dinov2_arch
-    from .models.gazelle import GazeLLEDecoder
+    from .models.archs import BACKBONE_NAMES
+    from .models.families import backbone_from_state, family_of_backbone, infer_backbone_arch
+    from .models.gazelle import GazeLLEDecoder, decoder_config_for
     from .weights import load_state_dict_file
 
     device = resolve_device(device)
+    if backbone is not None and backbone not in BACKBONE_NAMES:
+        raise InputError(f"backbone={backbone!r}: unknown backbone; expected one of {', '.join(BACKBONE_NAMES)}")
     state = load_state_dict_file(backbone_weights, what="backbone")
     try:
-        want = None if backbone is None else get_arch(backbone).name
-    except ValueError as e:
-        raise InputError(f"backbone={backbone!r}: {e}") from e
-    try:
-        arch = infer_dinov2_arch(state)
+        arch = infer_backbone_arch(state)
     except ValueError as e:
         raise InputError(f"backbone_weights={str(backbone_weights)!r}: {e}") from e
-    if want is not None and want != arch.name:
-        raise InputError(f"backbone={backbone!r}: but backbone_weights={str(backbone_weights)!r} holds {arch.name}")
-    bb = DinoV2Backbone(arch=arch.name, img_size=448)
-    bb.load_official(state)
+    if backbone is not None and backbone != arch:
+        raise InputError(f"backbone={backbone!r}: but backbone_weights={str(backbone_weights)!r} holds {arch}")
+    bb = backbone_from_state(state)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        dec = GazeLLEDecoder(in_dim=bb.embed_dim, inout=inout)
-    return GazeModel(backbone=bb, decoder=dec, device=device, name=f"random-decoder-{arch.name}",
+        dec = GazeLLEDecoder(config=decoder_config_for(family_of_backbone(arch), in_dim=bb.embed_dim, inout=inout))
+    return GazeModel(backbone=bb, decoder=dec, device=device, name=f"random-decoder-{arch}",
                      note="decoder trained from scratch")
 
 

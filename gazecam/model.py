@@ -1,4 +1,8 @@
-"""``GazeModel``: a DINOv2 backbone + Gaze-LLE decoder, encode once per image, decode many heads.
+"""``GazeModel``: a frozen ViT backbone + Gaze-LLE decoder, encode once per image, decode many heads.
+
+Two model families: Gaze-LLE (DINOv2 at 448 px, decoder on 32x32 features) and gazelle-dinov3
+(DINOv3 ViT-S/S+/B or the distilled ViT-Tiny/Tiny+ at 640 px, decoder on 40x40 features); both give
+64x64 heatmaps.
 
     model = GazeModel.from_pretrained("gazelle_dinov2_vitb14_inout", device="cuda")
     pred = model.predict(image, [(0.3, 0.1, 0.5, 0.4), None])   # image: H x W x 3 uint8 RGB
@@ -23,11 +27,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models.dinov2 import DinoV2Backbone, get_arch, infer_dinov2_arch
+from .models.families import (
+    Backbone,
+    backbone_from_state,
+    build_backbone,
+    family_of_backbone,
+    infer_backbone_arch,
+    is_model_state,
+    join_model_state,
+    split_model_state,
+)
 from .models.gazelle import (
-    FEATMAP,
     GazeLLEDecoder,
     build_head_maps,
+    decoder_config_for,
     decoder_config_from_state_dict,
     head_map_bounds,
 )
@@ -38,14 +51,12 @@ from .weights import WeightsError, load_state_dict_file
 
 __all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "validate_model_file"]
 
-IN_SIZE = 448
-
 
 @dataclass(frozen=True)
 class SceneFeatures:
     """Encoded images: projected scene tokens, ready for :meth:`GazeModel.decode`."""
 
-    scene: torch.Tensor  # (B, 256, 32, 32) on the model's device (decoder.project output)
+    scene: torch.Tensor  # (B, 256, F, F) on the model's device (decoder.project output; F = 32 or 40)
     image_sizes: tuple[tuple[int, int], ...]  # (height, width) of each source image
 
     def __len__(self) -> int:
@@ -53,13 +64,16 @@ class SceneFeatures:
 
 
 class GazeModel(BatchPredictor):
-    """Frozen DINOv2 encoder + Gaze-LLE decoder on one device."""
+    """Frozen backbone (DINOv2, DINOv3 or ViT-Tiny) + Gaze-LLE decoder on one device."""
 
-    def __init__(self, *, backbone: DinoV2Backbone, decoder: GazeLLEDecoder, device: str | torch.device = "cpu",
+    def __init__(self, *, backbone: Backbone, decoder: GazeLLEDecoder, device: str | torch.device = "cpu",
                  name: str = "custom", released: bool = False, note: str = "") -> None:
         if decoder.config.in_dim != backbone.embed_dim:
             raise ValueError(f"decoder expects {decoder.config.in_dim}-dim features but backbone "
                              f"{backbone.arch.name} gives {backbone.embed_dim}")
+        if decoder.config.featmap != backbone.grid:
+            raise ValueError(f"decoder expects a {decoder.config.featmap}x{decoder.config.featmap} feature map but "
+                             f"backbone {backbone.arch.name} gives {backbone.grid}x{backbone.grid}")
         self.device = torch.device(device)
         self.backbone = backbone.eval().requires_grad_(False).to(self.device)
         self.decoder = decoder.eval().requires_grad_(False).to(self.device)
@@ -69,74 +83,109 @@ class GazeModel(BatchPredictor):
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def from_state_dicts(cls, *, backbone_state: dict[str, torch.Tensor], gaze_state: dict[str, torch.Tensor],
-                         backbone: str | None = None, device: str | torch.device = "cpu", name: str = "custom",
-                         released: bool = False, note: str = "") -> "GazeModel":
-        arch = infer_dinov2_arch(backbone_state)
-        if backbone is not None and get_arch(backbone).name != arch.name:
-            raise ValueError(f"backbone weights are {arch.name} (embed dim {arch.embed_dim}), "
-                             f"but backbone={backbone} was asked for")
-        cfg = decoder_config_from_state_dict(gaze_state)
-        if cfg.in_dim != arch.embed_dim:
-            raise ValueError(f"decoder checkpoint expects {cfg.in_dim}-dim backbone features, "
-                             f"but the backbone weights are {arch.name} ({arch.embed_dim}-dim)")
-        bb = DinoV2Backbone(arch=arch.name, img_size=IN_SIZE)
-        bb.load_official(backbone_state)
-        dec = GazeLLEDecoder(in_dim=cfg.in_dim, inout=cfg.inout)
+    def from_state_dicts(cls, *, gaze_state: dict[str, torch.Tensor],
+                         backbone_state: dict[str, torch.Tensor] | None = None, backbone: str | None = None,
+                         device: str | torch.device = "cpu", name: str = "custom", released: bool = False,
+                         note: str = "") -> "GazeModel":
+        """Build from state dicts: a decoder + a backbone, or one whole-model state (gazelle-dinov3).
+
+        ``backbone`` (optional) is the architecture the caller expects; a mismatch is an error.
+        """
+        if is_model_state(gaze_state):
+            if backbone_state is not None:
+                raise ValueError("the gaze weights already hold a backbone (a whole gazelle-dinov3 model); "
+                                 "give no separate backbone weights")
+            backbone_state, gaze_state = split_model_state(gaze_state)
+        elif backbone_state is None:
+            raise ValueError("the gaze weights hold a decoder only (no 'backbone.*' keys); the backbone weights "
+                             "are needed too (backbone_weights=...)")
+        arch = infer_backbone_arch(backbone_state)
+        if backbone is not None and backbone != arch:
+            raise ValueError(f"backbone weights are {arch}, but backbone={backbone!r} was asked for")
+        family = family_of_backbone(arch)
+        cfg = decoder_config_from_state_dict(gaze_state, family=family)
+        bb = backbone_from_state(backbone_state)
+        if cfg.in_dim != bb.embed_dim:
+            raise ValueError(f"decoder weights expect {cfg.in_dim}-dim backbone features, "
+                             f"but the backbone weights are {arch} ({bb.embed_dim}-dim)")
+        dec = GazeLLEDecoder(config=cfg)
         dec.load_official(gaze_state)
         return cls(backbone=bb, decoder=dec, device=device, name=name, released=released, note=note)
 
     @classmethod
-    def from_files(cls, *, backbone: str | None = None, backbone_weights: str | Path, gaze_weights: str | Path,
-                   device: str | torch.device = "cpu") -> "GazeModel":
-        """Official DINOv2 checkpoint + official Gaze-LLE decoder checkpoint (any local paths)."""
-        bstate = load_state_dict_file(backbone_weights, what="backbone")
-        gstate = load_state_dict_file(gaze_weights, what="gaze decoder")
+    def from_files(cls, *, gaze_weights: str | Path, backbone_weights: str | Path | None = None,
+                   backbone: str | None = None, device: str | torch.device = "cpu") -> "GazeModel":
+        """Local weights files: a decoder checkpoint + a backbone checkpoint, or one whole-model file.
+
+        Whole-model files (gazelle-dinov3's releases and training checkpoints, ``{"model": ...}`` with
+        optimizer/RNG state beside it) need no ``backbone_weights``.
+        """
+        gstate = load_state_dict_file(gaze_weights, what="gaze weights")
+        bstate = load_state_dict_file(backbone_weights, what="backbone") if backbone_weights is not None else None
+        files = f"{backbone_weights} + {gaze_weights}" if backbone_weights is not None else f"{gaze_weights}"
         try:
             return cls.from_state_dicts(backbone_state=bstate, gaze_state=gstate, backbone=backbone, device=device,
                                         name=Path(gaze_weights).stem,
                                         note="custom weights files (not a released zoo model)")
         except ValueError as e:
-            raise WeightsError(f"{backbone_weights} + {gaze_weights}: {e}") from e
+            raise WeightsError(f"{files}: {e}") from e
 
     @classmethod
     def from_pretrained(cls, name: str, *, device: str | torch.device = "cpu", cache_dir: str | Path | None = None,
                         mirror: str | None = None, progress: bool = True) -> "GazeModel":
-        """A zoo model: files from the cache, downloaded on first use (see :mod:`gazecam.hub`)."""
+        """A zoo model (name or alias): files from the cache, downloaded on first use (see :mod:`gazecam.hub`)."""
         from .hub import ModelCache
         from .zoo import get_zoo_model
 
         entry = get_zoo_model(name)
         cache = ModelCache(root=cache_dir, mirror=mirror, progress=progress)
-        bpath, dpath = cache.fetch(entry.files, validate=validate_model_file)
-        bstate = load_state_dict_file(bpath, what="backbone")
-        gstate = load_state_dict_file(dpath, what="gaze decoder")
-        arch = infer_dinov2_arch(bstate)
-        cfg = decoder_config_from_state_dict(gstate)
-        problems = []
-        if arch.name != entry.backbone:
-            problems.append(f"backbone file is {arch.name}, {name} uses {entry.backbone}")
-        if cfg.inout != entry.inout:
-            problems.append(f"decoder file {'has' if cfg.inout else 'lacks'} an in/out head, {name} "
-                            f"{'has' if entry.inout else 'has none'}")
-        note = ("files in the cache are not the released " + name + " weights: " + "; ".join(problems)) if problems else ""
+        paths = cache.fetch(entry.files, validate=validate_model_file)
+        states = {f.kind: load_state_dict_file(p, what=f.kind) for f, p in zip(entry.files, paths)}
+        gstate = states.get("decoder", states.get("model"))
         try:
-            return cls.from_state_dicts(backbone_state=bstate, gaze_state=gstate, device=device, name=name,
-                                        released=not problems, note=note)
+            model = cls.from_state_dicts(backbone_state=states.get("backbone"), gaze_state=gstate, device=device,
+                                         name=entry.name)
         except ValueError as e:
-            raise WeightsError(f"{bpath} + {dpath}: {e}") from e
+            raise WeightsError(" + ".join(str(p) for p in paths) + f": {e}") from e
+        problems = []
+        if model.backbone.arch.name != entry.backbone:
+            problems.append(f"backbone is {model.backbone.arch.name}, {entry.name} uses {entry.backbone}")
+        if model.has_inout != entry.inout:
+            problems.append(f"decoder {'has' if model.has_inout else 'lacks'} an in/out head, {entry.name} "
+                            f"{'has' if entry.inout else 'has none'}")
+        model.released = not problems
+        model.note = ("files in the cache are not the released " + entry.name + " weights: "
+                      + "; ".join(problems)) if problems else ""
+        return model
 
     @classmethod
     def from_random(cls, *, backbone: str = "dinov2_vitb14", inout: bool = True, seed: int = 0,
-                    device: str | torch.device = "cpu") -> "GazeModel":
-        """Randomly initialised weights, for timing and tests only (``released`` is False)."""
+                    device: str | torch.device = "cpu", inout_head: str | None = None) -> "GazeModel":
+        """Randomly initialised weights, for timing and tests only (``released`` is False).
+
+        ``backbone``: any architecture of :data:`gazecam.models.archs.BACKBONE_NAMES`; the decoder is the
+        matching family's (Gaze-LLE for DINOv2, gazelle-dinov3 for the DINOv3 family).
+        """
         g = torch.random.fork_rng(devices=[])
         with g:
             torch.manual_seed(seed)
-            bb = DinoV2Backbone(arch=backbone, img_size=IN_SIZE)
-            dec = GazeLLEDecoder(in_dim=bb.embed_dim, inout=inout)
+            bb = build_backbone(backbone)
+            cfg = decoder_config_for(family_of_backbone(backbone), in_dim=bb.embed_dim, inout=inout,
+                                     inout_head=inout_head)
+            dec = GazeLLEDecoder(config=cfg)
         return cls(backbone=bb, decoder=dec, device=device, name=f"random-{backbone}{'-inout' if inout else ''}",
                    released=False, note="random (untrained) weights")
+
+    def official_checkpoint(self) -> dict[str, torch.Tensor]:
+        """The weights as the family's official code saves them (float32, CPU).
+
+        Gaze-LLE: the decoder alone (``get_gazelle_state_dict()``; the DINOv2 backbone is a separate
+        file).  gazelle-dinov3: the whole model (``GazeLLE.state_dict()`` with ``backbone.dinov3.*``).
+        """
+        decoder = self.decoder.official_state_dict()
+        if self.family == "gazelle":
+            return {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in decoder.items()}
+        return join_model_state(self.backbone, decoder)
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -145,21 +194,32 @@ class GazeModel(BatchPredictor):
 
     @property
     def input_size(self) -> int:
-        return IN_SIZE
+        """Network input side in pixels: 448 (DINOv2) or 640 (DINOv3 family)."""
+        return int(self.backbone.img_size)
+
+    @property
+    def featmap(self) -> int:
+        """Feature-map side: 32 (DINOv2) or 40 (DINOv3 family)."""
+        return int(self.decoder.featmap)
+
+    @property
+    def family(self) -> str:
+        """``"gazelle"`` (Gaze-LLE, DINOv2) or ``"gazelle_dinov3"``."""
+        return self.decoder.config.family
 
     # -- inference ------------------------------------------------------------------------
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """H x W x 3 uint8 RGB images -> (B, 3, 448, 448) normalised float32 on the device."""
-        return preprocess_images(list(images), size=IN_SIZE, device=self.device)
+        """H x W x 3 uint8 RGB images -> (B, 3, S, S) normalised float32 on the device (S = :attr:`input_size`)."""
+        return preprocess_images(list(images), size=self.input_size, device=self.device)
 
     @torch.inference_mode()
     def backbone_features(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """(B, C, 32, 32) raw DINOv2 patch features (what the official ``model.backbone`` returns)."""
+        """(B, C, F, F) raw backbone patch features (what the official ``model.backbone`` returns)."""
         return self.backbone(self.preprocess(images))
 
     @torch.inference_mode()
     def encode_tensor(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
-        """Preprocessed (B, 3, 448, 448) pixels -> :class:`SceneFeatures`."""
+        """Preprocessed (B, 3, S, S) pixels -> :class:`SceneFeatures`."""
         scene = self.decoder.project(self.backbone(pixels.to(self.device)))
         return SceneFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
 
@@ -178,8 +238,8 @@ class GazeModel(BatchPredictor):
         if total == 0:
             return [empty_prediction(self.has_inout) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
-        bounds = torch.from_numpy(head_map_bounds(all_boxes, FEATMAP)).to(self.device)
-        head_maps = build_head_maps(bounds, FEATMAP)  # (N, 32, 32) on device
+        bounds = torch.from_numpy(head_map_bounds(all_boxes, self.featmap)).to(self.device)
+        head_maps = build_head_maps(bounds, self.featmap)  # (N, F, F) on device
         image_index = torch.repeat_interleave(torch.arange(len(counts), device=self.device),
                                               torch.tensor(counts, device=self.device))  # (N,)
         heatmaps, inout = self.decoder(feats.scene, head_maps, image_index)
@@ -192,9 +252,18 @@ class GazeModel(BatchPredictor):
 
 
 def validate_model_file(file, path: Path) -> None:
-    """Check a downloaded/cached file: safe load, exact key set and shapes for its kind."""
+    """Check a downloaded/cached file: safe load, exact key set and shapes for its kind.
+
+    Kinds: ``backbone`` (DINOv2/DINOv3/ViT-Tiny checkpoint), ``decoder`` (Gaze-LLE decoder), ``model``
+    (a whole gazelle-dinov3 model, possibly a training checkpoint with optimizer/RNG state).
+    """
     state = load_state_dict_file(path, what=file.kind)
     if file.kind == "backbone":
-        infer_dinov2_arch(state)
+        infer_backbone_arch(state)
+    elif file.kind == "model":
+        if not is_model_state(state):
+            raise ValueError("expected a whole model (backbone.* and decoder keys); this file holds no backbone")
+        bstate, dstate = split_model_state(state)
+        decoder_config_from_state_dict(dstate, family=family_of_backbone(infer_backbone_arch(bstate)))
     else:
         decoder_config_from_state_dict(state)

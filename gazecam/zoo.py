@@ -1,4 +1,15 @@
-"""The released Gaze-LLE models: names, files and official download URLs."""
+"""The released models: names, aliases, files, official download URLs and licences.
+
+Two families:
+
+- Gaze-LLE (fkryan/gazelle release v1.0.0): a decoder file + the official DINOv2 backbone file.
+- gazelle-dinov3 (PINTO0309/gazelle-dinov3, GitHub release ``weights``): one file per model holding
+  backbone **and** decoder (a training checkpoint: ``{"model": ..., "optimizer": ..., "rng_state": ...}``).
+  The code is MIT; the weights derive from Meta's DINOv3 and fall under the DINOv3 License.
+
+No SHA-256 is published for any of these files: the digest of each is recorded on first download and
+re-checked on every load (see :mod:`gazecam.hub`).
+"""
 
 from __future__ import annotations
 
@@ -6,34 +17,43 @@ from dataclasses import dataclass
 
 from .models.archs import DINOV2_ARCHS
 
-__all__ = ["RemoteFile", "ZooModel", "ZOO", "get_zoo_model", "DEFAULT_MODEL"]
+__all__ = ["RemoteFile", "ZooModel", "ZOO", "ALIASES", "get_zoo_model", "resolve_model_name", "DEFAULT_MODEL",
+           "LICENSE_GAZELLE", "LICENSE_DINOV3"]
 
 GAZELLE_RELEASE = "https://github.com/fkryan/gazelle/releases/download/v1.0.0"
+GAZELLE_DINOV3_RELEASE = "https://github.com/PINTO0309/gazelle-dinov3/releases/download/weights"
+LICENSE_GAZELLE = "MIT (Gaze-LLE) + Apache-2.0 (DINOv2)"
+LICENSE_DINOV3 = "code MIT; weights DINOv3 License"
+DINOV3_LICENSE_URL = "https://ai.meta.com/resources/models-and-libraries/dinov3-license/"
 
 
 @dataclass(frozen=True)
 class RemoteFile:
     filename: str  # name in the cache directory and on a mirror
     url: str  # official URL
-    kind: str  # "backbone" or "decoder"
+    kind: str  # "backbone", "decoder" or "model" (backbone + decoder in one file)
     sha256: str | None = None  # pinned digest when known; otherwise recorded on first download
 
 
 @dataclass(frozen=True)
 class ZooModel:
     name: str
-    backbone: str  # DINOv2 architecture name
+    backbone: str  # backbone architecture name (gazecam.models.archs)
     inout: bool
-    decoder: RemoteFile
-    backbone_file: RemoteFile
+    decoder: RemoteFile  # the gaze weights: a decoder file, or the whole model (kind "model")
     description: str
+    backbone_file: RemoteFile | None = None  # separate backbone file (Gaze-LLE); None when ``decoder`` holds it
+    family: str = "gazelle"  # "gazelle" | "gazelle_dinov3"
+    license: str = LICENSE_GAZELLE
+    aliases: tuple[str, ...] = ()
 
     @property
-    def files(self) -> tuple[RemoteFile, RemoteFile]:
-        return (self.backbone_file, self.decoder)
+    def files(self) -> tuple[RemoteFile, ...]:
+        """The files to download, backbone first: two for Gaze-LLE, one for gazelle-dinov3."""
+        return (self.decoder,) if self.backbone_file is None else (self.backbone_file, self.decoder)
 
 
-def _entry(name: str, backbone: str, inout: bool, description: str) -> ZooModel:
+def _entry(name: str, backbone: str, inout: bool, description: str, aliases: tuple[str, ...] = ()) -> ZooModel:
     arch = DINOV2_ARCHS[backbone]
     return ZooModel(
         name=name,
@@ -42,26 +62,62 @@ def _entry(name: str, backbone: str, inout: bool, description: str) -> ZooModel:
         decoder=RemoteFile(f"{name}.pt", f"{GAZELLE_RELEASE}/{name}.pt", "decoder"),
         backbone_file=RemoteFile(arch.checkpoint_file, arch.url, "backbone"),
         description=description,
+        aliases=aliases,
     )
+
+
+def _dinov3_entry(variant: str, size: str, inout: bool, description: str) -> ZooModel:
+    name = f"gazelle_dinov3_{variant}{'_inout' if inout else ''}"
+    backbone = "dinov3_" + variant
+    data = "GazeFollow + VideoAttentionTarget, heatmap + in/out" if inout else "GazeFollow, heatmap only"
+    return ZooModel(
+        name=name,
+        backbone=backbone,
+        inout=inout,
+        decoder=RemoteFile(f"{name}.pt", f"{GAZELLE_DINOV3_RELEASE}/{name}.pt", "model"),
+        description=f"{description} at 640 px, {data}",
+        family="gazelle_dinov3",
+        license=LICENSE_DINOV3,
+        aliases=(f"dinov3-{size}" + ("-inout" if inout else ""),),
+    )
+
+
+def _dinov3_entries() -> list[ZooModel]:
+    variants = (("vit_tiny", "s", "S: distilled ViT-Tiny (8.2 M)"),
+                ("vit_tinyplus", "m", "M: distilled ViT-Tiny+ (12.4 M)"),
+                ("vits16", "l", "L: DINOv3 ViT-S/16 (24.3 M)"),
+                ("vits16plus", "x", "X: DINOv3 ViT-S+/16 (31.4 M)"),
+                ("vitb16", "xl", "XL: DINOv3 ViT-B/16 (88.5 M)"))
+    return [_dinov3_entry(v, size, inout, desc) for inout in (False, True) for v, size, desc in variants]
 
 
 ZOO: dict[str, ZooModel] = {
     m.name: m
     for m in (
-        _entry("gazelle_dinov2_vitb14", "dinov2_vitb14", False, "ViT-B/14, GazeFollow, heatmap only"),
-        _entry("gazelle_dinov2_vitl14", "dinov2_vitl14", False, "ViT-L/14, GazeFollow, heatmap only"),
+        _entry("gazelle_dinov2_vitb14", "dinov2_vitb14", False, "Gaze-LLE ViT-B/14, GazeFollow, heatmap only"),
+        _entry("gazelle_dinov2_vitl14", "dinov2_vitl14", False, "Gaze-LLE ViT-L/14, GazeFollow, heatmap only"),
         _entry("gazelle_dinov2_vitb14_inout", "dinov2_vitb14", True,
-               "ViT-B/14, GazeFollow + VideoAttentionTarget, heatmap + in/out"),
+               "Gaze-LLE ViT-B/14, GazeFollow + VideoAttentionTarget, heatmap + in/out"),
         _entry("gazelle_dinov2_vitl14_inout", "dinov2_vitl14", True,
-               "ViT-L/14, GazeFollow + VideoAttentionTarget, heatmap + in/out"),
+               "Gaze-LLE ViT-L/14, GazeFollow + VideoAttentionTarget, heatmap + in/out"),
+        *_dinov3_entries(),
     )
 }
+
+ALIASES: dict[str, str] = {alias: m.name for m in ZOO.values() for alias in m.aliases}
 
 DEFAULT_MODEL = "gazelle_dinov2_vitb14_inout"
 
 
+def resolve_model_name(name: str) -> str:
+    """A zoo name or alias -> the zoo name (unknown names are returned unchanged)."""
+    return ALIASES.get(name, name)
+
+
 def get_zoo_model(name: str) -> ZooModel:
+    """A zoo entry by name or alias (e.g. ``dinov3-x-inout``)."""
     try:
-        return ZOO[name]
+        return ZOO[resolve_model_name(name)]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(ZOO)} (see `gazecam models list`)") from None
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(ZOO)} "
+                         f"(aliases: {', '.join(ALIASES)}; see `gazecam models list`)") from None

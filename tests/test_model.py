@@ -183,7 +183,7 @@ def test_mismatched_backbone_and_decoder(golden_dir):
     backbone = torch.load(golden_dir / "dinov2_vits14_random.pth", weights_only=True)
     with pytest.raises(ValueError, match="768-dim"):
         GazeModel.from_state_dicts(backbone_state=backbone, gaze_state=bad_decoder)
-    with pytest.raises(WeightsError, match="dinov2_vitb14 was asked for"):
+    with pytest.raises(WeightsError, match="backbone='dinov2_vitb14' was asked for"):
         GazeModel.from_files(backbone="dinov2_vitb14", backbone_weights=golden_dir / "dinov2_vits14_random.pth",
                              gaze_weights=golden_dir / "gazelle_vits14_random.pt")
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..model import GazeModel, SceneFeatures
-from ..models.gazelle import FEATMAP, build_head_maps, head_map_bounds
+from ..models.gazelle import build_head_maps, head_map_bounds
 from ..predictor import BatchPredictor, empty_prediction, split_predictions
 from ..types import GazePrediction, check_rgb_image
 from .base import BackendError, HeadBox
@@ -237,11 +237,12 @@ class TorchBackend(BatchPredictor):
         n = len(boxes)
         padded = 1 << (n - 1).bit_length() if self.compiled else n  # next power of two: few compiled shapes
         bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads), dropped below
-        bounds[:n] = head_map_bounds(boxes, FEATMAP)
+        featmap = self.model.featmap
+        bounds[:n] = head_map_bounds(boxes, featmap)
         idx = np.zeros(padded, np.int64)
         idx[:n] = index
         bounds_t = torch.from_numpy(bounds).to(self.device)
-        head_maps = build_head_maps(bounds_t, FEATMAP)  # (P, 32, 32)
+        head_maps = build_head_maps(bounds_t, featmap)  # (P, F, F)
         with self._autocast():
             heatmaps, inout = self._decoder(scene, head_maps, torch.from_numpy(idx).to(self.device))
         heat_np = heatmaps[:n].float().cpu().numpy()

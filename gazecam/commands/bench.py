@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=5, help="timed frames per configuration and head count (5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up frames per configuration (1)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference run (no speedup line)")
+    parser.add_argument("--compare", default=None, metavar="ARCH[,ARCH]",
+                        help="also time these backbones (random weights, e.g. dinov3_vit_tiny,dinov3_vits16plus) "
+                             "with the same --backends in the same run, against the same reference (their "
+                             "heatmaps are not compared: other models)")
     parser.add_argument("--no-detect", action="store_true", help="skip the detect stage")
     parser.add_argument("--no-render", action="store_true", help="skip the render and write stages")
     parser.add_argument("--threads", type=int, default=None,
@@ -36,6 +40,34 @@ def _load_bench_model(args: argparse.Namespace, device: str):  # type: ignore[no
     if args.backbone and not (args.backbone_weights or args.gaze_weights or args.model):
         return GazeModel.from_random(backbone=args.backbone, inout=True, seed=0, device=device)
     return load_torch_model(args, device=device)
+
+
+def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # type: ignore[no-untyped-def]
+    """(label, backend) for every --compare backbone x --backends configuration (random weights)."""
+    import sys
+
+    from ..backends import BackendError, load_backend
+    from ..errors import InputError
+    from ..model import GazeModel
+    from .common import BACKBONES
+
+    out = []
+    for arch in (a.strip() for a in (args.compare or "").split(",") if a.strip()):
+        if arch not in BACKBONES:
+            raise InputError(f"--compare {arch}: unknown backbone; expected one of {', '.join(BACKBONES)}")
+        models = {"cpu": GazeModel.from_random(backbone=arch, inout=True, seed=0, device="cpu")}
+        for spec in specs:
+            target = device if spec.backend == "torch" else "cpu"  # ONNX exports are traced on the CPU
+            if target not in models:
+                models[target] = GazeModel.from_random(backbone=arch, inout=True, seed=0, device=target)
+            try:
+                backend = load_backend(spec.backend, model=models[target], device=device, precision=spec.precision,
+                                       compile=spec.compile, threads=args.threads,
+                                       notify=lambda msg: print(msg, file=sys.stderr))
+            except BackendError as e:
+                raise InputError(f"--compare {arch} --backends {spec.label}: {e}") from e
+            out.append((f"{arch} {spec.label}", backend))
+    return out
 
 
 def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: str, detect: bool, render: bool):  # type: ignore[no-untyped-def]
@@ -125,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         except BackendError as e:
             raise InputError(f"--backends {spec.label}: {e}") from e
         backends.append((spec.label, backend))
+    others = _compare_backends(args, specs, device)
     try:
         from ..render import untrained_banner_text
 
@@ -137,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         hooks = _build_hooks(video=str(video), width=args.width, height=args.height, out_dir=tmp,
                              banner=banner,
                              detect=not args.no_detect, render=not args.no_render)
-        n_runs = len(heads) * (len(backends) + (0 if args.no_reference else 1)) * (args.frames + args.warmup)
+        n_runs = len(heads) * (len(backends) + len(others) + (0 if args.no_reference else 1)) * (
+            args.frames + args.warmup)
         with tqdm(total=n_runs, desc="bench", unit="frame", file=sys.stderr, leave=False) as bar:
             def progress(msg: str) -> None:
                 bar.set_postfix_str(msg, refresh=False)
@@ -145,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
             report = run_benchmark(model=model, backends=backends, heads=heads, frames=args.frames,
                                    warmup=args.warmup, hooks=hooks, reference=not args.no_reference,
-                                   progress=progress)
+                                   progress=progress, others=others)
     print(format_report(report))
     if args.json:
         from ..outputs import atomic_output

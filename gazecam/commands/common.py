@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..backends import GazeBackend
     from ..model import GazeModel
 
-BACKBONES = ("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14")
+from ..models.archs import BACKBONE_NAMES as BACKBONES  # noqa: E402 (torch-free table)
 
 #: Python parameter (as library messages name it: ``precision='fp16'``) -> command-line flag.
 PARAMETER_FLAGS = {
@@ -54,11 +54,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str |
 
     g = parser.add_argument_group("model", "a zoo model (--model) or local files (--gaze-weights [+ --backbone-weights])")
     g.add_argument("--model", default=None, metavar="NAME",
-                   help=f"zoo model, downloaded on first use: {', '.join(ZOO)} (default: {default_model})")
-    g.add_argument("--backbone", choices=BACKBONES, default=None, help="DINOv2 architecture of --backbone-weights")
-    g.add_argument("--backbone-weights", metavar="FILE", default=None, help="official DINOv2 checkpoint (.pth)")
+                   help=f"zoo model, downloaded on first use: {', '.join(ZOO)}, or an alias such as dinov3-x-inout "
+                        f"(default: {default_model}); gazelle_dinov3_* weights are under the DINOv3 License "
+                        "(see `gazecam models list`)")
+    g.add_argument("--backbone", choices=BACKBONES, default=None, help="architecture of --backbone-weights")
+    g.add_argument("--backbone-weights", metavar="FILE", default=None,
+                   help="backbone checkpoint (official DINOv2 .pth; DINOv3 / ViT-Tiny also accepted)")
     g.add_argument("--gaze-weights", metavar="FILE", default=None,
-                   help="Gaze-LLE decoder checkpoint (.pt); alone: a checkpoint that also holds its backbone")
+                   help="Gaze-LLE decoder checkpoint (.pt, with --backbone-weights); alone: a checkpoint that also "
+                        "holds its backbone (a gazelle-dinov3 model file)")
     g.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto = cuda if available)")
     g.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt", "auto"), default="auto",
                    help="inference backend (default: auto = onnxruntime on the CPU, tensorrt on CUDA if installed, "

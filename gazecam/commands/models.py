@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list, download and locate the released Gaze-LLE models and the pose head-detector model"
+HELP = "list, download and locate the released models (Gaze-LLE, gazelle-dinov3) and the pose head-detector model"
 
 POSE_NAME = "yolo11n-pose"  # the head detector's file, named like the zoo models here
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("list", help="the zoo models (and the pose detector) and whether their files are cached and valid")
+    sub.add_parser("list", help="the zoo models (and the pose detector), their licences and whether their files are "
+                                "cached and valid")
     d = sub.add_parser("download", help="download (or verify) a model's files into the cache")
-    d.add_argument("names", nargs="+", metavar="NAME", help=f"a zoo model name or {POSE_NAME}")
+    d.add_argument("names", nargs="+", metavar="NAME", help=f"a zoo model name or alias, or {POSE_NAME}")
     p = sub.add_parser("path", help="print the cached file paths of a model (download if needed)")
     p.add_argument("name", metavar="NAME")
 
@@ -23,21 +24,36 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..hub import ModelCache
     from ..model import validate_model_file
-    from ..zoo import ZOO, get_zoo_model
+    from ..zoo import DEFAULT_MODEL, DINOV3_LICENSE_URL, LICENSE_DINOV3, ZOO, get_zoo_model
 
     cache = ModelCache()
     if args.action == "list":
         print(f"cache: {cache.root}" + (f"   mirror: {cache.mirror}" if cache.mirror else ""))
         states = {}
+        rows = [("name", "alias", "files", "license", "description")]
+        invalid: list[tuple[str, str]] = []
         for m in ZOO.values():
             for f in m.files:
                 if f.filename not in states:
                     states[f.filename] = cache.check(f, validate_model_file)
-            _print_state(m.name, [(f.filename, states[f.filename]) for f in m.files], m.description)
+            name = m.name + (" (default)" if m.name == DEFAULT_MODEL else "")
+            model_states = [(f.filename, states[f.filename]) for f in m.files]
+            rows.append((name, ", ".join(m.aliases) or "-", _state(model_states), m.license, m.description))
+            invalid += [(fn, st.reason) for fn, st in model_states if st.status == "invalid"]
         pose = pose_weights()
         # always re-checked: a file recorded by an older gazecam was never validated
-        _print_state(POSE_NAME, [(pose.filename, cache.check(pose, validate_pose_file, revalidate=True))],
-                     "head detector (--detector pose, or auto when cached)")
+        pose_state = [(pose.filename, cache.check(pose, validate_pose_file, revalidate=True))]
+        rows.append((POSE_NAME, "-", _state(pose_state), "AGPL-3.0 (ultralytics)",
+                     "head detector (--detector pose, or auto when cached)"))
+        invalid += [(fn, st.reason) for fn, st in pose_state if st.status == "invalid"]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        for fn, reason in dict(invalid).items():  # each invalid file on its own line, with the reason
+            print(f"      {fn}: {reason}")
+        if any(m.license == LICENSE_DINOV3 for m in ZOO.values()):
+            print(f"gazelle-dinov3 weights derive from Meta's DINOv3 and are under the DINOv3 License "
+                  f"({DINOV3_LICENSE_URL}); its terms apply to their use.")
         return 0
     names = args.names if args.action == "download" else [args.name]
     for name in names:
@@ -54,15 +70,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_state(name: str, states, description: str) -> None:  # type: ignore[no-untyped-def]
-    """One line per model; each invalid file on its own line with the reason."""
-    invalid = [(fn, st) for fn, st in states if st.status == "invalid"]
-    if invalid:
-        state = "INVALID"
-    elif all(st.status == "cached" for _, st in states):
-        state = "cached"
-    else:
-        state = "not downloaded"
-    print(f"  {name:<30} {state:<15} {description}")
-    for fn, st in invalid:
-        print(f"      {fn}: {st.reason}")
+def _state(states) -> str:  # type: ignore[no-untyped-def]
+    """A model's files together: INVALID when any is, cached when all are, else not downloaded."""
+    if any(st.status == "invalid" for _, st in states):
+        return "INVALID"
+    return "cached" if all(st.status == "cached" for _, st in states) else "not downloaded"

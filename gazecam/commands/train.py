@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="train", help="training split (default: train)")
     parser.add_argument("--init", required=True, metavar="SPEC",
                         help="starting weights: a zoo model name; a decoder checkpoint FILE (with "
-                             "--backbone-weights); or random[:ARCH] for a new decoder (with --backbone-weights)")
+                             "--backbone-weights); a whole gazelle-dinov3 model FILE; or random[:ARCH] for a new "
+                             "decoder (with --backbone-weights)")
     parser.add_argument("--backbone-weights", metavar="FILE", default=None,
-                        help="official DINOv2 checkpoint, for --init FILE / random")
+                        help="backbone checkpoint (DINOv2, DINOv3 or ViT-Tiny), for --init FILE / random")
     parser.add_argument("--no-inout", action="store_true", help="with --init random: no in/out head")
     parser.add_argument("--epochs", type=int, default=10, metavar="E", help="default 10")
     parser.add_argument("--batch-size", type=int, default=16, metavar="B", help="heads per step (default 16)")
@@ -58,14 +59,16 @@ def _model_from_init(args: argparse.Namespace):
 
     device = resolve_device(args.device)
     spec: str = args.init
-    if spec in ZOO:
+    from ..zoo import resolve_model_name
+
+    if resolve_model_name(spec) in ZOO:
         if args.backbone_weights:
             raise InputError(f"--init {spec} is a zoo model; drop --backbone-weights (or use --init FILE)")
         return load_gaze_model(ModelSpec(name=spec, device=device, progress=not args.no_progress))
-    if not args.backbone_weights:
-        raise InputError(f"--init {spec}: not a zoo model ({', '.join(ZOO)}); a decoder file or random[:ARCH] "
-                         "also needs --backbone-weights FILE (official DINOv2 checkpoint)")
     if spec == "random" or spec.startswith("random:"):
+        if not args.backbone_weights:
+            raise InputError(f"--init {spec} also needs --backbone-weights FILE (a DINOv2, DINOv3 or ViT-Tiny "
+                             "backbone checkpoint)")
         arch = spec.split(":", 1)[1] if ":" in spec else None
         try:
             return new_decoder_model(backbone_weights=args.backbone_weights, backbone=arch,
@@ -74,6 +77,7 @@ def _model_from_init(args: argparse.Namespace):
             raise InputError(f"--init {spec}: {e}") from e
     if not Path(spec).expanduser().is_file():
         raise InputError(f"--init {spec}: not a zoo model ({', '.join(ZOO)}), not random[:ARCH], and no such file")
+    # a decoder file needs --backbone-weights; a whole-model file (gazelle-dinov3) holds its backbone
     return load_gaze_model(ModelSpec(backbone_weights=args.backbone_weights, gaze_weights=Path(spec), device=device))
 
 
@@ -153,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
           + (f"; in/out loss x{args.inout_weight}" if trainer.use_inout_loss else "; heatmap loss only")
           + ("; feature cache on: crop/flip off" if cache else ""))
     trainer.fit()
-    print(f"decoder checkpoint: {out}\ntraining state:    {state_path_for(out)}\nlog:               "
+    print(f"{'decoder' if model.family == 'gazelle' else 'model'} checkpoint: {out}\n"
+          f"training state:    {state_path_for(out)}\nlog:               "
           f"{log_path_for(out)}")
     return 0

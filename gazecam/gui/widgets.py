@@ -378,6 +378,12 @@ class ControlPanel(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("model_combo")
         self.model_combo.addItems([*zoo_names, self.FILES_ITEM])
+        from ..zoo import ZOO  # torch-free: description + licence of each zoo model as its tooltip
+
+        for i, name in enumerate(zoo_names):
+            if name in ZOO:
+                self.model_combo.setItemData(i, f"{ZOO[name].description}\nLicense: {ZOO[name].license}",
+                                             Qt.ItemDataRole.ToolTipRole)
         mform.addRow("Weights", self.model_combo)
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("device_combo")
@@ -460,14 +466,16 @@ class ControlPanel(QWidget):
 
 
 class ModelDialog(QDialog):
-    """Pick local weight files: DINOv2 backbone checkpoint + Gaze-LLE decoder checkpoint."""
+    """Pick local weight files: backbone checkpoint + Gaze-LLE decoder checkpoint, or one whole-model file."""
 
     def __init__(self, choice: ModelChoice, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Local model files")
         form = QFormLayout(self)
         self.arch = QComboBox()
-        self.arch.addItems(["(from the file)", "dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14"])
+        from ..models.archs import BACKBONE_NAMES
+
+        self.arch.addItems(["(from the file)", *BACKBONE_NAMES])
         if choice.backbone:
             self.arch.setCurrentText(choice.backbone)
         form.addRow("Backbone", self.arch)
@@ -504,6 +512,8 @@ class ModelDialog(QDialog):
 
     def _accept(self) -> None:
         for edit, what in ((self.backbone, "backbone"), (self.gaze, "gaze")):
+            if what == "backbone" and not edit.text():
+                continue  # a whole gazelle-dinov3 model file holds its backbone
             if not Path(edit.text()).is_file():
                 self.error.setText(f"{what} weights: {edit.text() or '(empty)'} is not a file")
                 return
@@ -512,4 +522,4 @@ class ModelDialog(QDialog):
     def choice(self) -> ModelChoice:
         arch = self.arch.currentText()
         return ModelChoice(backbone=None if arch.startswith("(") else arch,
-                           backbone_weights=self.backbone.text(), gaze_weights=self.gaze.text())
+                           backbone_weights=self.backbone.text() or None, gaze_weights=self.gaze.text())

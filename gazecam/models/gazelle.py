@@ -1,7 +1,14 @@
-"""Gaze-LLE decoder (Ryan et al., CVPR 2025), state-dict compatible with fkryan/gazelle.
+"""Gaze-LLE decoder (Ryan et al., CVPR 2025), state-dict compatible with fkryan/gazelle and gazelle-dinov3.
 
-The decoder turns one scene feature map (B, C, 32, 32) plus one head prompt per person
-into a 64x64 heatmap and, for ``inout`` checkpoints, an in-frame probability.
+The decoder turns one scene feature map (B, C, F, F) plus one head prompt per person into a 64x64
+heatmap and, for ``inout`` checkpoints, an in-frame probability.  Two flavours share the module:
+
+- Gaze-LLE (``family="gazelle"``): F = 32 (DINOv2 at 448 px), block LayerNorm eps 1e-5, heatmap made
+  at 64x64, in/out head ``Linear(256,128)-ReLU-Dropout-Linear(128,1)``.
+- gazelle-dinov3 (``family="gazelle_dinov3"``): F = 40 (patch-16 backbones at 640 px), eps 1e-6,
+  heatmap made at 80x80 and resized to 64x64 (bilinear, no antialias), in/out head a single
+  ``Linear(256,1)`` (gazelle-dinov3 since 2025-10-23) or ``Linear(256,128)-GELU-Dropout-Linear(128,1)``
+  (before), told apart by the checkpoint's keys.
 
 Checkpoint keys are those of the official ``GazeLLE.get_gazelle_state_dict()``: the released
 ``gazelle_dinov2_vit{b,l}14[_inout].pt`` files load strictly, and checkpoints saved from here
@@ -16,6 +23,7 @@ from functools import partial
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .dinov2 import check_state_dict
@@ -23,6 +31,8 @@ from .dinov2 import check_state_dict
 __all__ = [
     "GazeLLEDecoder",
     "DecoderConfig",
+    "FAMILIES",
+    "decoder_config_for",
     "build_head_maps",
     "head_map_bounds",
     "convert_gazelle_state_dict",
@@ -39,12 +49,44 @@ NUM_HEADS = 8
 # The released checkpoints were trained with timm <= 1.0.15, whose Block used nn.LayerNorm (eps=1e-5).
 # timm >= 1.0.16 defaults to eps=1e-6, so the eps is set explicitly.
 DECODER_LN_EPS = 1e-5
+# gazelle-dinov3 was trained with timm 1.0.20, whose Block defaults to LayerNorm eps 1e-6.
+DINOV3_FEATMAP = 40  # 640 / 16
+DINOV3_LN_EPS = 1e-6
+FAMILIES = ("gazelle", "gazelle_dinov3")
+INOUT_HEADS = ("mlp_relu", "mlp_gelu", "linear")
 
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    in_dim: int  # backbone feature channels (384 ViT-S, 768 ViT-B, 1024 ViT-L)
+    in_dim: int  # backbone feature channels (384 ViT-S, 768 ViT-B, 1024 ViT-L, 192 ViT-Tiny, ...)
     inout: bool  # has the in/out-of-frame head
+    family: str = "gazelle"  # "gazelle" (Gaze-LLE) | "gazelle_dinov3"
+    inout_head: str | None = None  # "mlp_relu" | "mlp_gelu" | "linear"; None: the family's current form
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")
+        head = self.inout_head or ("mlp_relu" if self.family == "gazelle" else "linear")
+        if not self.inout:
+            head = "none"
+        elif head not in INOUT_HEADS:
+            raise ValueError(f"inout_head must be one of {INOUT_HEADS}, got {head!r}")
+        object.__setattr__(self, "inout_head", head)
+
+    @property
+    def featmap(self) -> int:
+        """Feature-map side: 32 (Gaze-LLE, 448 / 14) or 40 (gazelle-dinov3, 640 / 16)."""
+        return FEATMAP if self.family == "gazelle" else DINOV3_FEATMAP
+
+    @property
+    def ln_eps(self) -> float:
+        """LayerNorm eps of the transformer blocks (the timm default each family was trained with)."""
+        return DECODER_LN_EPS if self.family == "gazelle" else DINOV3_LN_EPS
+
+
+def decoder_config_for(family: str, *, in_dim: int, inout: bool, inout_head: str | None = None) -> DecoderConfig:
+    """The decoder of a model family: ``"gazelle"`` (Gaze-LLE) or ``"gazelle_dinov3"``."""
+    return DecoderConfig(in_dim=in_dim, inout=inout, family=family, inout_head=inout_head)
 
 
 def positional_encoding_2d(d_model: int, height: int, width: int) -> torch.Tensor:
@@ -67,7 +109,7 @@ def expected_decoder_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
     """Key -> shape of the official decoder checkpoint for ``cfg``."""
     d = DIM
     shapes: dict[str, tuple[int, ...]] = {
-        "pos_embed": (d, FEATMAP, FEATMAP),
+        "pos_embed": (d, cfg.featmap, cfg.featmap),
         "linear.weight": (d, cfg.in_dim, 1, 1),
         "linear.bias": (d,),
         "head_token.weight": (1, d),
@@ -88,18 +130,26 @@ def expected_decoder_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
         "heatmap_head.1.weight": (1, d, 1, 1),
     })
     if cfg.inout:
-        shapes.update({
-            "inout_token.weight": (1, d),
-            "inout_head.0.weight": (128, d),
-            "inout_head.0.bias": (128,),
-            "inout_head.3.weight": (1, 128),
-            "inout_head.3.bias": (1,),
-        })
+        shapes["inout_token.weight"] = (1, d)
+        if cfg.inout_head == "linear":
+            shapes.update({"inout_head.0.weight": (1, d), "inout_head.0.bias": (1,)})
+        else:
+            shapes.update({
+                "inout_head.0.weight": (128, d),
+                "inout_head.0.bias": (128,),
+                "inout_head.3.weight": (1, 128),
+                "inout_head.3.bias": (1,),
+            })
     return shapes
 
 
-def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor]) -> DecoderConfig:
-    """Infer (backbone dim, in/out head) from a decoder checkpoint and validate it strictly."""
+def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle"
+                                   ) -> DecoderConfig:
+    """Infer (backbone dim, in/out head) from a decoder checkpoint of ``family`` and validate it strictly.
+
+    For gazelle-dinov3 the in/out head form follows the keys: ``inout_head.0.weight`` of shape (1, 256)
+    is the single Linear, (128, 256) with ``inout_head.3.*`` the earlier GELU MLP.
+    """
     if "linear.weight" not in state_dict:
         keys = sorted(state_dict)
         hint = " (it looks like a DINOv2 backbone file)" if "cls_token" in state_dict else ""
@@ -107,20 +157,25 @@ def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor]) -> Decod
             f"not a Gaze-LLE decoder checkpoint{hint}: no 'linear.weight' key; keys: {', '.join(keys[:10])}"
             + (" ..." if len(keys) > 10 else "")
         )
-    cfg = DecoderConfig(in_dim=int(state_dict["linear.weight"].shape[1]),
-                        inout=any(k.startswith(("inout_token.", "inout_head.")) for k in state_dict))
+    inout = any(k.startswith(("inout_token.", "inout_head.")) for k in state_dict)
+    head = None
+    if family == "gazelle_dinov3" and inout:
+        w = state_dict.get("inout_head.0.weight")
+        head = "linear" if w is not None and w.ndim == 2 and int(w.shape[0]) == 1 else "mlp_gelu"
+    cfg = decoder_config_for(family, in_dim=int(state_dict["linear.weight"].shape[1]), inout=inout, inout_head=head)
     # pos_embed is a deterministic buffer: the official code saves it, but a checkpoint without it is accepted.
-    check_state_dict(state_dict, expected_decoder_shapes(cfg), what="Gaze-LLE decoder checkpoint",
-                     optional=frozenset({"pos_embed"}))
+    what = "Gaze-LLE decoder checkpoint" if family == "gazelle" else "gazelle-dinov3 decoder weights"
+    check_state_dict(state_dict, expected_decoder_shapes(cfg), what=what, optional=frozenset({"pos_embed"}))
     return cfg
 
 
-def convert_gazelle_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def convert_gazelle_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle"
+                               ) -> dict[str, torch.Tensor]:
     """Official decoder checkpoint -> :class:`GazeLLEDecoder` state dict (validated, float32)."""
-    decoder_config_from_state_dict(state_dict)
+    cfg = decoder_config_from_state_dict(state_dict, family=family)
     out = {k: v.float() for k, v in state_dict.items()}
     if "pos_embed" not in out:
-        out["pos_embed"] = positional_encoding_2d(DIM, FEATMAP, FEATMAP)
+        out["pos_embed"] = positional_encoding_2d(DIM, cfg.featmap, cfg.featmap)
     return out
 
 
@@ -146,18 +201,30 @@ def build_head_maps(bounds: torch.Tensor, size: int = FEATMAP) -> torch.Tensor:
 
 
 class GazeLLEDecoder(nn.Module):
-    """The Gaze-LLE head: 1x1 projection, head prompt, 3 transformer blocks, heatmap (+ in/out) heads."""
+    """The Gaze-LLE head: 1x1 projection, head prompt, 3 transformer blocks, heatmap (+ in/out) heads.
 
-    def __init__(self, *, in_dim: int, inout: bool) -> None:
+    ``GazeLLEDecoder(in_dim=..., inout=...)`` is Gaze-LLE's; pass ``config`` (see :func:`decoder_config_for`)
+    for gazelle-dinov3's.
+    """
+
+    def __init__(self, *, in_dim: int | None = None, inout: bool | None = None,
+                 config: DecoderConfig | None = None) -> None:
         super().__init__()
         from timm.models.vision_transformer import Block
 
-        self.config = DecoderConfig(in_dim=in_dim, inout=inout)
-        self.linear = nn.Conv2d(in_dim, DIM, 1)
-        self.register_buffer("pos_embed", positional_encoding_2d(DIM, FEATMAP, FEATMAP))
+        if config is None:
+            if in_dim is None or inout is None:
+                raise ValueError("GazeLLEDecoder needs in_dim and inout, or a config")
+            config = DecoderConfig(in_dim=in_dim, inout=inout)
+        elif (in_dim is not None and in_dim != config.in_dim) or (inout is not None and inout != config.inout):
+            raise ValueError(f"in_dim/inout ({in_dim}, {inout}) disagree with config {config}")
+        self.config = config
+        f = config.featmap
+        self.linear = nn.Conv2d(config.in_dim, DIM, 1)
+        self.register_buffer("pos_embed", positional_encoding_2d(DIM, f, f))
         self.transformer = nn.Sequential(*[
             Block(dim=DIM, num_heads=NUM_HEADS, mlp_ratio=4, drop_path=0.1,
-                  norm_layer=partial(nn.LayerNorm, eps=DECODER_LN_EPS))
+                  norm_layer=partial(nn.LayerNorm, eps=config.ln_eps))
             for _ in range(NUM_LAYERS)
         ])
         self.heatmap_head = nn.Sequential(
@@ -166,19 +233,27 @@ class GazeLLEDecoder(nn.Module):
             nn.Sigmoid(),
         )
         self.head_token = nn.Embedding(1, DIM)
-        if inout:
-            self.inout_head = nn.Sequential(
-                nn.Linear(DIM, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 1), nn.Sigmoid()
-            )
+        if config.inout:
+            if config.inout_head == "linear":
+                self.inout_head = nn.Sequential(nn.Linear(DIM, 1), nn.Sigmoid())
+            else:
+                act = nn.ReLU() if config.inout_head == "mlp_relu" else nn.GELU()
+                self.inout_head = nn.Sequential(nn.Linear(DIM, 128), act, nn.Dropout(0.1), nn.Linear(128, 1),
+                                                nn.Sigmoid())
             self.inout_token = nn.Embedding(1, DIM)
 
     @property
     def inout(self) -> bool:
         return self.config.inout
 
+    @property
+    def featmap(self) -> int:
+        return self.config.featmap
+
     def load_official(self, state_dict: dict[str, torch.Tensor]) -> None:
-        converted = convert_gazelle_state_dict(state_dict)
-        cfg = decoder_config_from_state_dict(converted)
+        family = self.config.family
+        converted = convert_gazelle_state_dict(state_dict, family=family)
+        cfg = decoder_config_from_state_dict(converted, family=family)
         if cfg != self.config:
             raise ValueError(f"decoder checkpoint is {cfg}, model was built as {self.config}")
         self.load_state_dict(converted, strict=True)
@@ -188,29 +263,37 @@ class GazeLLEDecoder(nn.Module):
         return {k: v.detach().clone() for k, v in self.state_dict().items()}
 
     def project(self, features: torch.Tensor) -> torch.Tensor:
-        """Backbone features (B, C, 32, 32) -> projected scene tokens (B, 256, 32, 32), per image."""
+        """Backbone features (B, C, F, F) -> projected scene tokens (B, 256, F, F), per image."""
         return self.linear(features) + self.pos_embed
+
+    def finish_heatmaps(self, heatmaps: torch.Tensor) -> torch.Tensor:
+        """(N, 2F, 2F) sigmoid maps -> (N, 64, 64): gazelle-dinov3's final resize (bilinear, no antialias)."""
+        if heatmaps.shape[-1] == OUT_SIZE:
+            return heatmaps
+        return F.interpolate(heatmaps.unsqueeze(1), size=(OUT_SIZE, OUT_SIZE), mode="bilinear",
+                             align_corners=False, antialias=False).squeeze(1)
 
     def forward(
         self, scene: torch.Tensor, head_maps: torch.Tensor, image_index: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Decode all heads at once.
 
-        scene: (B, 256, 32, 32) from :meth:`project`; head_maps: (N, 32, 32) binary;
+        scene: (B, 256, F, F) from :meth:`project`; head_maps: (N, F, F) binary;
         image_index: (N,) int64, which image each head belongs to.
         Returns heatmaps (N, 64, 64) and in/out (N,) or None.
         """
-        x = scene.index_select(0, image_index)  # (N, 256, 32, 32): features shared per image
+        f = self.config.featmap
+        x = scene.index_select(0, image_index)  # (N, 256, F, F): features shared per image
         x = x + head_maps.to(x.dtype).unsqueeze(1) * self.head_token.weight[:, :, None, None]
-        x = x.flatten(start_dim=2).permute(0, 2, 1)  # (N, 1024, 256) tokens, row-major h*32+w
+        x = x.flatten(start_dim=2).permute(0, 2, 1)  # (N, F*F, 256) tokens, row-major h*F+w
         n = x.shape[0]
         if self.inout:
-            x = torch.cat([self.inout_token.weight.unsqueeze(0).expand(n, -1, -1), x], dim=1)  # (N, 1025, 256)
+            x = torch.cat([self.inout_token.weight.unsqueeze(0).expand(n, -1, -1), x], dim=1)  # (N, 1+F*F, 256)
         x = self.transformer(x)
         inout = None
         if self.inout:
             inout = self.inout_head(x[:, 0]).squeeze(-1)  # (N,)
             x = x[:, 1:]
-        x = x.reshape(n, FEATMAP, FEATMAP, DIM).permute(0, 3, 1, 2)  # (N, 256, 32, 32)
-        heatmaps = self.heatmap_head(x).squeeze(1)  # (N, 64, 64)
+        x = x.reshape(n, f, f, DIM).permute(0, 3, 1, 2)  # (N, 256, F, F)
+        heatmaps = self.finish_heatmaps(self.heatmap_head(x).squeeze(1))  # (N, 64, 64)
         return heatmaps, inout

@@ -160,10 +160,11 @@ class ReferenceGazeLLE:
 
         self.model = model
         self.device = model.device
-        self.vit = model.backbone.vit  # the DINOv2 ViT (same weights as the fast path)
+        self.dinov2 = getattr(model, "family", "gazelle") == "gazelle"
+        self.vit = model.backbone.vit if self.dinov2 else None  # the DINOv2 ViT (same weights as the fast path)
         self.dec = model.decoder
         self.in_size = model.input_size
-        self.featmap = self.in_size // 14
+        self.featmap = model.decoder.featmap  # 32 (Gaze-LLE) or 40 (gazelle-dinov3)
         self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
                                              transforms.Resize((self.in_size, self.in_size))])
         self._torch = torch
@@ -176,6 +177,8 @@ class ReferenceGazeLLE:
     def encode(self, pixels: Any) -> Any:
         """Backbone once per image: (1, C, 32, 32) patch tokens (DINOv2 x_norm_patchtokens, reshaped)."""
         with self._torch.no_grad():
+            if not self.dinov2:  # gazelle-dinov3: the backbone module's patch features
+                return self.model.backbone(pixels)
             tokens = self.vit.forward_features(pixels)[:, 1:]  # (1, 1024, C), final norm applied
             b, _, c = tokens.shape
             return tokens.reshape(b, self.featmap, self.featmap, c).permute(0, 3, 1, 2)
@@ -209,7 +212,8 @@ class ReferenceGazeLLE:
                 inout = dec.inout_head(x[:, 0, :]).squeeze(dim=-1)  # (N,)
                 x = x[:, 1:, :]
             x = x.reshape(n, self.featmap, self.featmap, x.shape[-1]).permute(0, 3, 1, 2)  # (N, 256, 32, 32)
-            heat = dec.heatmap_head(x).squeeze(dim=1)  # (N, 64, 64); the official final resize is a no-op
+            # (N, 64, 64): Gaze-LLE's final resize is a no-op; gazelle-dinov3 resizes 80x80 -> 64x64
+            heat = dec.finish_heatmaps(dec.heatmap_head(x).squeeze(dim=1))
         return heat.cpu().numpy(), (inout.cpu().numpy() if inout is not None else None)
 
 
@@ -217,10 +221,11 @@ class ReferenceGazeLLE:
 class _Runner:
     """preprocess / encode / decode of one configuration, with device sync for honest stage times."""
 
-    def __init__(self, label: str, impl: Any, *, reference: bool) -> None:
+    def __init__(self, label: str, impl: Any, *, reference: bool, compare: bool = True) -> None:
         self.label = label
         self.impl = impl
         self.reference = reference
+        self.compare = compare  # False: another model, timed only (its heatmaps differ by design)
         dev = str(getattr(impl, "device", "cpu"))
         self._cuda = dev.startswith("cuda")
 
@@ -338,7 +343,8 @@ class BenchReport:
         out = []
         for n in sorted({r.heads for r in self.results}):
             ref = [r for r in self.results if r.heads == n and r.label == ReferenceGazeLLE.label]
-            others = [r for r in self.results if r.heads == n and r.label != ReferenceGazeLLE.label]
+            others = [r for r in self.results if r.heads == n and r.label != ReferenceGazeLLE.label
+                      and r.max_heatmap_diff is not None]  # rows of other models (not compared) never count
             close = [r for r in others if r.max_heatmap_diff is not None and r.max_heatmap_diff <= SUMMARY_TOL]
             if ref and others:
                 out.append((n, ref[0], max(close or others, key=lambda r: r.fps)))
@@ -400,7 +406,8 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
         streams = {r.label: hooks.frames() for r in runners}
         times = {r.label: {s: [] for s in STAGES} for r in runners}
         totals: dict[str, list[float]] = {r.label: [] for r in runners}
-        meters = {r.label: FidelityMeter() for r in runners[1:]}  # vs runners[0]: the reference, or the first
+        # vs runners[0] (the reference, or the first); runners of other models (compare=False) are timed only
+        meters = {r.label: FidelityMeter() for r in runners[1:] if r.compare}
         for i in range(warmup + frames):
             ref_out: tuple[np.ndarray, np.ndarray | None] | None = None
             for r in runners:
@@ -431,7 +438,7 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
                 wall = (time.perf_counter() - t_all) * 1000.0
                 if r is runners[0]:
                     ref_out = (heat, inout)
-                elif ref_out is not None:
+                elif ref_out is not None and r.label in meters:  # other models (compare=False): timed only
                     meters[r.label].add(heat, ref_out[0], inout, ref_out[1])
                 if i >= warmup:
                     for s, v in rec.items():
@@ -454,11 +461,17 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
 
 def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Sequence[int], frames: int,
                   hooks: StageHooks, warmup: int = 1, reference: bool = True,
-                  progress: Callable[[str], None] | None = None) -> BenchReport:
-    """Time ``backends`` ((label, backend) pairs) and the reference on ``frames`` frames per head count."""
+                  progress: Callable[[str], None] | None = None,
+                  others: Sequence[tuple[str, Any]] = ()) -> BenchReport:
+    """Time ``backends`` ((label, backend) pairs) and the reference on ``frames`` frames per head count.
+
+    ``others``: (label, backend) pairs of *other* models, timed in the same interleaved loop (speedup
+    against this run's reference) but not compared with it (no heatmap diff; never the summary's pick).
+    """
     import torch
 
     runners = [_Runner(label, impl, reference=False) for label, impl in backends]
+    runners += [_Runner(label, impl, reference=False, compare=False) for label, impl in others]
     if reference:
         runners.insert(0, _Runner(ReferenceGazeLLE.label, ReferenceGazeLLE(model), reference=True))
     load_start = _load_avg()

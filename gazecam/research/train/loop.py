@@ -7,9 +7,11 @@ learning rate over the epochs (eta_min 1e-7), in/out parameters optionally with 
 
 Outputs, per epoch:
 
-- ``out``: the decoder in the official checkpoint format (the keys and shapes of
-  ``GazeLLE.get_gazelle_state_dict()``, float32): loads with ``GazeModel.from_files`` and with the
-  official ``load_gazelle_state_dict``;
+- ``out``: the weights in the official checkpoint format of the model's family (float32): for Gaze-LLE
+  the decoder alone (the keys and shapes of ``GazeLLE.get_gazelle_state_dict()``), loading with
+  ``GazeModel.from_files`` and the official ``load_gazelle_state_dict``; for gazelle-dinov3 the whole
+  model as its releases hold it (``{"model": GazeLLE.state_dict()}``, frozen backbone included), loading
+  with ``GazeModel.from_files(gaze_weights=...)`` alone and in gazelle-dinov3;
 - ``<out stem>.state.pt``: the training state (decoder, optimizer, scheduler, epoch, RNG states,
   configuration), for ``resume``; plain tensors/containers, read with ``weights_only=True``;
 - ``<out stem>.log.jsonl``: one JSON record per epoch (losses, learning rate, validation metrics).
@@ -32,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import GazecamError
-from ...models.gazelle import FEATMAP, build_head_maps, head_map_bounds
+from ...models.gazelle import build_head_maps, head_map_bounds
 from ...weights import describe_load_error
 from .data import AugmentConfig, Batch, TrainSample, collate
 from .features import FeatureCache, backbone_fingerprint
@@ -42,7 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..eval.metrics import GazeFollowScores, VatScores
     from ...model import GazeModel
 
-__all__ = ["TrainConfig", "StepResult", "EpochRecord", "Trainer", "state_path_for", "log_path_for", "save_decoder"]
+__all__ = ["TrainConfig", "StepResult", "EpochRecord", "Trainer", "state_path_for", "log_path_for", "save_decoder",
+           "save_weights"]
 
 STATE_VERSION = 1
 
@@ -126,6 +129,14 @@ def _official_rank(key: str) -> int:
     return next((i for i, p in enumerate(_OFFICIAL_ORDER) if key == p or key.startswith(p)), len(_OFFICIAL_ORDER))
 
 
+def save_weights(model: "GazeModel", path: Path) -> None:
+    """``model``'s weights in its family's official format: the decoder (Gaze-LLE) or the whole model."""
+    if model.family == "gazelle":
+        save_decoder(model.decoder, path)
+    else:
+        _atomic_torch_save({"model": model.official_checkpoint()}, path)
+
+
 def save_decoder(decoder: torch.nn.Module, path: Path) -> None:
     """The decoder in the official checkpoint format (float32 tensors, official key names and order)."""
     state = decoder.official_state_dict()  # type: ignore[operator]
@@ -180,7 +191,7 @@ class Trainer:
         device = self.model.device
         if self.cache is None:
             with torch.no_grad():
-                return self.model.backbone(self.model.preprocess(batch.images))  # (N, C, 32, 32)
+                return self.model.backbone(self.model.preprocess(batch.images))  # (N, C, F, F)
 
         def encode(idx: list[int]) -> torch.Tensor:
             with torch.no_grad():
@@ -190,11 +201,12 @@ class Trainer:
 
     def step(self, batch: Batch) -> tuple[float, float, float | None]:
         device = self.model.device
-        feats = self._backbone_features(batch)  # (N, C, 32, 32), no grad
+        feats = self._backbone_features(batch)  # (N, C, F, F), no grad
         n = feats.shape[0]
-        scene = self.decoder.project(feats)  # (N, 256, 32, 32)
-        bounds = torch.from_numpy(head_map_bounds(batch.boxes_norm, FEATMAP)).to(device)
-        head_maps = build_head_maps(bounds, FEATMAP)  # (N, 32, 32)
+        scene = self.decoder.project(feats)  # (N, 256, F, F)
+        featmap = self.model.featmap  # 32 (Gaze-LLE) or 40 (gazelle-dinov3)
+        bounds = torch.from_numpy(head_map_bounds(batch.boxes_norm, featmap)).to(device)
+        head_maps = build_head_maps(bounds, featmap)  # (N, F, F)
         heatmaps, inout = self.decoder(scene, head_maps, torch.arange(n, device=device))
         targets = torch.from_numpy(batch.targets).to(device)
         labels = torch.from_numpy(batch.inout).to(device)
@@ -272,7 +284,7 @@ class Trainer:
             rec = self.run_epoch()
             records.append(rec)
             if self.out is not None:
-                save_decoder(self.decoder, self.out)
+                save_weights(self.model, self.out)
                 self.save_state(state_path_for(self.out))
                 with open(log_path_for(self.out), "a", encoding="utf-8") as f:
                     f.write(json.dumps({"epoch": rec.epoch, **{k: v for k, v in asdict(rec).items() if k != "epoch"}})

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["PendingOutput", "atomic_output", "partial_path", "check_output_path", "check_outputs", "Named",
+__all__ = ["PendingOutput", "atomic_output", "partial_path", "fsync_dir", "check_output_path", "check_outputs", "Named",
            "is_special_file"]
 
 _MAX_PARTIAL_NAMES = 1000
@@ -108,7 +108,7 @@ class PendingOutput:
             self.done = False
             raise
         self.committed = True
-        _fsync_dir(self._target.parent)
+        fsync_dir(self._target.parent)
 
     def discard(self) -> None:
         """The output failed: remove the temporary file (the destination is left as it was)."""
@@ -122,7 +122,8 @@ class PendingOutput:
                 pass
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems cannot sync folders)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
 from ..errors import GazecamError
-from ..outputs import partial_path
+from ..outputs import fsync_dir, partial_path
 from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
 
@@ -130,19 +130,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _discard(paths: list[Path]) -> None:
     for p in paths:
         try:
@@ -228,7 +215,7 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
             os.replace(tmp, final)
             renamed.append(final)
         for folder in {f.parent for f in finals}:
-            _fsync_dir(folder)
+            fsync_dir(folder)
     except OSError as e:
         _discard(temps + renamed)  # all or nothing: a lone video without its records is not a result
         return outcome("failed", error=f"cannot finish the outputs{where}: {e.strerror or e}{shared}")

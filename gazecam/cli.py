@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import traceback
 
@@ -50,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics: never phone home
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")  # ultralytics: never pip-install at run time
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -59,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args._run(args) or 0)
-    except KeyboardInterrupt:
-        print("gazecam: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:  # a second Ctrl-C / SIGTERM (gazecam.signals.Interrupted), or one outside a run
+        signum = getattr(e, "signum", None)
+        print(f"gazecam: {e if signum is not None else 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum is None else 128 + signum
     except GazecamError as e:
         if args.debug:
             traceback.print_exc()

@@ -1,33 +1,43 @@
 """Head detection: every detector turns a :class:`~gazecam.types.Frame` into :class:`~gazecam.types.HeadBoxes`.
 
-Detectors (chosen with ``--detector PATH|pose|face|auto`` via :func:`make_detector`):
+Detectors (chosen with ``--detector PATH|pose|offline|face|auto`` via :func:`make_detector`):
 
 * :class:`YoloHeadDetector` - a user's YOLO model trained for heads (``.pt`` or ``.onnx``), best quality.
 * :class:`PoseHeadDetector` - an ultralytics pose model; the head box comes from the face keypoints
   (nose, eyes, ears) with the shoulders for scale, so people seen from the side or back get a box too.
-  Its weights (``yolo11n-pose.pt``) go through gazecam's model cache (mirror, SHA-256, offline errors),
-  never through ultralytics' own downloader.
-* :class:`CascadeHeadDetector` - offline fallback, OpenCV's bundled Haar face cascades (frontal + profile)
-  expanded to head boxes.  Frontal/profile faces only, misses people seen from behind: a *fallback*.
+  Its weights (``yolo11n-pose.pt``) go through gazecam's model cache (mirror, SHA-256, offline errors,
+  checked on download by :func:`validate_pose_file`), never through ultralytics' own downloader.
+* :class:`~gazecam.detect_offline.OfflineHeadDetector` - offline fallback, nothing to download: OpenCV's
+  HOG pedestrian detector (head estimated from the top of the body box) + Haar face cascades.
+* :class:`~gazecam.detect_offline.CascadeHeadDetector` - the Haar face cascades alone (close-up faces).
 
 Known head boxes from a file (``--heads FILE``) are :class:`gazecam.records.FileHeads`.
 
 All boxes are pixels of the frame (``xyxy``), clipped to it, with ``track_ids == -1`` unless the file gives
-ids.  ultralytics is imported lazily with ``YOLO_OFFLINE=1`` and ``YOLO_AUTOINSTALL=0``.
+ids.  ultralytics is imported lazily through :mod:`gazecam.ultra`: offline, no auto-install, and YOLO
+``.pt`` files are read only with its restricted (``weights_only``) loader.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from .detect_offline import (
+    CASCADE_WARNING,
+    OFFLINE_WARNING,
+    CascadeHeadDetector,
+    OfflineHeadDetector,
+    expand_faces_to_heads,
+)
 from .errors import GazecamError, InputError
 from .types import Frame, HeadBoxes
+from .ultra import load_yolo, ultralytics_device
+from .weights import WeightsError
 from .zoo import RemoteFile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,12 +47,19 @@ __all__ = [
     "HeadDetector",
     "YoloHeadDetector",
     "PoseHeadDetector",
+    "OfflineHeadDetector",
     "CascadeHeadDetector",
     "make_detector",
     "heads_from_keypoints",
     "expand_faces_to_heads",
     "pose_weights",
+    "fetch_pose_weights",
+    "validate_pose_file",
+    "ultralytics_device",
+    "DETECTOR_NAMES",
+    "DETECTOR_ALIASES",
     "FALLBACK_WARNING",
+    "CASCADE_WARNING",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,15 +67,17 @@ log = logging.getLogger(__name__)
 POSE_WEIGHTS_FILE = "yolo11n-pose.pt"
 POSE_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n-pose.pt"
 
+# the names make_detector() takes besides a model file (``face`` and ``hog`` are kept as they were/aliases)
+DETECTOR_NAMES = ("auto", "pose", "offline", "face")
+DETECTOR_ALIASES = ("hog",)  # = offline
+
 
 def pose_weights() -> RemoteFile:
     """The pose model file, fetched through gazecam's model cache (mirror, SHA-256, offline error)."""
     return RemoteFile(POSE_WEIGHTS_FILE, POSE_WEIGHTS_URL, "detector")
 
 
-FALLBACK_WARNING = ("head detector: using the OpenCV face-cascade FALLBACK (frontal/profile faces only; "
-                    "people seen from behind or small faces are missed). For better heads use "
-                    "detector='pose' (needs yolo11n-pose.pt in the model cache) or a YOLO head model file.")
+FALLBACK_WARNING = OFFLINE_WARNING  # what `auto` falls back to; CASCADE_WARNING for the face cascade alone
 
 # COCO keypoint ids of the ultralytics pose models.
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER = 0, 1, 2, 3, 4, 5, 6
@@ -78,40 +97,6 @@ class HeadDetector(Protocol):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _ultralytics_yolo() -> Any:
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # never phone home
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")  # never pip-install behind the user's back
-    try:
-        from ultralytics import YOLO
-    except ImportError as e:  # pragma: no cover - ultralytics is a dependency
-        raise GazecamError(f"ultralytics is needed for YOLO head detection but cannot be imported: {e}") from e
-    return YOLO
-
-
-def ultralytics_device(device: str | None) -> str | None:
-    """gazecam/torch device name -> ultralytics device string ("cuda" -> "0", "cuda:1" -> "1")."""
-    if device in (None, "", "auto"):
-        return None
-    if device == "cuda":
-        return "0"
-    if device.startswith("cuda:"):
-        return device.split(":", 1)[1]
-    return device
-
-
-def _load_yolo(weights: str | Path, what: str) -> Any:
-    path = Path(weights)
-    if not path.is_file():
-        raise InputError(f"{what}: model file {path} does not exist (expected a YOLO .pt or .onnx file)")
-    if path.suffix.lower() not in (".pt", ".onnx"):
-        raise InputError(f"{what}: {path} is not a YOLO model file (expected .pt or .onnx, got {path.suffix or 'no suffix'!r})")
-    YOLO = _ultralytics_yolo()
-    try:
-        return YOLO(str(path), task=None if path.suffix.lower() == ".pt" else "detect")
-    except Exception as e:  # noqa: BLE001 - ultralytics raises many kinds; report one line
-        raise InputError(f"{what}: cannot load {path} as a YOLO model ({type(e).__name__}: {e})") from e
-
-
 def _boxes(xyxy: np.ndarray, conf: np.ndarray, image_size: tuple[int, int]) -> HeadBoxes:
     return HeadBoxes(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), image_size=image_size,
                      confidence=np.asarray(conf, np.float32).reshape(-1)).clipped()
@@ -175,7 +160,7 @@ class YoloHeadDetector:
 
     def __init__(self, *, weights: str | Path, class_name_or_id: str | int | None = None, conf: float = 0.25,
                  device: str | None = None, imgsz: int = 640) -> None:
-        self.model = _load_yolo(weights, "weights")
+        self.model = load_yolo(weights, what="weights")
         self.weights = Path(weights)
         self.conf = float(conf)
         self.device = ultralytics_device(device)
@@ -231,7 +216,7 @@ class PoseHeadDetector:
                  device: str | None = None, imgsz: int = 640, cache: "ModelCache | None" = None) -> None:
         if weights is None:
             weights = fetch_pose_weights(cache=cache)
-        self.model = _load_yolo(weights, "pose detector")
+        self.model = load_yolo(weights, what="pose detector")
         if getattr(self.model, "task", "pose") != "pose":
             raise InputError(f"{weights} is a {self.model.task!r} model, not a pose model (expected e.g. yolo11n-pose.pt)")
         self.weights = Path(weights)
@@ -254,10 +239,45 @@ class PoseHeadDetector:
         return _boxes(xyxy, conf, size)
 
 
+_POSE_ORIGINAL = f"the original {POSE_WEIGHTS_FILE} ({POSE_WEIGHTS_URL})"
+
+
+def validate_pose_file(file: RemoteFile | None, path: Path) -> None:
+    """Check a pose model file before use: restricted load, then a pose network with 17 COCO keypoints.
+
+    Raises :class:`~gazecam.weights.WeightsError` (the reason, the path, and to delete or replace it).
+    ``file`` is the cache entry (unused; the signature is what :meth:`ModelCache.fetch` passes).
+    """
+    import torch
+
+    from .ultra import load_yolo_checkpoint
+
+    try:
+        ckpt = load_yolo_checkpoint(path, what="pose model", replacement=_POSE_ORIGINAL)
+    except InputError as e:
+        raise WeightsError(str(e)) from e
+    model = ckpt.get("ema") or ckpt.get("model")
+    problem = ""
+    if not isinstance(model, torch.nn.Module):
+        problem = f"it holds no network (model is {type(model).__name__})"
+    else:
+        kpt = getattr(model, "kpt_shape", None) or (getattr(model, "yaml", None) or {}).get("kpt_shape")
+        task = getattr(model, "task", None) or (getattr(model, "yaml", None) or {}).get("task")
+        if kpt is None or [int(v) for v in kpt] != [17, 3]:
+            problem = f"it is not a COCO-keypoint pose model (keypoint shape {kpt}, task {task!r}; expected (17, 3))"
+        elif not any(p.numel() for p in model.parameters()):
+            problem = "its network has no weights"
+    if problem:
+        raise WeightsError(f"pose model: refused to load {path}: {problem}. Delete it, or replace it with "
+                           f"{_POSE_ORIGINAL}")
+
+
 def fetch_pose_weights(*, cache: "ModelCache | None" = None, download: bool = True) -> Path:
     """Local path of ``yolo11n-pose.pt`` from gazecam's cache (downloaded if missing and ``download``).
 
-    Raises :class:`gazecam.hub.OfflineError` (a :class:`GazecamError`) naming where to put the file.
+    A downloaded or hand-placed file is checked by :func:`validate_pose_file` and its SHA-256 recorded;
+    later loads re-check the SHA-256.  Raises :class:`gazecam.hub.OfflineError` naming where to put the
+    file, :class:`~gazecam.weights.WeightsError` (incl. ``ChecksumError``) for a bad file.
     """
     from .hub import ModelCache, OfflineError
 
@@ -265,141 +285,57 @@ def fetch_pose_weights(*, cache: "ModelCache | None" = None, download: bool = Tr
     file = pose_weights()
     if not download and not cache.is_cached(file):
         raise OfflineError(f"{file.filename} is not in the model cache ({cache.path(file)})")
-    return cache.fetch([file])[0]
-
-
-# -- OpenCV Haar cascades (offline fallback) --------------------------------------------------------
-def expand_faces_to_heads(faces_xywh: np.ndarray) -> np.ndarray:
-    """(N, 4) face boxes ``(x, y, w, h)`` (Haar: brows to mouth) -> (N, 4) head boxes ``xyxy``.
-
-    The head is 1.6 x the face width and 1.8 x its height, centred 0.15 x the face height higher.
-    """
-    f = np.asarray(faces_xywh, np.float32).reshape(-1, 4)
-    cx, cy = f[:, 0] + f[:, 2] / 2, f[:, 1] + f[:, 3] / 2 - 0.15 * f[:, 3]
-    hw, hh = 0.8 * f[:, 2], 0.9 * f[:, 3]
-    return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1)
-
-
-def _nms(xyxy: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression (also drops boxes mostly inside a kept one)."""
-    order = np.argsort(-score, kind="stable")
-    keep: list[int] = []
-    area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-    for i in order:
-        if keep:
-            k = np.asarray(keep)
-            ix = np.clip(np.minimum(xyxy[k, 2], xyxy[i, 2]) - np.maximum(xyxy[k, 0], xyxy[i, 0]), 0, None)
-            iy = np.clip(np.minimum(xyxy[k, 3], xyxy[i, 3]) - np.maximum(xyxy[k, 1], xyxy[i, 1]), 0, None)
-            inter = ix * iy
-            union = area[k] + area[i] - inter
-            if np.any(inter / np.maximum(union, 1e-6) > iou) or np.any(inter / max(area[i], 1e-6) > 0.7):
-                continue
-        keep.append(int(i))
-    return np.asarray(keep, np.int64)
-
-
-class CascadeHeadDetector:
-    """Offline fallback: OpenCV's Haar frontal + profile face cascades, faces expanded to head boxes.
-
-    Large frames are searched at ``max_side`` pixels (longest side) for speed.  ``scale_factor`` 1.25
-    (image pyramid step) instead of OpenCV's usual 1.1-1.15: on the 80 frames of ``assets/sample.mp4`` it
-    finds both people in every frame, like 1.15, with fewer false positives, in ~0.58x the CPU time
-    (127 vs 220 ms per 640x360 frame, one thread); the smallest face found is unchanged.
-    """
-
-    is_fallback = True
-    name = "face-cascade (fallback)"
-
-    def __init__(self, *, min_face: int = 20, max_side: int = 480, min_neighbors: int = 5,
-                 scale_factor: float = 1.25) -> None:
-        import cv2
-
-        root = getattr(getattr(cv2, "data", None), "haarcascades", None)
-        if not root:
-            raise GazecamError(
-                f"the offline head-detector fallback needs OpenCV's bundled Haar cascades, but this OpenCV "
-                f"({cv2.__version__}) has none (cv2.data.haarcascades is missing; OpenCV 5 dropped them). "
-                "Install opencv-python<5, or use detector='pose', a YOLO head model or known head boxes (heads_path=FILE).")
-        self._cascades = []
-        for name in ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml"):
-            path = Path(root) / name
-            cc = cv2.CascadeClassifier(str(path)) if path.is_file() else None
-            if cc is None or cc.empty():
-                raise GazecamError(f"OpenCV cascade {path} is missing or unreadable (OpenCV {cv2.__version__}); "
-                                   "use detector='pose', a YOLO head model or known head boxes (heads_path=FILE)")
-            self._cascades.append(cc)
-        self.min_face = int(min_face)
-        self.max_side = int(max_side)
-        self.min_neighbors = int(min_neighbors)
-        self.scale_factor = float(scale_factor)
-        log.warning(FALLBACK_WARNING)
-
-    def detect(self, frame: Frame) -> HeadBoxes:
-        import cv2
-
-        size = (frame.height, frame.width)
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        scale = min(1.0, self.max_side / max(size))
-        if scale < 1.0:
-            gray = cv2.resize(gray, (max(1, round(size[1] * scale)), max(1, round(size[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
-        min_size = (max(8, round(self.min_face * scale)),) * 2
-        found: list[np.ndarray] = []
-        frontal, profile = self._cascades
-        kw = dict(scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=min_size)
-        found.append(np.asarray(frontal.detectMultiScale(gray, **kw), np.float32).reshape(-1, 4))
-        found.append(np.asarray(profile.detectMultiScale(gray, **kw), np.float32).reshape(-1, 4))  # facing right
-        flipped = np.asarray(profile.detectMultiScale(cv2.flip(gray, 1), **kw), np.float32).reshape(-1, 4)
-        if len(flipped):
-            flipped[:, 0] = gray.shape[1] - flipped[:, 0] - flipped[:, 2]  # mirror back: facing left
-        found.append(flipped)
-        faces = np.concatenate(found) / scale  # (N, 4) xywh in frame pixels
-        if len(faces) == 0:
-            return HeadBoxes.empty(size)
-        heads = expand_faces_to_heads(faces)
-        score = faces[:, 2] * faces[:, 3]  # bigger faces first; frontal listed first wins ties
-        keep = _nms(heads, score, iou=0.3)
-        return _boxes(heads[keep], np.ones(len(keep), np.float32), size)
+    return cache.fetch([file], validate=validate_pose_file)[0]
 
 
 # -- factory ----------------------------------------------------------------------------------------
 def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str | int | None = None,
                   conf: float = 0.25, cache: "ModelCache | None" = None,
                   notify: Callable[[str], None] | None = None) -> HeadDetector:
-    """The detector for ``--detector PATH|pose|face|auto``.
+    """The detector for ``spec``: ``auto``, ``pose``, ``offline`` (alias ``hog``), ``face`` or a model file.
 
-    ``auto``: the pose model if its weights are in the cache or can be downloaded, else the Haar fallback
-    (one line through ``notify``/the log says why).  ``notify`` receives user-facing notes.
+    ``auto``: the pose model if its weights are in the cache (and valid) or can be downloaded, else the
+    offline detector; one line through ``notify`` (default: the log) says why.  A pose file that fails its
+    checks is never loaded.  ``notify`` receives user-facing notes.
     """
-    from .hub import OfflineError
-    from .weights import WeightsError
-
     say = notify or log.warning
     spec = (spec or "auto").strip()
     low = spec.lower()
     if low == "face":
         return CascadeHeadDetector()
+    if low in ("offline", "hog"):
+        return OfflineHeadDetector()
     if low in ("pose", "auto"):
         try:
             weights = fetch_pose_weights(cache=cache)
-        except (OfflineError, WeightsError) as e:
+            return PoseHeadDetector(weights=weights, conf=conf, device=device)
+        except (WeightsError, InputError) as e:  # OfflineError and ChecksumError are WeightsErrors
             if low == "pose":
-                raise GazecamError(f"detector='pose': {e}") from e
-            from .hub import ModelCache
-
-            reason = next((ln.split(": ", 1)[1] for ln in str(e).splitlines() if ln.strip().startswith("from ")
-                           and ": " in ln), str(e).splitlines()[0])
-            where = (cache or ModelCache()).path(pose_weights())
-            say(f"detector='auto': the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded "
-                f"({reason}); using the offline face-cascade fallback. Put the file at {where} "
-                "(or set GAZECAM_MIRROR) for the better pose detector.")
-            return CascadeHeadDetector()
-        return PoseHeadDetector(weights=weights, conf=conf, device=device)
+                raise GazecamError(f"detector='pose': {_one_line(e)}") from e
+            say(f"detector='auto': {_why_no_pose(e, cache)}; using the offline detector (OpenCV pedestrians + "
+                "faces: whole bodies in view and clear faces only) instead")
+            return OfflineHeadDetector(warn=False)
     path = Path(spec)
     if not path.exists():
-        raise InputError(f"detector={spec!r}: expected pose, face, auto or a YOLO model file (.pt/.onnx); "
-                         f"{path} does not exist")
-    if getattr(_load_yolo(path, "detector"), "task", "detect") == "pose":
+        raise InputError(f"detector={spec!r}: expected {', '.join(DETECTOR_NAMES)} or a YOLO model file "
+                         f"(.pt/.onnx); {path} does not exist")
+    if getattr(load_yolo(path, what="detector"), "task", "detect") == "pose":
         return PoseHeadDetector(weights=path, conf=conf, device=device)  # heads from its keypoints
     return YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+
+
+def _why_no_pose(e: BaseException, cache: "ModelCache | None") -> str:
+    """One line: why the pose model cannot be used (missing offline, or a bad file and what to do)."""
+    from .hub import ModelCache, OfflineError
+
+    where = (cache or ModelCache()).path(pose_weights())
+    if isinstance(e, OfflineError):
+        reason = next((ln.split(": ", 1)[1] for ln in str(e).splitlines() if ln.strip().startswith("from ")
+                       and ": " in ln), str(e).splitlines()[0])
+        return (f"the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded ({reason}). Put "
+                f"the file at {where} (or set GAZECAM_MIRROR) for the better pose detector")
+    return _one_line(e)

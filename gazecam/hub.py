@@ -21,12 +21,14 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .weights import WeightsError, sha256_file
 from .zoo import RemoteFile
 
 __all__ = [
     "ModelCache",
+    "FileState",
     "OfflineError",
     "ChecksumError",
     "default_cache_dir",
@@ -46,16 +48,41 @@ class ChecksumError(WeightsError):
 
 
 def default_cache_dir() -> Path:
+    """``$GAZECAM_HOME``, else the user cache dir; a GAZECAM_HOME that cannot be a folder is an ``InputError``."""
     env = os.environ.get("GAZECAM_HOME")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        _check_home(path, env)
+        return path
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("gazecam", appauthor=False))
 
 
+def _check_home(path: Path, setting: str) -> None:
+    """GAZECAM_HOME must be a folder, or a path whose first existing parent is a folder (it is created)."""
+    from .errors import InputError
+
+    for at in (path, *path.parents):
+        if not at.exists():
+            continue
+        if at.is_dir():
+            return
+        what = "is a file" if at == path else f"is inside {at}, which is a file"
+        raise InputError(f"GAZECAM_HOME={setting} {what}, not a folder; point GAZECAM_HOME at a folder for the "
+                         "model cache (created if missing) or unset it to use the user cache folder")
+
+
 def default_mirror() -> str | None:
     return os.environ.get("GAZECAM_MIRROR") or None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What :meth:`ModelCache.check` found for one file (``reason`` says why it is invalid)."""
+
+    status: Literal["cached", "missing", "invalid"]
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,24 @@ class ModelCache:
             )
         return path
 
+    def check(self, file: RemoteFile, validate: Callable[[RemoteFile, Path], None] | None = None, *,
+              revalidate: bool = False) -> FileState:
+        """Whether ``file`` is usable from the cache, without downloading anything.
+
+        ``cached``: its SHA-256 matches the manifest (a file placed by hand must pass ``validate`` and is
+        then recorded); ``revalidate`` runs ``validate`` on recorded files too.  ``invalid``: the reason
+        in one line.  ``missing``: not in the cache.
+        """
+        if not self.is_cached(file):
+            return FileState("missing")
+        try:
+            path = self.verify(file, (lambda p: validate(file, p)) if validate else None)
+            if revalidate and validate is not None:
+                validate(file, path)
+        except (WeightsError, ValueError, OSError) as e:
+            return FileState("invalid", " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip()))
+        return FileState("cached")
+
     def fetch(self, files: Iterable[RemoteFile], *, validate: Callable[[RemoteFile, Path], None] | None = None
               ) -> list[Path]:
         """Paths of ``files`` in the cache, downloading the missing ones; all-or-nothing error."""
@@ -177,7 +222,8 @@ class ModelCache:
                 try:
                     validate(file, tmp)
                 except (WeightsError, ValueError) as e:
-                    raise WeightsError(f"downloaded {file.filename} from {url} is not a valid {file.kind} file:\n{e}") from e
+                    raise WeightsError(f"downloaded {file.filename} from {url} is not a valid {file.kind} file "
+                                       f"(not kept): {e}") from e
             digest = sha256_file(tmp)
             self._check_pin(file, digest, tmp)
             os.replace(tmp, dest)  # atomic: a half-written file never has the final name

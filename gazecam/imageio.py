@@ -133,10 +133,13 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write an image (anything :func:`to_rgb` accepts) as an RGB PNG file."""
     from PIL import Image
 
+    from .outputs import atomic_output
+
     path = Path(path).expanduser()
     image = to_rgb(rgb)
     try:
-        Image.fromarray(image).save(path, format="PNG")
+        with atomic_output(path) as tmp:  # renamed into place when complete
+            Image.fromarray(image).save(tmp, format="PNG")
     except OSError as exc:
         raise GazecamError(
             f"cannot write PNG {path}: {exc.strerror or exc}; check that the directory exists and is writable"

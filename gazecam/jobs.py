@@ -10,12 +10,15 @@ It opens the source, builds the head detector (or reads known boxes), tracker, g
 runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
+Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same
+file by any link, an image of an input folder, the heads file) and for writability; outputs are written to
+``NAME.partial.SUFFIX`` and renamed into place (:mod:`gazecam.outputs`).  ``stop`` is typically the event
+of :func:`gazecam.signals.stop_on_signals` (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,13 +29,15 @@ from typing import TYPE_CHECKING
 
 from .capture import Capture, CaptureStats, SourceInfo
 from .errors import InputError
+from .outputs import Named, check_outputs
+from .outputs import check_output_path as _check_writable
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
 
-__all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "source_file",
-           "HEATMAP_MODES"]
+__all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "check_job_outputs",
+           "source_file", "HEATMAP_MODES"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,8 @@ class ProcessOptions:
             if (self.detector or "auto").lower() != "auto":
                 raise InputError(f"heads_path={str(self.heads_path)!r} and detector={self.detector!r}: give either "
                                  "known boxes or a detector, not both")
+        else:
+            _check_detector(self.detector)
 
     def result_key(self) -> dict[str, object]:
         """The options that change results, JSON-able (for manifests of many-video runs)."""
@@ -85,6 +92,19 @@ class ProcessOptions:
                                           if self.stride == "auto" else {}),
                 "smooth": self.smooth, "inout_threshold": self.inout_threshold,
                 "heatmap": self.heatmap, "max_frames": self.max_frames}
+
+
+def _check_detector(spec: str | None) -> None:
+    """A detector that is neither a known name nor an existing file fails here, before any model loads."""
+    from .detect import DETECTOR_ALIASES, DETECTOR_NAMES
+
+    names = DETECTOR_NAMES
+    spec = (spec or "auto").strip()
+    if spec.lower() in names or spec.lower() in DETECTOR_ALIASES or Path(spec).expanduser().is_file():
+        return
+    what = "does not exist" if not Path(spec).expanduser().exists() else "is not a file"
+    raise InputError(f"detector={spec!r}: expected {', '.join(names)} or a YOLO model file (.pt/.onnx); "
+                     f"{spec} {what}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +124,10 @@ class ProcessReport:
     interrupted: bool  # ``stop`` was set before the source ended
     capture: CaptureStats
     stage_ms: dict[str, float]  # mean milliseconds per stage over the frames where it ran
+    last_index: int = -1  # source index of the last frame processed (-1: none)
+    heads_zero_area: int = 0  # known head boxes (heads_path) of zero area, skipped
+    heads_outside: int = 0  # known head boxes entirely outside their frame, skipped
+    heads_after_end: int = 0  # known head boxes for frames after the last frame processed, unused
 
 
 def source_file(info: SourceInfo) -> Path | None:
@@ -116,29 +140,45 @@ def source_file(info: SourceInfo) -> Path | None:
 
 
 def check_output_path(path: Path, *, parameter: str, input_path: Path | None = None) -> None:
-    """Fail now (``InputError`` naming ``parameter``) if ``path`` cannot be written or is the input file.
+    """Fail now (``InputError`` naming ``parameter``) if ``path`` cannot be written or is ``input_path``.
 
-    The file is really opened (for appending: an existing file is unchanged; a probe file is removed), since
-    permission bits say nothing of read-only or pseudo file systems.
+    See :func:`gazecam.outputs.check_output_path` (the folder is really written to) and
+    :func:`gazecam.outputs.check_outputs` (the same file by any link).
     """
-    label = f"{parameter}={str(path)!r}"
-    if input_path is not None and path.exists() and os.path.samefile(path, input_path):
-        raise InputError(f"{label} is the input file; choose another output path")
-    if path.is_dir():
-        raise InputError(f"{label} is a directory; expected a file path")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{label}: folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"{label}: cannot write {path} (permission denied); choose another path")
-    existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as e:
-        raise InputError(f"{label}: cannot write {path} ({e.strerror or e}); choose another path") from e
-    if not existed:
-        path.unlink(missing_ok=True)
+    _check_writable(path, parameter=parameter)
+    if input_path is not None:
+        check_outputs([Named(parameter, Path(path))], [Named("source", Path(input_path))])
+
+
+def source_path(info: SourceInfo) -> Path | None:
+    """The file or folder a source reads (a video, one image, a folder of images), or None (cameras, streams)."""
+    if info.kind in ("video", "images"):
+        path = Path(info.uri)
+        if path.exists():
+            return path
+    return None
+
+
+def check_job_outputs(info: SourceInfo, *, options: ProcessOptions, video_path: Path | None = None,
+                      records_path: Path | None = None) -> None:
+    """Everything about a job's outputs that can be checked before the model runs (``InputError`` otherwise).
+
+    Each output can be written (its folder exists and takes a new file), and no output is an input (the
+    source file, an image of the source folder or one that would be read as one, the heads file) or the
+    other output, by any link (``os.path.samefile``) or by resolved path.  Used by :func:`process_source`;
+    call it yourself to fail before loading a model.
+    """
+    outputs = [Named(name, Path(p).expanduser()) for name, p in (("video_path", video_path),
+                                                                 ("records_path", records_path)) if p is not None]
+    for out in outputs:
+        _check_writable(out.path, parameter=out.parameter)
+    inputs = []
+    source = source_path(info)
+    if source is not None:
+        inputs.append(Named("source", source))
+    if options.heads_path is not None:
+        inputs.append(Named("heads_path", Path(options.heads_path)))
+    check_outputs(outputs, inputs)
 
 
 def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", options: ProcessOptions,
@@ -174,13 +214,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         if not isinstance(source, Capture):
             capture = stack.enter_context(Capture(source))
         info = capture.info
-        input_path = source_file(info)
-        if video_path is not None:
-            check_output_path(video_path, parameter="video_path", input_path=input_path)
-        if records_path is not None:
-            check_output_path(records_path, parameter="records_path", input_path=input_path)
-            if video_path is not None and records_path.resolve() == video_path.resolve():
-                raise InputError(f"video_path and records_path name the same file {video_path}")
+        check_job_outputs(info, options=options, video_path=video_path, records_path=records_path)
 
         track_buffer = max(1, round(info.fps or 30))
         if heads_file is not None:
@@ -211,7 +245,9 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                            width=info.width, height=info.height, fps=info.fps)  # for gazecam report's header
         records = (stack.enter_context(RecordsSink(records_path, format=records_format, meta=meta))  # type: ignore[arg-type]
                    if records_path is not None else None)
+        last_seen = [-1]
         for result in pipe:
+            last_seen[0] = max(last_seen[0], result.frame.index)
             t0 = time.perf_counter()
             image = renderer.render(result) if clip is not None else None
             render_ms = (time.perf_counter() - t0) * 1e3 if clip is not None else float("nan")
@@ -228,10 +264,15 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         interrupted = stop is not None and stop.is_set()
         if pipe.stats.frames == 0 and not interrupted:
             raise InputError(f"no frame could be read from {info.uri} (0 frames decoded); nothing was written")
+        last_index = last_seen[0]
     # outputs closed here: the clip is finalised, the records flushed
     st = pipe.stats
     return ProcessReport(source=info.uri, video_path=video_path, records_path=records_path, frames=st.frames,
                          people_frames=st.people_frames, frames_with_people=st.frames_with_people,
                          encodes=st.encodes, frames_repeated=clip.frames_repeated if clip is not None else 0,
                          frames_letterboxed=clip.frames_letterboxed if clip is not None else 0, wall_s=st.wall_s,
-                         interrupted=interrupted, capture=pipe.capture_stats, stage_ms=st.totals.mean_ms())
+                         interrupted=interrupted, capture=pipe.capture_stats, stage_ms=st.totals.mean_ms(),
+                         last_index=last_index,
+                         heads_zero_area=heads_file.zero_area if heads_file is not None else 0,
+                         heads_outside=heads_file.outside if heads_file is not None else 0,
+                         heads_after_end=heads_file.boxes_after(last_index) if heads_file is not None else 0)

@@ -9,11 +9,14 @@ Behaviour worth knowing:
 * A head that disappears is kept as *lost* for ``track_buffer`` frames; if it reappears close to where
   the Kalman filter expects it within that time it gets its **old id** back, later it gets a **new id**.
 * Boxes that matched no track (confidence below ``new_track_thresh`` and not matched) keep id -1.
+* Boxes are matched on copies ``match_scale`` times their size (same centre): head boxes are small next
+  to how far a walking person moves between frames (a 15 px head moves ~8 px per frame at 10 fps), and
+  ByteTrack's IoU matching, made for whole bodies, would otherwise give such a person a new id every few
+  frames (measured on the opencv-doc pedestrian clip vtest.avi: 57 ids in 150 frames at 1x, 16 at 2x).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -47,8 +50,9 @@ class _Detections:
 
 
 def _byte_tracker_class() -> type:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from .ultra import ultralytics_env
+
+    ultralytics_env()
     from ultralytics.trackers.byte_tracker import BYTETracker
 
     class _ImmediateBYTETracker(BYTETracker):
@@ -66,9 +70,12 @@ class HeadTracker:
     """ByteTrack over head boxes: ``update(heads) -> heads`` with stable ``track_ids``."""
 
     def __init__(self, *, track_buffer: int = 30, high_thresh: float = 0.25, low_thresh: float = 0.1,
-                 new_track_thresh: float = 0.25, match_thresh: float = 0.8) -> None:
+                 new_track_thresh: float = 0.25, match_thresh: float = 0.8, match_scale: float = 2.0) -> None:
         if track_buffer < 0:
             raise ValueError(f"track_buffer must be >= 0 frames, got {track_buffer}")
+        if not match_scale >= 1.0:
+            raise ValueError(f"match_scale must be >= 1 (boxes are matched on enlarged copies), got {match_scale}")
+        self.match_scale = float(match_scale)
         self.args = SimpleNamespace(track_high_thresh=float(high_thresh), track_low_thresh=float(low_thresh),
                                     new_track_thresh=float(new_track_thresh), track_buffer=int(track_buffer),
                                     match_thresh=float(match_thresh), fuse_score=True)
@@ -85,8 +92,10 @@ class HeadTracker:
     def update(self, heads: HeadBoxes) -> HeadBoxes:
         """Assign track ids to this frame's heads (call once per frame, in order, also with no heads)."""
         n = len(heads)
-        dets = _Detections(xyxy=heads.xyxy.astype(np.float32), conf=heads.confidence.astype(np.float32),
-                           cls=np.zeros(n, np.float32))
+        centre = heads.centers_xy.astype(np.float32)
+        half = (heads.xyxy[:, 2:4] - heads.xyxy[:, 0:2]).astype(np.float32) * (self.match_scale / 2)
+        dets = _Detections(xyxy=np.concatenate([centre - half, centre + half], axis=1),
+                           conf=heads.confidence.astype(np.float32), cls=np.zeros(n, np.float32))
         out = self._tracker.update(dets)  # (M, 8): x1 y1 x2 y2 track_id score cls det_index
         ids = np.full(n, -1, np.int64)
         if len(out):

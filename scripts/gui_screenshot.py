@@ -90,8 +90,9 @@ def main() -> int:
         xvfb, display = start_xvfb("1600x1000x24")
         os.environ["DISPLAY"] = display
     os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real X server, not the offscreen plugin
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from gazecam.ultra import ultralytics_env
+
+    ultralytics_env()  # offline, no auto-install, restricted model loading
     try:
         with tempfile.TemporaryDirectory(prefix="gazecam-gui-") as tmp:
             source = a.input if a.input.exists() else make_clip(Path(tmp) / "clip.mp4")

@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=REPO / "assets" / "sample_annotated.png")
     ap.add_argument("--frame", type=int, default=40, help="0-based index of the frame to save")
     ap.add_argument("--model", default=None, help="zoo model name (default: the golden random ViT-S/14 files)")
-    ap.add_argument("--detector", default="face", help="PATH|pose|face|auto (default face: offline)")
+    ap.add_argument("--detector", default="face", help="PATH|auto|pose|offline|face (default face: the face cascade alone)")
     ap.add_argument("--inout-threshold", type=float, default=0.3)
     ap.add_argument("--heatmap", choices=("combined", "per_person"), default="per_person")
     a = ap.parse_args()

@@ -16,5 +16,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
     || echo "setup: could not install chromium; the report's browser test will be skipped" >&2
 fi
+# Real footage from Debian's opencv-doc examples: vtest.avi (pedestrians, offline head-detector test) and
+# Megamind*.avi (AVIs with packed B-frames); without them those tests skip.
+if ! [ -e /usr/share/doc/opencv-doc/examples/data/Megamind_bugy.avi ] && [ "$(id -u)" = 0 ] \
+    && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing opencv-doc (Debian package) for its example videos"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq opencv-doc; } >/dev/null 2>&1 \
+    || echo "setup: could not install opencv-doc; the tests on its real videos will be skipped" >&2
+fi
 export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
 exec .venv/bin/python -m pytest "$@"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+from gazecam.ultra import ultralytics_env
+
+ultralytics_env()  # before any test imports ultralytics: offline, restricted loading
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(os.environ.get("GAZECAM_GOLDEN", REPO.parent / "shared" / "golden"))
@@ -54,3 +55,13 @@ def golden_model_inout(golden_dir: Path):
 @pytest.fixture(scope="session")
 def golden_model_base(golden_dir: Path):
     return _golden_model(golden_dir, "gazelle_vits14_random.pt")
+
+
+@pytest.fixture()
+def server():
+    """A :class:`fakes.FileServer` on 127.0.0.1 (set ``server.routes["/name"] = path``), shut down after the test."""
+    from fakes import FileServer
+
+    s = FileServer()
+    yield s
+    s.close()

@@ -42,48 +42,6 @@ class FullDisk(io.RawIOBase):
         return len(data)
 
 
-class LocalServer:
-    """Serves ``routes`` (URL path -> file, or (bytes, declared length)) on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, object] = {}
-        self.requests: list[str] = []
-        routes, requests = self.routes, self.requests
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                requests.append(self.path)
-                item = routes.get(self.path)
-                if item is None:
-                    self.send_error(404)
-                    return
-                if isinstance(item, Path):
-                    body, length = item.read_bytes(), None
-                else:
-                    body, length = item
-                self.send_response(200)
-                self.send_header("Content-Length", str(length if length is not None else len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                if length is not None and length != len(body):
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 class FakeVideoJob:
     """A batch job without a model (gazecam.batch.VideoJob): decodes the clip, writes each frame to the
     video and one JSON line per frame ({"frame", "mean"}) to the records; honours ``stop``.
@@ -195,12 +153,14 @@ def left_level(image: np.ndarray) -> float:
 def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fps: Fraction = Fraction(25),
                codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True, gray: bool = False,
                rgba: bool = False, container_options: dict[str, str] | None = None,
-               audio_tail_s: float = 0.0, times_ms: Sequence[int] | None = None, gop: int | None = None) -> Path:
+               audio_tail_s: float = 0.0, times_ms: Sequence[int] | None = None, gop: int | None = None,
+               codec_options: dict[str, str] | None = None) -> Path:
     """Encode n frames whose left half has gray level frame_value(i); optional 440 Hz AAC track
     (as long as the video plus ``audio_tail_s``).
 
     ``times_ms``: a variable frame rate instead: frame i is shown at ``times_ms[i]`` milliseconds
     (``n = len(times_ms)``, no audio).  ``gop``: a keyframe every ``gop`` frames (libx264).
+    ``codec_options``: more encoder options (e.g. ``{"bf": "2"}``: B-frames).
     """
     import av
 
@@ -214,8 +174,9 @@ def make_video(path: Path, *, n: int = 12, width: int = 64, height: int = 48, fp
         video.time_base = time_base
         if times_ms is not None:
             video.codec_context.time_base = time_base
-        if gop is not None:
-            video.options = {"g": str(gop), "keyint_min": str(gop)}
+        if gop is not None or codec_options:
+            video.options = {**({"g": str(gop), "keyint_min": str(gop)} if gop is not None else {}),
+                             **(codec_options or {})}
         astream = container.add_stream("aac", rate=44100, layout="mono") if audio else None
         sent = 0
         for i in range(n + int(round(audio_tail_s * fps))):
@@ -278,3 +239,45 @@ def same_frame(a, b) -> bool:
 def shown_at(indices: Sequence[int], target: int) -> int:
     """The frame a player shows at number ``target``: the last one numbered <= target (else the first)."""
     return max((i for i in indices if i <= target), default=min(indices))
+
+
+class FileServer:
+    """Serves ``routes`` (URL path -> file, or (bytes, declared length)) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, object] = {}
+        self.requests: list[str] = []
+        routes, requests = self.routes, self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                requests.append(self.path)
+                item = routes.get(self.path)
+                if item is None:
+                    self.send_error(404)
+                    return
+                if isinstance(item, Path):
+                    body, length = item.read_bytes(), None
+                else:
+                    body, length = item
+                self.send_response(200)
+                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                if length is not None and length != len(body):
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -91,6 +91,7 @@ def test_image_file_and_folder(tmp_path: Path) -> None:
     assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.6])
     assert all(f.image.shape == (9, 11, 3) for f in frames)
     assert cap.stats.frames_corrupt == 1 and cap.stats.frames_read == 6
+    assert cap.stats.skipped_files == ("f6.png",)  # named, for the run's summary
 
     with Capture(str(folder / "f2.png")) as cap:
         single = list(cap)
@@ -443,3 +444,75 @@ def test_parse_source() -> None:
 def test_redact_masks_passwords() -> None:
     assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
     assert redact_url("http://host/x") == "http://host/x"
+
+
+# -- AVIs whose timestamps are made up (B-frames): numbered in the decoder's order --------------------------
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+def real_avi(name: str) -> Path:
+    path = OPENCV_DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found: install Debian's opencv-doc package (scripts/test.sh does, as root)")
+    return path
+
+
+def test_generated_avi_with_b_frames_starts_at_frame_0_in_order(tmp_path: Path) -> None:
+    """MPEG-4 part 2 with B-frames in AVI: the demuxer's made-up timestamps start at 1 and come out of order."""
+    path = make_video(tmp_path / "bframes.avi", n=30, codec="mpeg4", audio=False, gop=12,
+                      codec_options={"bf": "2", "qscale": "2"})
+    with av.open(str(path)) as c:  # the premise: packet timestamps out of order, the first one is 1
+        stamps = [p.pts for p in c.demux(c.streams.video[0]) if p.size]
+    assert stamps[0] == 1 and any(b < a for a, b in zip(stamps, stamps[1:]))
+    with _no_warning(), Capture(path) as cap:
+        frames = list(cap)
+    assert [f.index for f in frames] == list(range(30))
+    assert [f.timestamp_s for f in frames] == pytest.approx([i / 25 for i in range(30)])
+    for i, f in enumerate(frames):  # each picture is nearer its own frame's level than its neighbours' (steps of 23)
+        level = left_level(f.image)
+        assert min((k for k in (i - 1, i, i + 1) if 0 <= k < 30), key=lambda k: abs(frame_value(k) - level)) == i
+    assert cap.stats.frames_corrupt == 0
+
+
+@pytest.mark.parametrize("name", ["Megamind_bugy.avi", "Megamind.avi"])
+def test_real_avi_with_packed_b_frames(name: str) -> None:
+    """Debian's opencv-doc examples: DivX-style packed B-frames, 270 frames, timestamps that lie."""
+    with _no_warning(), Capture(real_avi(name)) as cap:
+        frames = list(cap)
+    assert cap.info.frame_count == 270
+    assert [f.index for f in frames] == list(range(270))  # first frame 0, no gaps, nothing dropped
+    times = [f.timestamp_s for f in frames]
+    assert times[0] == 0 and all(b > a for a, b in zip(times, times[1:]))
+    assert cap.stats.frames_corrupt == 0 and cap.stats.frames_missing == 0
+
+
+def test_real_avi_frames_are_in_presentation_order() -> None:
+    """Megamind_bugy.avi and Megamind.avi hold the same 270 pictures (two encodes): frame i of one matches frame i
+    of the other better than frames i-3..i+3 do, nearly everywhere (frames out of order or numbered with a shift
+    would match a neighbour; one still frame of the damaged "bugy" encode matches its neighbour equally)."""
+    def images(name: str) -> list[np.ndarray]:
+        with Capture(real_avi(name)) as cap:
+            return [f.image[::4, ::4].astype(np.int16) for f in cap]
+
+    a, b = images("Megamind_bugy.avi"), images("Megamind.avi")
+    shifts = []
+    for i in range(270):
+        diff = {k: np.abs(a[i] - b[i + k]).mean() for k in range(-3, 4) if 0 <= i + k < 270}
+        shifts.append(min(diff, key=diff.get))
+    assert sum(k == 0 for k in shifts) >= 265, [(i, k) for i, k in enumerate(shifts) if k]
+
+
+def test_real_avi_seeks_to_the_frames_capture_numbers() -> None:
+    from gazecam.capture import open_file
+
+    path = real_avi("Megamind_bugy.avi")
+    with Capture(path) as cap:
+        ref = {f.index: f for f in cap if f.index in (0, 99, 100, 269)}
+    reader = open_file(path)
+    try:
+        for index in (100, 0, 269, 99):
+            frame = reader.seek(index)
+            assert frame.index == index and frame.timestamp_s == ref[index].timestamp_s
+            np.testing.assert_array_equal(frame.image, ref[index].image)
+    finally:
+        reader.close()

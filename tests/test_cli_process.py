@@ -299,14 +299,14 @@ def test_output_that_cannot_be_created_fails_before_the_model_load(tmp_path, cap
     """os.access is no proof (root, read-only mounts, /proc): the output is really opened first."""
     video = make_video(tmp_path / "in.mp4", n=2, audio=False)
     monkeypatch.setattr(process_cmd, "load_model", lambda args: pytest.fail("model loaded before the output check"))
-    real_open = open
+    real_open = os.open
 
-    def refusing_open(path, *a, **k):
-        if str(path).endswith("o.mp4"):
+    def refusing_open(path, *a, **k):  # the output's temporary file cannot be created in that folder
+        if str(path).endswith("o.partial.mp4"):
             raise OSError(errno.EROFS, "Read-only file system")
         return real_open(path, *a, **k)
 
-    monkeypatch.setattr("builtins.open", refusing_open)
+    monkeypatch.setattr(os, "open", refusing_open)
     code, err = run_cli([str(video), "-o", str(tmp_path / "o.mp4"), *model_args], capsys)
     assert code == 1 and "Read-only file system" in error_line(err)
     assert not (tmp_path / "o.mp4").exists()
@@ -340,6 +340,7 @@ def test_disk_full(tmp_path, capsys, model_args, fast_model, monkeypatch):
                          "--stride", "12", *model_args], capsys)
     assert code == 1 and "disk is full" in error_line(err)
     assert not out.exists()  # never a silently cut file
+    assert sorted(os.listdir(tmp_path)) == ["h.jsonl", "in.mp4"]  # and no temporary file left behind
 
 
 @pytest.mark.parametrize("extra, match", [
@@ -364,8 +365,9 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
     assert e.value.code == 2 and "--stride" in capsys.readouterr().err
 
 
-# -- Ctrl-C ---------------------------------------------------------------------------------------------
-def test_sigint_leaves_a_playable_clip_and_complete_records(tmp_path, model_args):
+# -- Ctrl-C, SIGTERM --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_leave_a_playable_clip_and_complete_records(tmp_path, model_args, sig, code):
     video = make_video(tmp_path / "in.mp4", n=200, fps=20)
     heads = write_heads(tmp_path / "heads.jsonl", 200, with_border_person=False)
     out, rec = tmp_path / "out.mp4", tmp_path / "out.jsonl"
@@ -375,20 +377,161 @@ def test_sigint_leaves_a_playable_clip_and_complete_records(tmp_path, model_args
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
+        partial = tmp_path / "out.partial.jsonl"  # the records until they are complete
         while time.monotonic() < deadline and proc.poll() is None:
-            if rec.exists() and len(rec.read_text().splitlines()) >= 3:
+            if partial.exists() and len(partial.read_text().splitlines()) >= 3:
                 break
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()[1]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
-    assert "interrupted after" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"interrupted by {signal.Signals(sig).name} after" in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["heads.jsonl", "in.mp4", "out.jsonl", "out.jsonl.meta.json", "out.mp4"]
     lines = [json.loads(ln) for ln in rec.read_text().splitlines()]  # every line is valid JSON
     assert 3 <= len(lines) < 200
     assert [ln["frame"] for ln in lines] == list(range(len(lines)))
     info = video_info(out)
     assert info["frames"] == len(lines) and info["audio"]  # the clip is playable up to the last frame
+
+
+# -- nothing lost, clearer and earlier (issue 12) ----------------------------------------------------------
+@pytest.fixture()
+def no_model_load(monkeypatch):
+    """Fail the test if the command gets as far as loading the model."""
+    monkeypatch.setattr(process_cmd, "load_model", lambda args: pytest.fail("the model was loaded before the check"))
+
+
+@pytest.fixture()
+def counting_model(monkeypatch):
+    """A model that costs nothing (a heatmap peak at the centre): for runs over many frames."""
+    from fakes import CountingModel
+
+    monkeypatch.setattr(process_cmd, "load_model", lambda args: CountingModel())
+
+
+def test_outputs_that_are_inputs_are_refused_before_the_model_loads(tmp_path, capsys, model_args, no_model_load):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    heads = write_heads(tmp_path / "h.jsonl", 2)
+    os.link(video, tmp_path / "link.mp4")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((H, W, 3), 50 * i, np.uint8)).save(folder / f"img{i}.png")
+    kept = {p: p.read_bytes() for p in (video, heads, folder / "img1.png")}
+    cases = [
+        ([str(video), "-o", str(tmp_path / "link.mp4")], r"-o .*link.mp4 is the input file source=.*\(by a link\)"),
+        ([str(folder), "-o", str(folder / "img1.png")], "is one of the images of the input folder"),
+        ([str(folder), "-o", str(folder / "out.png")], "would be read as one of its images"),
+        ([str(video), "--records", str(heads), "--heads", str(heads)], r"--records .*h.jsonl is the input file --heads"),
+        ([str(video), "-o", str(tmp_path / "same"), "--records", str(tmp_path / "same")], "name the same file"),
+    ]
+    for args, match in cases:
+        code, err = run_cli([*args, *model_args], capsys)
+        assert code == 1 and __import__("re").search(match, error_line(err)), (args, err)
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    assert sorted(os.listdir(folder)) == ["img0.png", "img1.png"]
+
+
+def test_a_device_output_is_never_deleted(tmp_path, capsys, model_args, counting_model):
+    import stat
+
+    if os.geteuid() != 0:
+        pytest.skip("making a device node (mknod) needs root (tests/test_outputs.py covers fifos)")
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # what /dev/full is
+    except PermissionError as e:
+        pytest.skip(f"mknod is not permitted here ({e})")
+    video = make_video(tmp_path / "in.mp4", n=12, audio=False)
+    code, err = run_cli([str(video), "-o", str(full), "--heads", str(write_heads(tmp_path / "h.jsonl", 12)),
+                         *model_args], capsys)
+    assert code == 1 and "disk is full" in error_line(err) and "left as it is" in error_line(err)
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--detector", "banana"], r"--detector banana: expected .* banana does not exist"),
+    (["--heads", "nothere.jsonl"], "nothere.jsonl does not exist"),
+    (["--heads", "HUGE"], r"heads file .*huge.jsonl, line 2: box values must be within"),
+    (["-o", "/nonexistent-folder/o.mp4"], "folder /nonexistent-folder does not exist"),
+])
+def test_option_errors_come_before_the_model_load(tmp_path, capsys, model_args, no_model_load, extra, match):
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    (tmp_path / "huge.jsonl").write_text('{"frame": 0, "xyxy": [1, 2, 3, 4]}\n'
+                                         '{"frame": 1, "xyxy": [-1e39, 20, 1e39, 50]}\n')
+    extra = [str(tmp_path / "huge.jsonl") if a == "HUGE" else a for a in extra]
+    out = [] if "-o" in extra else ["-o", str(tmp_path / "o.mp4")]
+    code, err = run_cli([str(video), *out, *extra, *model_args], capsys)
+    assert code == 1 and __import__("re").search(match, error_line(err)), err
+
+
+def test_gazecam_home_that_is_a_file_is_named(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    monkeypatch.setenv("GAZECAM_HOME", str(home))
+    video = make_video(tmp_path / "in.mp4", n=2, audio=False)
+    code, err = run_cli([str(video), "-o", str(tmp_path / "o.mp4"), "--device", "cpu"], capsys)
+    line = error_line(err)
+    assert code == 1 and f"GAZECAM_HOME={home} is a file, not a folder" in line and "unexpected" not in line
+
+
+def test_skips_are_named_in_the_summary(tmp_path, capsys, model_args, counting_model):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in (1, 2, 3, 4):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (H, W, 3), np.uint8)).save(folder / f"img{i}.png")
+    truncated = folder / "img3.png"  # a cut PNG (a text file would make an earlier-imported ultralytics log noise)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    heads = tmp_path / "h.jsonl"
+    heads.write_text("".join([*(f'{{"frame": {i}, "xyxy": [10, 10, 40, 40]}}\n' for i in range(4)),
+                              '{"frame": 1, "xyxy": [10, 10, 10, 40]}\n',  # zero width
+                              '{"frame": 3, "xyxy": [900, 900, 990, 990]}\n',  # outside the 160 x 120 frame
+                              '{"frame": 7, "xyxy": [10, 10, 40, 40]}\n{"frame": 8, "xyxy": [1, 1, 9, 9]}\n']))
+    code, err = run_cli([str(folder), "-o", str(tmp_path / "o.mp4"), "--heads", str(heads), *model_args], capsys)
+    assert code == 0, err
+    skipped = next(ln for ln in err.splitlines() if "skipped:" in ln)
+    assert "1 unreadable image(s) skipped: img3.png" in skipped
+    assert "1 video frame(s) repeat the previous picture" in skipped  # the gap is filled, and said so
+    assert "1 --heads box(es) of zero area" in skipped
+    assert "1 --heads box(es) entirely outside the frame" in skipped
+    assert "2 --heads box(es) for frames after the last frame processed (3)" in skipped
+    assert video_info(tmp_path / "o.mp4")["frames"] == 4
+
+
+# -- AVIs with packed B-frames (Debian's opencv-doc examples) ------------------------------------------
+def megamind() -> Path:
+    path = Path("/usr/share/doc/opencv-doc/examples/data/Megamind_bugy.avi")
+    if not path.is_file():
+        pytest.skip(f"{path} not found: install Debian's opencv-doc package (scripts/test.sh does, as root)")
+    return path
+
+
+def test_real_avi_with_packed_b_frames_first_frame_and_one_frame_clip(tmp_path, capsys, model_args, counting_model):
+    heads = tmp_path / "h.jsonl"
+    heads.write_text('{"frame": 0, "xyxy": [300, 100, 400, 200]}\n')
+    out, rec = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, err = run_cli([str(megamind()), "-o", str(out), "--records", str(rec), "--heads", str(heads),
+                         "--max-frames", "1", *model_args], capsys)
+    assert code == 0, err
+    assert video_info(out)["frames"] == 1
+    rows = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert [(r["frame"], r["time"], r["head_xyxy"]) for r in rows] == [(0, 0.0, [300.0, 100.0, 400.0, 200.0])]
+
+
+def test_real_avi_with_packed_b_frames_keeps_every_frame_once(tmp_path, capsys, model_args, counting_model):
+    heads = tmp_path / "h.jsonl"
+    heads.write_text("".join(f'{{"frame": {i}, "xyxy": [300, 100, 400, 200]}}\n' for i in range(270)))
+    out, rec = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    code, err = run_cli([str(megamind()), "-o", str(out), "--records", str(rec), "--heads", str(heads),
+                         "--heatmap", "none", *model_args], capsys)
+    assert code == 0, err
+    assert "done: 270 frame(s)" in err and "video:   " in err and "(270 frame(s))" in err
+    assert "skipped: none" in err  # and that is true: nothing repeated, nothing dropped
+    assert video_info(out)["frames"] == 270
+    rows = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(270))
+    assert all(b["time"] >= a["time"] for a, b in zip(rows, rows[1:]))

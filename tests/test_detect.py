@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,9 @@ from gazecam.detect import (
     FALLBACK_WARNING,
     CascadeHeadDetector,
     HeadDetector,
+    OfflineHeadDetector,
     PoseHeadDetector,
     YoloHeadDetector,
-    expand_faces_to_heads,
     heads_from_keypoints,
     make_detector,
     pose_weights,
@@ -94,14 +93,6 @@ def test_keypoints_wrong_shape_is_a_clear_error():
         heads_from_keypoints(np.zeros((2, 5)))
 
 
-def test_face_box_expands_to_a_head_box_containing_it():
-    faces = np.array([[50, 40, 20, 24]], np.float32)  # x, y, w, h
-    head = expand_faces_to_heads(faces)[0]
-    assert head[0] < 50 and head[1] < 40 and head[2] > 70 and head[3] > 64
-    assert head[2] - head[0] == pytest.approx(1.6 * 20)
-    assert head[3] - head[1] == pytest.approx(1.8 * 24)
-
-
 def test_ultralytics_device_names():
     assert ultralytics_device("cuda") == "0"
     assert ultralytics_device("cuda:1") == "1"
@@ -109,58 +100,12 @@ def test_ultralytics_device_names():
     assert ultralytics_device(None) is None
 
 
-# -- Haar fallback ----------------------------------------------------------------------------------
-def test_cascade_finds_the_astronaut_head_and_warns(golden_images, caplog):
-    image = golden_images["astronaut"]
-    with caplog.at_level(logging.WARNING, logger="gazecam"):
-        det = CascadeHeadDetector()
-    assert det.is_fallback and isinstance(det, HeadDetector)
-    assert any("FALLBACK" in r.getMessage() for r in caplog.records)
-    heads = det.detect(Frame(image=image, index=0, timestamp_s=0.0))
-    assert len(heads) >= 1
-    assert np.all(heads.track_ids == -1)
-    h, w = image.shape[:2]
-    assert np.all(heads.xyxy >= 0) and np.all(heads.xyxy[:, [0, 2]] <= w) and np.all(heads.xyxy[:, [1, 3]] <= h)
-    # the face of the astronaut photo is around x 200-300, y 60-190: one head box must cover its centre
-    cx, cy = 245, 120
-    assert any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in heads.xyxy)
-
-
-def test_cascade_finds_both_people_of_the_sample_clip():
-    """The default (faster) pyramid step still finds the two people of assets/sample.mp4 (mirrored halves)."""
-    import av
-
-    sample = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
-    with av.open(str(sample)) as c:
-        frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(80), c.decode(video=0)) if i % 16 == 0]
-    det = CascadeHeadDetector()
-    for i, image in enumerate(frames):
-        heads = det.detect(Frame(image=image, index=i, timestamp_s=0.0))
-        cx = (heads.xyxy[:, 0] + heads.xyxy[:, 2]) / 2
-        w = image.shape[1]
-        assert np.any(cx < w / 2) and np.any(cx > w / 2), (i, heads.xyxy)  # one head in each half
-
-
-def test_cascade_on_an_empty_frame_finds_nothing():
-    heads = CascadeHeadDetector().detect(_frame())
-    assert len(heads) == 0 and heads.image_size == (120, 160)
-
-
-def test_cascade_without_haar_files_is_a_clear_error(monkeypatch):
-    import cv2
-
-    monkeypatch.delattr(cv2.data, "haarcascades")
-    with pytest.raises(GazecamError, match="Haar cascades"):
-        CascadeHeadDetector()
-
-
 # -- YOLO and pose code paths (random weights from ultralytics' packaged yaml; no download) ----------------
 @pytest.fixture(scope="module")
 def yolo_files(tmp_path_factory) -> dict[str, Path]:
-    import os
+    from gazecam.ultra import ultralytics_env
 
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    ultralytics_env()
     from ultralytics import YOLO
 
     d = tmp_path_factory.mktemp("yolo")
@@ -207,17 +152,20 @@ def test_pose_weights_come_from_gazecam_cache(yolo_files, tmp_path, monkeypatch)
     assert pose_weights().filename in json.loads((tmp_path / "cache" / "manifest.json").read_text())
 
 
-def test_auto_falls_back_to_cascade_offline_and_pose_fails_clearly(tmp_path, monkeypatch):
+def test_auto_falls_back_to_the_offline_detector_and_pose_fails_clearly(tmp_path, monkeypatch):
     monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("GAZECAM_MIRROR", "file:///nonexistent-mirror")
     notes: list[str] = []
     det = make_detector("auto", notify=notes.append)
-    assert isinstance(det, CascadeHeadDetector) and det.is_fallback
-    assert len(notes) == 1 and "fallback" in notes[0] and "\n" not in notes[0]
+    assert isinstance(det, OfflineHeadDetector) and det.is_fallback and isinstance(det, HeadDetector)
+    assert len(notes) == 1 and "offline detector" in notes[0] and "not cached" in notes[0] and "\n" not in notes[0]
     with pytest.raises(GazecamError, match="yolo11n-pose.pt"):
         make_detector("pose")
+    # the detector names of earlier versions keep working; offline has an alias
     assert isinstance(make_detector("face"), CascadeHeadDetector)
-    assert "FALLBACK" in FALLBACK_WARNING
+    assert isinstance(make_detector("offline"), OfflineHeadDetector)
+    assert isinstance(make_detector("HOG"), OfflineHeadDetector)
+    assert "OFFLINE" in FALLBACK_WARNING
 
 
 def test_make_detector_bad_specs(tmp_path):
@@ -229,5 +177,8 @@ def test_make_detector_bad_specs(tmp_path):
         make_detector(str(bad))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    with pytest.raises(InputError, match="cannot load"):
+    with pytest.raises(InputError, match="cannot load") as e:
         make_detector(str(junk))
+    assert "\n" not in str(e.value) and "weights_only" not in str(e.value)
+    with pytest.raises(InputError, match="expected auto, pose, offline, face or a YOLO model file"):
+        make_detector("banana")

@@ -266,3 +266,32 @@ def test_limit_and_subset(gazefollow_dir):
     ds = load_dataset("gazefollow", gazefollow_dir, split="train")
     assert len(ds.limit(1).images) == 1 and ds.limit(None) is ds
     assert ds.subset([1]).images == (ds.images[1],)
+
+
+def _jsonl_with_a_missing_image(tmp_path: Path) -> Path:
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    rec = {"head_xyxy_norm": [0.1, 0.1, 0.3, 0.3], "gaze_xy_norm": [0.5, 0.5]}
+    path = tmp_path / "test.jsonl"
+    path.write_text("".join(json.dumps({"image": name, **rec}) + "\n" for name in ("a.png", "a.png", "gone.png",
+                                                                                 "gone2.png")))
+    return path
+
+
+def test_missing_images_are_named_with_their_annotation_line(tmp_path):
+    from gazecam.research.eval.datasets import DatasetError, read_jsonl
+
+    dataset = read_jsonl(_jsonl_with_a_missing_image(tmp_path))
+    with pytest.raises(DatasetError, match=r"test\.jsonl:3: image .*gone\.png not found; 1 more of the 3 images"):
+        dataset.check_images()
+    dataset.limit(1).check_images()  # only the images that will be used
+
+
+def test_eval_reports_a_missing_image_before_loading_the_model(tmp_path, capsys, monkeypatch):
+    import gazecam.commands.common as common
+    from gazecam.cli import build_parser, main
+
+    build_parser()  # every command module imported first: none keeps the stand-in below after the test
+    monkeypatch.setattr(common, "load_model", lambda args: pytest.fail("the model was loaded before the check"))
+    assert main(["eval", "jsonl", "--data", str(_jsonl_with_a_missing_image(tmp_path)), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "test.jsonl:3: image" in err and "gone.png not found" in err and "Traceback" not in err

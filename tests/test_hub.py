@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FileServer as _Server
 
-from fakes import LocalServer as _Server
 from gazecam.cli import main as cli_main
 from gazecam.hub import ChecksumError, ModelCache, OfflineError
 from gazecam.model import GazeModel, validate_model_file
@@ -17,13 +17,6 @@ from gazecam.weights import WeightsError
 from gazecam.zoo import ZOO, get_zoo_model
 
 NAME = "gazelle_dinov2_vitb14_inout"
-
-
-@pytest.fixture()
-def server():
-    s = _Server()
-    yield s
-    s.close()
 
 
 def _serve_golden_as_official(server: _Server, golden_dir: Path, name: str = NAME) -> None:
@@ -193,3 +186,20 @@ def test_cli_offline_error_is_one_clear_message(tmp_path, monkeypatch, capsys):
     assert cli_main(["models", "download", NAME]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "could not be downloaded" in err and "put it at" in err
+
+
+def test_gazecam_home_that_is_not_a_folder_is_named(tmp_path, monkeypatch):
+    from gazecam.errors import InputError
+    from gazecam.hub import default_cache_dir
+
+    home = tmp_path / "file"
+    home.write_text("x")
+    monkeypatch.setenv("GAZECAM_HOME", str(home))
+    with pytest.raises(InputError, match=rf"GAZECAM_HOME={home} is a file, not a folder; point GAZECAM_HOME at a "
+                                         "folder"):
+        ModelCache()
+    monkeypatch.setenv("GAZECAM_HOME", str(home / "sub" / "cache"))
+    with pytest.raises(InputError, match=rf"GAZECAM_HOME={home}/sub/cache is inside {home}, which is a file"):
+        default_cache_dir()
+    monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "new" / "cache"))
+    assert default_cache_dir() == tmp_path / "new" / "cache"  # created when first needed

@@ -135,3 +135,92 @@ def test_result_key_is_json_and_tells_options_apart():
     assert json.loads(json.dumps(a.result_key())) == a.result_key()
     assert a.result_key() != b.result_key()
     assert ProcessOptions(heads_path="h.jsonl").result_key()["heads_path"] == "h.jsonl"
+
+
+# -- outputs against inputs, skips named (issue 12) ------------------------------------------------------
+def test_every_output_is_checked_against_every_input(tmp_path):
+    import os
+
+    from PIL import Image
+
+    video = make_video(tmp_path / "in.mp4", n=2)
+    h = heads(tmp_path / "h.jsonl", 2)
+    opts = ProcessOptions(heads_path=h)
+    link = tmp_path / "link.mp4"
+    os.link(video, link)
+    kept = {p: p.read_bytes() for p in (video, h)}
+    with pytest.raises(InputError, match=r"video_path=.*link.mp4' is the input file source=.*\(by a link\)"):
+        process_source(video, model=CountingModel(), options=opts, video_path=link)
+    with pytest.raises(InputError, match=r"records_path=.* is the input file heads_path="):
+        process_source(video, model=CountingModel(), options=opts, records_path=h)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((H, W, 3), 40 * i, np.uint8)).save(folder / f"f{i}.png")
+    kept[folder / "f1.png"] = (folder / "f1.png").read_bytes()
+    with pytest.raises(InputError, match="is one of the images of the input folder"):
+        process_source(folder, model=CountingModel(), options=opts, video_path=folder / "f1.png")
+    with pytest.raises(InputError, match="would be read as one of its images"):
+        process_source(folder, model=CountingModel(), options=opts, records_path=folder / "f9.png")
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    assert sorted(os.listdir(folder)) == ["f0.png", "f1.png"]
+    report = process_source(folder, model=CountingModel(), options=opts, video_path=folder / "annotated.mp4")
+    assert report.frames == 2 and frames_in(folder / "annotated.mp4") == 2  # an mp4 next to the images is fine
+
+
+def test_skipped_heads_are_counted(tmp_path):
+    video = make_video(tmp_path / "in.mp4", n=5)
+    h = tmp_path / "h.jsonl"
+    h.write_text("".join([
+        '{"frame": 0, "xyxy": [10, 10, 40, 40]}\n',
+        '{"frame": 1, "xyxy": [10, 10, 10, 40]}\n',  # zero width
+        '{"frame": 2, "xyxy": [500, 500, 600, 600]}\n',  # outside the 128 x 96 frame
+        '{"frame": 2, "xyxy_norm": [0.1, 0.1, 1e36, 0.5]}\n',  # huge but clipped: kept
+        '{"frame": 7, "xyxy": [10, 10, 40, 40]}\n', '{"frame": 9, "xyxy": [10, 10, 40, 40]}\n',  # after the end
+    ]))
+    report = process_source(video, model=CountingModel(), options=ProcessOptions(heads_path=h),
+                            records_path=tmp_path / "r.jsonl")
+    assert report.last_index == 4 and report.people_frames == 2
+    assert (report.heads_zero_area, report.heads_outside, report.heads_after_end) == (1, 1, 2)
+    cut = process_source(video, model=CountingModel(), options=ProcessOptions(heads_path=h, max_frames=2),
+                         records_path=tmp_path / "r.jsonl")
+    assert cut.last_index == 1 and cut.heads_after_end == 4  # frames 2, 2, 7, 9 were not reached
+
+
+def test_unreadable_images_are_named(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("a1.png", "a3.png"):
+        Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(folder / name)
+    (folder / "a2.png").write_text("not a picture")
+    report = process_source(folder, model=CountingModel(), options=ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 3)),
+                            video_path=tmp_path / "o.mp4")
+    assert report.capture.frames_corrupt == 1 and report.capture.skipped_files == ("a2.png",)
+    assert report.frames == 2 and report.frames_repeated == 1 and frames_in(tmp_path / "o.mp4") == 3
+
+
+def test_a_detector_that_does_not_exist_fails_in_the_options(tmp_path):
+    with pytest.raises(InputError, match=r"detector='banana': expected .*auto.* or a YOLO model file .* banana does "
+                                         "not exist"):
+        ProcessOptions(detector="banana")
+    model = tmp_path / "heads.pt"
+    model.write_bytes(b"")
+    assert ProcessOptions(detector=str(model)).detector == str(model)  # files are checked when loaded
+    assert ProcessOptions(detector="Pose").detector == "Pose"
+
+
+def test_records_times_never_go_back_on_an_avi_with_b_frames(tmp_path):
+    """A generated MPEG-4 AVI with B-frames (made-up timestamps, out of order): every frame once, in order."""
+    from fakes import make_video as make_clip
+
+    clip = make_clip(tmp_path / "b.avi", n=24, codec="mpeg4", audio=False, gop=12, codec_options={"bf": "2"})
+    h = tmp_path / "h.jsonl"
+    h.write_text("".join(f'{{"frame": {i}, "xyxy": [4, 4, 20, 20]}}\n' for i in range(24)))
+    report = process_source(clip, model=CountingModel(), options=ProcessOptions(heads_path=h),
+                            video_path=tmp_path / "o.mp4", records_path=tmp_path / "o.jsonl")
+    rows = [json.loads(ln) for ln in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(24))
+    assert all(b["time"] > a["time"] for a, b in zip(rows, rows[1:]))
+    assert report.frames_repeated == 0 and frames_in(tmp_path / "o.mp4") == 24

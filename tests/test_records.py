@@ -233,3 +233,23 @@ def test_missing_head_file():
         FileHeads("/nonexistent/heads.jsonl")
 
 
+@pytest.mark.parametrize("suffix, text, where", [
+    (".jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\n{"frame": 1, "xyxy": [-1e39, 20, 1e39, 50]}\n', "line 2"),
+    (".csv", "frame,x1,y1,x2,y2\n0,1,2,3,4\n1,0,0,5e38,9\n", "line 3"),
+])
+def test_file_heads_beyond_float32_are_refused_with_file_and_line(tmp_path, suffix, text, where):
+    p = tmp_path / f"heads{suffix}"
+    p.write_text(text)
+    with pytest.raises(InputError, match=rf"heads file {p}, {where}: box values must be within ±3\.4e\+38 \(32-bit"):
+        FileHeads(p)
+
+
+def test_file_heads_skips_zero_area_and_counts_boxes_outside_and_after_the_end(tmp_path):
+    p = tmp_path / "h.jsonl"
+    p.write_text('{"frame": 0, "xyxy": [5, 5, 5, 9]}\n{"frame": 0, "xyxy": [1, 1, 9, 9]}\n'
+                 '{"frame": 1, "xyxy": [200, 200, 300, 300]}\n{"frame": 4, "xyxy": [1, 1, 9, 9]}\n')
+    fh = FileHeads(p)
+    assert fh.zero_area == 1 and fh.num_boxes == 3
+    frame = lambda i: Frame(image=np.zeros((50, 60, 3), np.uint8), index=i, timestamp_s=i / 25)  # noqa: E731
+    assert len(fh.detect(frame(0))) == 1 and len(fh.detect(frame(1))) == 0 and fh.outside == 1
+    assert fh.boxes_after(1) == 1 and fh.boxes_after(4) == 0

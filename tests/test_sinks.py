@@ -445,10 +445,13 @@ def test_records_are_flushed_every_frame(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     rec = RecordsSink(path)
     rec.write(make_result(0, 2))
-    assert len(path.read_text().splitlines()) == 2  # visible to another reader before close
+    partial = rec.write_path  # out.partial.jsonl until the records are complete
+    assert partial == tmp_path / "out.partial.jsonl" and not path.exists()
+    assert len(partial.read_text().splitlines()) == 2  # visible to another reader before close
     rec.write(make_result(1, 1))
-    assert len(path.read_text().splitlines()) == 3
+    assert len(partial.read_text().splitlines()) == 3
     rec.close()
+    assert len(path.read_text().splitlines()) == 3 and not partial.exists()
     rec.close()
     with pytest.raises(SinkError, match="already closed"):
         rec.write(make_result(2, 1))
@@ -459,7 +462,7 @@ def test_records_csv(tmp_path: Path) -> None:
     with RecordsSink(path) as rec:
         assert rec.format == "csv"
         rec.write(make_result(0, 2))
-        assert len(path.read_text().splitlines()) == 3  # header + 2 rows, flushed
+        assert len(rec.write_path.read_text().splitlines()) == 3  # header + 2 rows, flushed
         rec.write(make_result(1, 0))
         rec.write(make_result(2, 1, inout=False))
     with open(path, newline="") as fh:
@@ -509,3 +512,152 @@ def test_sinks_do_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.stdout.strip() == "False", result.stderr
+
+
+# --------------------------------------------------------------------------- never lose a file, survive a kill
+
+
+def test_outputs_appear_only_when_complete_and_failures_leave_nothing(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "out.mp4"
+    sink = VideoSink(path, width=64, height=48, fps=25)
+    sink.write(np.zeros((48, 64, 3), np.uint8))
+    assert sink.write_path == tmp_path / "out.partial.mp4" and not path.exists()
+    sink.close()
+    assert probe(path)["frames"] == 1 and sorted(os.listdir(tmp_path)) == ["out.mp4"]
+
+    monkeypatch.setattr(sinks_mod, "_open_output_file", lambda p: FullDisk(20_000))
+    with pytest.raises(SinkError, match="disk is full"):
+        with VideoSink(path, width=128, height=96, fps=25) as sink:
+            for _ in range(200):
+                sink.write(noise(np.random.default_rng(0)))
+    assert probe(path)["frames"] == 1  # the earlier clip at that path is untouched
+    assert sorted(os.listdir(tmp_path)) == ["out.mp4"]  # and the failed run's temporary file is gone
+
+
+def _char_device(folder: Path, name: str, major: int, minor: int) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("making a device node (mknod) needs root")
+    path = folder / name
+    try:
+        os.mknod(path, 0o666 | __import__("stat").S_IFCHR, os.makedev(major, minor))
+    except PermissionError as e:
+        pytest.skip(f"mknod is not permitted here ({e})")
+    return path
+
+
+def test_a_full_device_is_never_deleted(tmp_path: Path) -> None:
+    """-o /dev/full: the write fails, and the device node stays (it used to be unlinked)."""
+    import stat
+
+    full = _char_device(tmp_path, "full", 1, 7)
+    with pytest.raises(SinkError, match=r"disk is full: .* is not a regular file and was left as it is"):
+        with VideoSink(full, width=128, height=96, fps=25) as sink:
+            for _ in range(100):
+                sink.write(noise(np.random.default_rng(0)))
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+    with pytest.raises(SinkError, match="disk is full"):
+        with RecordsSink(full) as rec:
+            for i in range(2000):
+                rec.write(make_result(i, 3))
+    assert stat.S_ISCHR(os.stat(full).st_mode) and os.listdir(tmp_path) == ["full"]
+
+
+def test_a_null_device_and_a_fifo_take_the_clip(tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = bytearray()
+
+    def read() -> None:
+        with open(fifo, "rb") as f:
+            while chunk := f.read(65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with VideoSink(fifo, width=64, height=48, fps=25) as sink:  # fragmented mp4 needs no seeking back
+        for i in range(30):
+            sink.write(np.full((48, 64, 3), 8 * i, np.uint8))
+    reader.join(30)
+    (tmp_path / "piped.mp4").write_bytes(bytes(received))
+    assert probe(tmp_path / "piped.mp4")["frames"] == 30 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    null = _char_device(tmp_path, "null", 1, 3)
+    with VideoSink(null, width=64, height=48, fps=25) as sink:
+        sink.write(np.zeros((48, 64, 3), np.uint8))
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+
+
+def test_the_clip_is_fragmented_seekable_and_keeps_its_audio(tmp_path: Path) -> None:
+    src = make_source(tmp_path / "in.mp4", n=150, fps=Fraction(25))
+    out = tmp_path / "out.mp4"
+    sink = copy_through(src, out)
+    data = out.read_bytes()
+    assert data.count(b"moof") >= 12 and b"mfra" in data  # fragments of <= 0.5 s, and their index at the end
+    info = probe(out)
+    assert info["frames"] == sink.frames_written == 150
+    assert info["audio"] is not None and abs(info["audio"]["seconds"] - 6.0) < 0.05
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        first = next(c.decode(v))
+        assert first.pts * first.time_base == 0  # video and audio both start at 0 (edit list kept)
+        for target_s in (2.5, 4.1):
+            c.seek(int(target_s / v.time_base), stream=v)
+            frame = next(c.decode(v))
+            shown = float(frame.pts * frame.time_base)
+            assert frame.key_frame and target_s - 2.0 <= shown <= target_s  # a keyframe at least every 2 s
+            assert float(frame.to_ndarray(format="rgb24")[:, :16].mean()) == pytest.approx(
+                (30 + 5 * round(shown * 25)) % 256, abs=4)
+
+
+def test_a_killed_writer_leaves_a_playable_partial_clip(tmp_path: Path) -> None:
+    """SIGKILL (or a power cut): no handler runs; the .partial.mp4 plays up to its last complete fragment."""
+    out = tmp_path / "clip.mp4"
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from gazecam.sinks import VideoSink
+        sink = VideoSink({str(out)!r}, width=64, height=48, fps=10)
+        for i in range(100000):
+            sink.write(np.full((48, 64, 3), (7 * i) % 256, np.uint8))
+            print(i, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if int(line) >= 60:  # 6 s of video written; the encoder holds back its lookahead (~10-15 frames)
+            break
+    proc.kill()
+    proc.wait(timeout=60)
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == ["clip.partial.mp4"]
+    salvaged = probe(tmp_path / "clip.partial.mp4")
+    assert 40 <= salvaged["frames"] <= 61  # fragments of 0.5 s: at most the encoder's delay + 5 frames lost
+    first = salvaged["images"][0]
+    assert float(first.mean()) == pytest.approx(0, abs=4)  # from the very first frame on
+
+
+def test_records_on_a_full_disk_keep_their_complete_lines(tiny_tmpfs: Path) -> None:
+    path = tiny_tmpfs / "out.jsonl"
+    with pytest.raises(SinkError, match=r"the disk is full: records .* hold (\d+) complete line\(s\)") as info:
+        with RecordsSink(path) as rec:
+            for i in range(100000):
+                rec.write(make_result(i, 3))
+    kept = int(__import__("re").search(r"hold (\d+) complete", str(info.value)).group(1))
+    lines = path.read_text().splitlines()
+    assert len(lines) == kept > 0 and all(json.loads(line) for line in lines)
+    assert path.read_text().endswith("\n") and os.listdir(tiny_tmpfs) == ["out.jsonl"]
+
+
+def test_records_of_a_run_that_failed_before_its_first_frame_leave_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text("earlier run\n")
+    with pytest.raises(RuntimeError):
+        with RecordsSink(path):
+            raise RuntimeError("no frame could be read")
+    assert path.read_text() == "earlier run\n" and os.listdir(tmp_path) == ["out.jsonl"]
+    with pytest.raises(RuntimeError):
+        with RecordsSink(path) as rec:
+            rec.write(make_result(0, 1))
+            raise RuntimeError("failed mid-way")
+    assert len(path.read_text().splitlines()) == 1  # what was written up to the failure is kept

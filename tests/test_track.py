@@ -62,3 +62,19 @@ def test_low_confidence_boxes_stay_untracked_and_reset_restarts_ids():
 def test_bad_track_buffer():
     with pytest.raises(ValueError, match="track_buffer"):
         HeadTracker(track_buffer=-1)
+
+
+def test_small_fast_heads_keep_their_id():
+    """A 15 px head moving 8 px per frame (a pedestrian at 10 fps) keeps one id; with plain IoU matching it
+    would not (match_scale=1 shows the difference)."""
+    def run(scale: float) -> set[int]:
+        t = HeadTracker(match_scale=scale)
+        ids = set()
+        for f in range(30):
+            ids |= set(t.update(_heads([20 + 8 * f, 100, 35 + 8 * f, 115], conf=[0.6])).track_ids.tolist())
+        return ids
+
+    assert len(run(2.0)) == 1
+    assert len(run(1.0)) > 1
+    with pytest.raises(ValueError, match="match_scale"):
+        HeadTracker(match_scale=0.5)

@@ -235,3 +235,20 @@ def test_train_cli_writes_checkpoint_log_and_validation(tmp_path, golden_dir, ca
     assert main(["train", "--data", str(data), "--format", "jsonl", "--init", "nonexistent_model",
                  "--device", "cpu"]) == 1
     assert "not a zoo model" in capsys.readouterr().err
+
+
+def test_train_reports_a_missing_image_before_loading_the_model(tmp_path, capsys, monkeypatch):
+    import gazecam.commands.train as train_cmd
+    from gazecam.cli import main
+
+    monkeypatch.setattr(train_cmd, "_model_from_init", lambda args: pytest.fail("the model was loaded before the check"))
+    path = make_blob_dataset(tmp_path / "data", 3, seed=1)
+    rows = path.read_text().splitlines()
+    rec = json.loads(rows[1])
+    rec["image"] = "nowhere.png"
+    rows[1] = json.dumps(rec)
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(path), "--format", "jsonl", "--init", "gazelle_dinov2_vitb14", "--out",
+                 str(tmp_path / "o.pt"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path.name}:2: image" in err and "nowhere.png not found" in err and "Traceback" not in err

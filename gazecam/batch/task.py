@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
 from ..errors import GazecamError
+from ..outputs import partial_path
 from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
 
@@ -182,6 +183,7 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temp_path(final)
             tmp.unlink(missing_ok=True)  # a leftover of a killed run of this batch (the name is ours)
+            partial_path(tmp).unlink(missing_ok=True)  # what the sink of a killed run was writing (ours too)
             temps.append(tmp)
             finals.append(final)
         if task.records_path is not None:

@@ -43,6 +43,7 @@ class CaptureStats:
     reconnects: int = 0  # successful reopenings of a dropped live stream
     frames_missing: int = 0  # frames announced by the file header but never delivered (truncation)
     truncated_at_s: float | None = None  # timestamp of the last frame before a truncation
+    skipped_files: tuple[str, ...] = ()  # names of the unreadable images of a folder (counted in frames_corrupt)
 
 
 # --------------------------------------------------------------------------- buffers
@@ -201,6 +202,9 @@ class Capture:
                 frame = reader.read()
                 with self._stats_lock:
                     self._stats.frames_corrupt = reader.corrupt
+                    names = getattr(reader, "skipped_names", None)
+                    if names and len(names) != len(self._stats.skipped_files):
+                        self._stats.skipped_files = tuple(names)
                 if frame is None:
                     if reader.can_reconnect and not self._stop.is_set():
                         self._reconnect()

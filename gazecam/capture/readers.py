@@ -94,6 +94,7 @@ class ImageReader:
         self._pos = 0  # the image read() tries next
         self._failed: set[int] = set()
         self.skipped: list[str] = []  # "name: reason" of unreadable images
+        self.skipped_names: list[str] = []  # file names of unreadable images, in the order they were met
         self._next: Frame | None = None
         first = self.read()
         if first is None:
@@ -122,6 +123,7 @@ class ImageReader:
             if index not in self._failed:
                 self._failed.add(index)
                 self.skipped.append(str(exc))
+                self.skipped_names.append(self._paths[index].name)
             return None
         self.position = index
         self._pos = index + 1  # read() goes on after it

@@ -11,8 +11,12 @@ a keyframe before the target and decodes forward to it.
 
 Frames are handed out in presentation order: one a damaged stream makes the decoder output after a
 later frame is skipped and counted as undecodable (its number was passed).  Files whose timestamps
-are missing, or follow decode order although frames are reordered (AVI with B-frames), are numbered
-in output order (``index / fps`` seconds) and seek by reading from the start.
+are missing, or follow decode order although frames are reordered, are numbered in the decoder's
+output order (frame ``i`` at ``i / fps`` seconds) and seek by reading from the start.  So are AVI
+files whose codec reorders frames: AVI stores no presentation times, and what the demuxer makes up
+for them is wrong for B-frames (DivX/Xvid "packed B-frames" give a first frame at 1, frames out of
+order, numbers skipped).  AVI files without reordering keep their timestamps, so a dropped-frame
+chunk still leaves a gap.
 """
 
 from __future__ import annotations
@@ -212,6 +216,8 @@ class VideoFileReader:
         if any(t is None for t in stamps):
             return False
         reordered = bool(getattr(self._stream.codec_context, "has_b_frames", 0))
+        if reordered and _stores_no_presentation_times(self._container):
+            return False  # made-up timestamps of reordered frames (AVI B-frames): trust the decoder's order
         return not reordered or len(stamps) < 2 or any(b < a for a, b in zip(stamps, stamps[1:]))
 
     def _restart_numbering(self) -> None:
@@ -438,6 +444,12 @@ class VideoFileReader:
 
     def close(self) -> None:
         self._container.close()
+
+
+def _stores_no_presentation_times(container) -> bool:
+    """Containers that store no presentation timestamps (AVI: one chunk per frame in decode order)."""
+    names = set((getattr(container.format, "name", "") or "").split(","))
+    return "avi" in names
 
 
 def _video_duration_s(container, stream) -> float | None:

@@ -182,9 +182,12 @@ def run(args: argparse.Namespace) -> int:
                                    progress=progress, others=others)
     print(format_report(report))
     if args.json:
+        from ..outputs import atomic_output
+
         out = Path(args.json).expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+        with atomic_output(out) as tmp:
+            tmp.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"figures: {out}")
     if args.chart:
         print(f"chart: {save_chart(report, Path(args.chart).expanduser())}")

@@ -28,11 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import os
-    import tempfile
     from pathlib import Path
 
     from ..errors import InputError
+    from ..outputs import atomic_output
     from ..research.eval.datasets import load_dataset
     from ..research.eval.evaluate import evaluate, format_scores
     from .common import load_model
@@ -44,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.data, split=args.split, layout=args.layout).limit(args.limit)
     if not dataset.images:
         raise InputError(f"{dataset.source}: no images to evaluate")
+    dataset.check_images()  # a missing image fails here, with its annotation line, before the model loads
     model = load_model(args)
     if not model.released:
         print(f"note: {model.name}: {model.note or 'not the released weights'}")
@@ -55,11 +55,8 @@ def run(args: argparse.Namespace) -> int:
                   "released_weights": model.released, **scores.to_json()}
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, indent=2)
-                f.write("\n")
-            os.replace(tmp, out)
+            with atomic_output(out) as tmp:
+                tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         except OSError as e:
             raise InputError(f"cannot write --json {out}: {e}") from e
         print(f"results written to {out}")

@@ -13,11 +13,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", default=None, metavar="SOURCE",
                         help="camera index (default 0), /dev/videoN, video or image file, folder of images, or stream URL")
     add_model_arguments(parser)
-    parser.add_argument("--detector", default="auto", metavar="PATH|pose|face|auto",
-                        help="head detector: a YOLO head model (.pt/.onnx), pose, face (offline fallback) or "
-                             "auto (pose if available, else face; default)")
+    parser.add_argument("--detector", default="auto", metavar="PATH|auto|pose|offline|face",
+                        help="head detector: a YOLO head model (.pt/.onnx), pose, offline (OpenCV pedestrians + "
+                             "faces), face (OpenCV face cascade only) or auto (pose if available, else offline; "
+                             "default)")
     parser.add_argument("--forget-settings", action="store_true",
-                        help="start with default overlay/gaze settings and window layout (clears the saved ones)")
+                        help="start with default overlay/gaze settings and window layout (clears the saved ones, "
+                             "kept in $XDG_CONFIG_HOME/gazecam/gazecam-live.conf, by default ~/.config/gazecam/, "
+                             "on Linux)")
 
 
 def model_choice_from_args(args: argparse.Namespace):
@@ -51,24 +54,21 @@ def _explicit_runtime(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     from dataclasses import replace
 
     from ..errors import GazecamError
 
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     choice = model_choice_from_args(args)
     try:
         from PyQt6.QtCore import QSettings  # noqa: F401
     except ImportError as e:
         raise GazecamError(f"gazecam live needs PyQt6 ({e}); install it with `pip install PyQt6`") from e
     from ..gui.app import ensure_app, exec_window, make_window
-    from ..gui.settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
+    from ..gui.settings import ModelChoice, SettingsStore, open_settings
     from ..gui.sources import SourceSpec
 
     app = ensure_app()
-    store = SettingsStore(QSettings(ORGANIZATION, APPLICATION))
+    store = SettingsStore(open_settings())
     if args.forget_settings:
         store.q.clear()
     if choice is None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 HELP = "annotate a video, image folder or camera with where everyone looks (+ per-person records)"
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # after SIGINT; after SIGTERM: 143 (128 + the signal's number)
 
 
 def _positive_int(text: str) -> int:
@@ -63,9 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-person records, one line per person per frame: .jsonl (default) or .csv")
     add_model_arguments(parser)
     g = parser.add_argument_group("heads")
-    g.add_argument("--detector", default=None, metavar="PATH|pose|face|auto",
-                   help="head detector: a YOLO head model (.pt/.onnx), pose (yolo11n-pose keypoints), face "
-                        "(offline OpenCV fallback) or auto (pose if available, else face; default)")
+    g.add_argument("--detector", default=None, metavar="PATH|auto|pose|offline|face",
+                   help="head detector: a YOLO head model (.pt/.onnx), pose (yolo11n-pose keypoints), offline "
+                        "(OpenCV pedestrians + faces, no download), face (OpenCV face cascade only) or auto "
+                        "(pose if available, else offline; default)")
     g.add_argument("--detector-class", default=None, metavar="NAME|ID",
                    help="head class of a YOLO model with several classes")
     g.add_argument("--detector-conf", type=_unit_float, default=0.25, metavar="C",
@@ -94,31 +93,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-class _Interrupt:
-    """SIGINT sets a flag (the loop stops after the current frame); a second SIGINT raises KeyboardInterrupt."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def handler(self, signum: int, frame: object) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-
-@contextmanager
-def _sigint() -> Iterator[_Interrupt]:
-    flag = _Interrupt()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    old = signal.signal(signal.SIGINT, flag.handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 class _TqdmLogHandler(logging.Handler):
     """gazecam log warnings as one line each, without breaking the progress bar."""
 
@@ -170,8 +144,9 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..capture import Capture
+    from ..jobs import ProcessOptions, check_job_outputs, process_source
     from ..records import FileHeads
-    from ..jobs import ProcessOptions, check_output_path, process_source, source_file
+    from ..signals import signal_name, stop_on_signals
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
@@ -185,40 +160,37 @@ def _run(args: argparse.Namespace) -> int:
         if options.heads_path is not None:
             FileHeads(options.heads_path)
         capture = stack.enter_context(Capture(args.input))
-        input_path = source_file(capture.info)
-        if out is not None:
-            check_output_path(out, parameter="video_path", input_path=input_path)
-        if rec is not None:
-            check_output_path(rec, parameter="records_path", input_path=input_path)
-            if out is not None and rec.resolve() == out.resolve():
-                raise InputError("-o and --records name the same file")
+        check_job_outputs(capture.info, options=options, video_path=out, records_path=rec)
         model = load_model(args)
         if not model.released:
             _warn(f"model {model.name} does not have the released weights ({model.note or 'untrained'}): "
                   "its gaze is meaningless; the video carries an UNTRAINED WEIGHTS banner")
 
-        total = capture.info.frame_count
+        info = capture.info  # fragmented mp4 (gazecam's own clips) announce no frame count: estimate it
+        total = info.frame_count or (round(info.duration_s * info.fps) if info.duration_s and not info.live else None)
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
         bar = stack.enter_context(tqdm(total=total, unit="frame", desc="gazecam", disable=args.quiet,
                                        file=sys.stderr, dynamic_ncols=True, leave=False))
-        flag = stack.enter_context(_sigint())
-        last_index = [-1]
+        stop = stack.enter_context(stop_on_signals())  # Ctrl-C and SIGTERM: finish the frame, finalise outputs
 
         def on_frame(result: "GazeResult") -> None:
-            last_index[0] = result.frame.index
             bar.update(1)
 
         report = process_source(capture, model=model, options=options, video_path=out, records_path=rec,
-                                on_frame=on_frame, stop=flag.event, notify=_warn)
+                                on_frame=on_frame, stop=stop, notify=_warn)
     if not args.quiet or report.interrupted:
         _summary(report)
     if report.interrupted:
-        print(f"gazecam process: interrupted after {report.frames} frame(s); "
-              + ", ".join(f"{p} is complete up to frame {last_index[0]}" for p in (out, rec) if p is not None),
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        by = f" by {signal_name(stop.signum)}" if stop.signum is not None else ""
+        kept = (", ".join(f"{p} is complete up to frame {report.last_index}" for p in (out, rec) if p is not None)
+                if report.frames else "no frame was processed")
+        print(f"gazecam process: interrupted{by} after {report.frames} frame(s); {kept}", file=sys.stderr)
+        return stop.exit_code
     return 0
+
+
+_NAMES_SHOWN = 5  # unreadable images named in the summary (the rest counted)
 
 
 def _summary(report: "ProcessReport") -> None:
@@ -237,14 +209,25 @@ def _summary(report: "ProcessReport") -> None:
         lines.append("  no people were detected in any frame")
     skips = []
     if cs.frames_corrupt:
-        skips.append(f"{cs.frames_corrupt} corrupt frame(s) skipped"
-                     + (f" ({repeated} filled with the previous frame in the video)" if repeated else ""))
+        names = ", ".join(cs.skipped_files[:_NAMES_SHOWN]) + (
+            f", ... ({len(cs.skipped_files) - _NAMES_SHOWN} more)" if len(cs.skipped_files) > _NAMES_SHOWN else "")
+        skips.append(f"{cs.frames_corrupt} {'unreadable image' if cs.skipped_files else 'corrupt frame'}(s) skipped"
+                     + (f": {names}" if names else ""))
+    if repeated:
+        skips.append(f"{repeated} video frame(s) repeat the previous picture where the source numbering has gaps")
     if cs.frames_dropped:
         skips.append(f"{cs.frames_dropped} stale live frame(s) dropped")
     if cs.frames_missing:
         skips.append(f"{cs.frames_missing} announced frame(s) missing (truncated input)")
     if cs.reconnects:
         skips.append(f"{cs.reconnects} reconnect(s)")
+    if report.heads_zero_area:
+        skips.append(f"{report.heads_zero_area} --heads box(es) of zero area")
+    if report.heads_outside:
+        skips.append(f"{report.heads_outside} --heads box(es) entirely outside the frame")
+    if report.heads_after_end:
+        skips.append(f"{report.heads_after_end} --heads box(es) for frames after the last frame processed "
+                     f"({report.last_index})")
     lines.append("  skipped: " + ("; ".join(skips) if skips else "none"))
     if report.stage_ms:
         lines.append("  ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in report.stage_ms.items())

@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
                          f"delete them, or continue that run with --resume {state_path_for(out)}")
     dataset = load_dataset(args.data_format, args.data, split=args.split, frame_step=args.frame_step)
     train_ds, val_ds = _validation(args, dataset)
+    for ds in (train_ds, val_ds):  # a missing image fails here, with its annotation line, before the model loads
+        if ds is not None:
+            ds.check_images()
     in_frame_only = args.data_format == "gazefollow"  # official GazeFollow training: in-frame heads only
     samples = training_samples(train_ds, in_frame_only=in_frame_only)
     try:

@@ -54,8 +54,6 @@ def make_window(*, source: SourceSpec | None, model: ModelChoice | None, detecto
 def run_app(*, source: SourceSpec | None, model: ModelChoice | None, detector: str = "auto",
             on_ready: Callable[[MainWindow], None] | None = None) -> int:
     """Open the window and run the Qt event loop until it is closed; returns the exit code."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     app = ensure_app()
     window = make_window(source=source, model=model, detector=detector)
     window.show()

@@ -156,7 +156,7 @@ class PipelineBuilder:
         if is_fallback:
             from ..detect import FALLBACK_WARNING
 
-            warning = self.notes[-1] if self.notes else FALLBACK_WARNING
+            warning = self.notes[-1] if self.notes else str(getattr(self._detector, "warning", FALLBACK_WARNING))
         info = ModelInfo(name=str(getattr(model, "name", "model")), released=bool(getattr(model, "released", False)),
                          note=str(getattr(model, "note", "")), device=device,
                          backend=_backend_label(choice, model),

@@ -44,6 +44,21 @@ def default_sink_factory(path: Path, width: int, height: int, fps: float, audio_
                       audio_start_s=audio_start_s, fill_gaps=False)
 
 
+def _output_problem(path: Path, info: SourceInfo) -> str | None:
+    """Why ``path`` cannot take a recording of ``info`` (unwritable, or one of the source's files), or None."""
+    from ..errors import InputError
+    from ..jobs import source_path
+    from ..outputs import Named, check_output_path, check_outputs
+
+    source = source_path(info)
+    try:
+        check_output_path(path, parameter="recording")
+        check_outputs([Named("recording", path)], [Named("source", source)] if source is not None else [])
+    except InputError as e:
+        return str(e)
+    return None
+
+
 def default_save_path(kind: str, suffix: str, *, stem: str = "gazecam") -> Path:
     """``<Videos or Pictures>/gazecam-YYYYmmdd-HHMMSS<suffix>`` (the current folder if that is missing)."""
     loc = (QStandardPaths.StandardLocation.MoviesLocation if kind == "video"
@@ -214,6 +229,11 @@ class RecordingController(QObject):
             path = self.ask_save("video", ".mp4", "Record annotated video", "MP4 video (*.mp4)")
             if path is None:
                 return False
+        problem = _output_problem(Path(path), info)
+        if problem is not None:  # e.g. recording over the file being played
+            self.problem.emit("Cannot record", problem)
+            self.last_recording = RecordingSummary(Path(path), 0, 0, problem)
+            return False
         audio = info.uri if info.has_audio and info.kind == "video" and not info.live else None
         rec = RecorderWorker(path=Path(path), width=frame.width, height=frame.height, fps=info.fps,
                              audio_from=audio, audio_start_s=frame.timestamp_s if audio else 0.0,

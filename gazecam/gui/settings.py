@@ -3,6 +3,11 @@
 Three groups, each applied live by a different owner:
 ``ViewSettings`` (drawing, UI thread), ``GazeSettings`` (gaze stage, inference thread) and
 ``ModelChoice`` (which weights and device, loaded by the inference thread).
+
+Where they are kept (:func:`open_settings`, Qt's user settings; not under ``GAZECAM_HOME``, which holds
+only the model cache): ``$XDG_CONFIG_HOME/gazecam/gazecam-live.conf`` on Linux (``~/.config/...`` when
+XDG_CONFIG_HOME is unset), ``~/Library/Preferences/com.gazecam.gazecam-live.plist`` on macOS and the
+registry key ``HKEY_CURRENT_USER\\Software\\gazecam\\gazecam-live`` on Windows.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:  # pragma: no cover
     from PyQt6.QtCore import QSettings
 
-__all__ = ["ORGANIZATION", "APPLICATION", "ViewSettings", "GazeSettings", "ModelChoice", "SettingsStore"]
+__all__ = ["ORGANIZATION", "APPLICATION", "ViewSettings", "GazeSettings", "ModelChoice", "SettingsStore",
+           "open_settings"]
 
 ORGANIZATION = "gazecam"
 APPLICATION = "gazecam-live"
@@ -73,6 +79,13 @@ class ModelChoice:
         if self.is_files:
             return f"{Path(self.gaze_weights or '?').name} (local files)"
         return self.zoo_name or "no model"
+
+
+def open_settings() -> "QSettings":
+    """The app's saved settings (see the module docstring for where they are kept; ``fileName()`` says)."""
+    from PyQt6.QtCore import QSettings
+
+    return QSettings(ORGANIZATION, APPLICATION)
 
 
 def _coerce(value: Any, default: Any) -> Any:

@@ -38,6 +38,7 @@ _CSV_PX = ("x1", "y1", "x2", "y2")
 _CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
 _CSV_REC_PX = CSV_GROUPS["head_xyxy"]  # gazecam's own CSV records
 _CSV_REC_NORM = CSV_GROUPS["head_xyxy_norm"]
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class FileHeads:
@@ -56,6 +57,10 @@ class FileHeads:
     [0, 1] by the frame's width and height).  gazecam's own records (``head_xyxy`` / ``head_xyxy_norm``,
     ``track_id``) are accepted too.  ``track_id`` is optional; give it for every box or for none
     (with ids the pipeline skips its tracker).  Boxes are clipped to the frame.
+
+    Skipped and counted (for the run's summary): boxes of zero area (:attr:`zero_area`, when reading),
+    boxes entirely outside their frame (:attr:`outside`, as frames are read) and boxes of frames after
+    the last frame read (:meth:`boxes_after`).  Values beyond the 32-bit float range are an error.
     """
 
     is_fallback = False
@@ -78,7 +83,13 @@ class FileHeads:
         else:
             raise InputError(f"heads file {self.path} has suffix {suffix or '(none)'!r}; expected .json, .jsonl or .csv")
         self._by_frame: dict[int, list[_FileBox]] = {}
+        self.zero_area = 0  # boxes with x1 == x2 or y1 == y2: skipped
+        self.outside = 0  # boxes entirely outside their frame: skipped (counted as frames are read)
         for frame_index, box in records:
+            x1, y1, x2, y2 = box.xyxy
+            if x1 == x2 or y1 == y2:
+                self.zero_area += 1
+                continue
             self._by_frame.setdefault(frame_index, []).append(box)
         with_ids = {b.track_id >= 0 for boxes in self._by_frame.values() for b in boxes}
         if len(with_ids) > 1:
@@ -91,18 +102,31 @@ class FileHeads:
     def frames(self) -> list[int]:
         return sorted(self._by_frame)
 
+    @property
+    def num_boxes(self) -> int:
+        """Boxes kept (zero-area ones are not)."""
+        return sum(len(boxes) for boxes in self._by_frame.values())
+
+    def boxes_after(self, index: int) -> int:
+        """How many boxes are for frames after frame ``index`` (e.g. past the last frame of the video)."""
+        return sum(len(boxes) for frame, boxes in self._by_frame.items() if frame > index)
+
     def detect(self, frame: Frame) -> HeadBoxes:
         size = (frame.height, frame.width)
         boxes = self._by_frame.get(frame.index, [])
         if not boxes:
             return HeadBoxes.empty(size)
         h, w = size
-        xyxy = np.array([b.xyxy for b in boxes], np.float32)
+        xyxy = np.array([b.xyxy for b in boxes], np.float64)  # scaled and clipped before float32
         norm = np.array([b.normalised for b in boxes])
-        xyxy[norm] *= np.array([w, h, w, h], np.float32)
+        xyxy[norm] *= np.array([w, h, w, h], np.float64)
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         heads = HeadBoxes(xyxy=xyxy, image_size=size, track_ids=np.array([b.track_id for b in boxes], np.int64),
                           confidence=np.array([b.confidence for b in boxes], np.float32))
-        return heads.clipped()
+        kept = heads.clipped()
+        self.outside += len(heads) - len(kept)
+        return kept
 
     # -- parsing ------------------------------------------------------------------------------------
     def _err(self, where: str, msg: str) -> InputError:
@@ -138,6 +162,8 @@ class FileHeads:
             raise self._err(where, f"box values must be numbers, got {list(vals)!r}") from None
         if not all(math.isfinite(v) for v in box):
             raise self._err(where, f"box values must be finite, got {list(box)}")
+        if any(abs(v) > _FLOAT32_MAX for v in box):
+            raise self._err(where, f"box values must be within ±{_FLOAT32_MAX:.3g} (32-bit floats), got {list(box)}")
         if box[2] < box[0] or box[3] < box[1]:
             raise self._err(where, f"inverted box {list(box)}: expected x1 <= x2 and y1 <= y2 (xyxy order)")
         tid = -1

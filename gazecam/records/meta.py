@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,13 +24,6 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
-
-
-def _file_mode() -> int:
-    """0666 minus the process umask (what ``open(path, "w")`` would give)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,16 +72,15 @@ def meta_path(records_path: str | Path) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place (never a half file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _file_mode())  # mkstemp makes 0600; these are ordinary output files
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place (never a half file).
+
+    The one output path of gazecam (:func:`gazecam.outputs.atomic_output`: a device or fifo is written
+    directly, a failure removes only the temporary file).
+    """
+    from ..outputs import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_meta(records_path: str | Path, meta: RecordsMeta) -> Path:

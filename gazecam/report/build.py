@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -199,21 +198,17 @@ def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = Non
 
 # --------------------------------------------------------------------------- writing
 def check_outputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """Refuse an output that is one of the inputs (``os.path.samefile``) or another output."""
-    existing_inputs = [p for p in inputs if p.exists()]
-    for i, out in enumerate(outputs):
-        for other in outputs[:i]:
-            if out.resolve() == other.resolve() or (out.exists() and other.exists() and os.path.samefile(out, other)):
-                raise InputError(f"two outputs are the same file: {out}; give each output its own name")
-        if out.exists():
-            if out.is_dir():
-                raise InputError(f"output {out} is a folder; give a file name")
-            for inp in existing_inputs:
-                if os.path.samefile(out, inp):
-                    raise InputError(f"output {out} is one of the inputs ({inp}); choose another output name")
-        parent = out.parent
-        if not parent.is_dir():
-            raise InputError(f"cannot write {out}: folder {parent} does not exist; create it first")
+    """Refuse an output that cannot be written, is one of the inputs (by any link) or another output.
+
+    :func:`gazecam.outputs.check_outputs`, the check every gazecam output goes through.
+    """
+    from ..outputs import Named, check_output_path
+    from ..outputs import check_outputs as check
+
+    named = [Named("output", Path(p)) for p in outputs]
+    for out in named:
+        check_output_path(out.path, parameter="output")
+    check(named, [Named("input", Path(p)) for p in inputs])
 
 
 def write_html(report: Report, path: str | Path) -> Path:

@@ -589,7 +589,12 @@ def save_chart(report: BenchReport, path: str | Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=max(1, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(f"gazecam bench: {report.model} on {report.device} ({report.machine})", fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    from ..outputs import atomic_output
+
     out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_output(out) as tmp:  # same suffix: matplotlib picks the format from it
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return out

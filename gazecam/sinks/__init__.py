@@ -5,6 +5,9 @@
   and cut to the video's length.  Closing always finalises the file (encoder
   flushed, trailer written), also after an exception or Ctrl-C inside the
   ``with`` block, so an interrupted run leaves a playable clip of what was written.
+  The mp4 is fragmented (a fragment at least every 0.5 s of video, a keyframe at least
+  every 2 s, the index at the end), so even a process killed outright leaves a clip
+  playable up to its last complete fragment (less the ~10-15 frames the encoder holds).
 * :class:`ClipWriter` (:mod:`gazecam.sinks.clip`) wraps a VideoSink with gap filling and letterboxing.
 * :class:`RecordsSink` writes one JSON line (or CSV row) per person per frame,
   flushed after every frame.
@@ -20,6 +23,11 @@ Colours: frames are converted from RGB with the BT.709 matrix, limited range, an
 the stream is tagged so (primaries, transfer, matrix = BT.709), so players do not
 have to guess.
 
+Every output is written to a temporary file next to it and renamed into place when
+complete (:mod:`gazecam.outputs`); a failure removes only that temporary file, never
+a file the sink did not create.  A destination that is a device or fifo (``/dev/null``)
+is written directly and never removed.
+
 No torch import here.
 """
 
@@ -27,8 +35,10 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import math
+import os
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +48,7 @@ from typing import IO, Literal
 import numpy as np
 
 from gazecam.errors import GazecamError
+from gazecam.outputs import PendingOutput
 from gazecam.records.format import CSV_COLUMNS, RECORD_FIELDS, csv_row, record_rows
 from gazecam.records.meta import RecordsMeta, write_meta
 from gazecam.types import GazeResult
@@ -48,6 +59,15 @@ __all__ = ["SinkError", "VideoSink", "ClipWriter", "RecordsSink", "RECORD_FIELDS
 
 #: Audio codecs copied into the mp4 as they are; anything else is transcoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
+
+#: Fragmented mp4 (what survives a killed process): a fragment at every keyframe and at least every
+#: FRAGMENT_S of video, the first one written with its edit list (delay_moov: video and audio both start
+#: at 0), the random-access index (mfra) at the end.
+FRAGMENT_S = 0.5
+MP4_MUXER_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof+delay_moov",
+                     "frag_duration": str(int(FRAGMENT_S * 1_000_000))}  # microseconds
+#: Longest stretch between keyframes: the seek granularity of players.
+KEYFRAME_INTERVAL_S = 2.0
 
 
 class SinkError(GazecamError):
@@ -82,8 +102,20 @@ def _check_output_path(path: Path, what: str) -> None:
 
 
 def _open_output_file(path: Path) -> IO[bytes]:
-    """Open the video output file (a seam for tests that simulate a failing disk)."""
-    return open(path, "wb")
+    """Open the file the video is written to (a seam for tests that simulate a failing disk).
+
+    Unbuffered: the muxer hands over whole fragments, which then reach the OS at once (a killed process
+    loses nothing that was muxed).
+    """
+    return open(path, "wb", buffering=0)
+
+
+def _begin_output(path: Path, what: str) -> PendingOutput:
+    try:
+        return PendingOutput(path)
+    except OSError as exc:
+        raise SinkError(f"cannot write {what} {path}: {exc.strerror or exc}; "
+                        "check the path and its permissions") from exc
 
 
 class VideoSink:
@@ -138,14 +170,18 @@ class VideoSink:
                            else (self.width, self.height))
         self.pixel_format = "yuv444p" if odd and not self._pad else "yuv420p"
         _check_output_path(self.path, "video")
+        self._output = _begin_output(self.path, "video")
+        #: where the clip is until close() (``NAME.partial.mp4``; the path itself for a device or fifo)
+        self.write_path: Path = self._output.write_path
         try:
-            self._file = _open_output_file(self.path)
+            self._file = _open_output_file(self._output.write_path)
         except OSError as exc:
+            self._output.discard()
             raise SinkError(f"cannot write video {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
         self._audio_in = None
         try:
-            self._container = av.open(self._file, mode="w", format="mp4")
+            self._container = av.open(self._file, mode="w", format="mp4", options=dict(MP4_MUXER_OPTIONS))
             try:
                 stream = self._container.add_stream(codec, rate=self.fps)
             except (av.FFmpegError, ValueError) as exc:
@@ -158,13 +194,14 @@ class VideoSink:
             cc = stream.codec_context  # tag BT.709, limited range: what write() converts to
             cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
             if codec == "libx264":
-                stream.options = {"crf": str(int(crf)), "preset": preset}
+                keyint = max(1, int(round(float(self.fps) * KEYFRAME_INTERVAL_S)))
+                stream.options = {"crf": str(int(crf)), "preset": preset, "g": str(keyint)}
             self._stream = stream
             if audio_from is not None:
                 self._open_audio(Path(audio_from).expanduser(), float(audio_start_s))
         except BaseException as exc:
             self._abort()
-            self.path.unlink(missing_ok=True)
+            self._output.discard()
             if _is_disk_full(exc):
                 raise SinkError(f"cannot write video {self.path}: the disk is full") from exc
             raise
@@ -350,14 +387,16 @@ class VideoSink:
         if not _is_disk_full(exc) and not isinstance(exc, (OSError, self._av.FFmpegError)):
             return  # e.g. KeyboardInterrupt: close() still finalises the file
         self._abort()
-        self.path.unlink(missing_ok=True)
+        self._output.discard()
+        removed = (f"{self.path} is not a regular file and was left as it is" if self._output.direct
+                   else "the incomplete file was removed")  # a device or fifo is never removed
         if _is_disk_full(exc):
             raise SinkError(
                 f"the disk is full: writing video {self.path} stopped after {self.frames_written} frame(s); "
-                "the incomplete file was removed; free some space or write elsewhere"
+                f"{removed}; free some space or write elsewhere"
             ) from exc
         raise SinkError(f"writing video {self.path} failed after {self.frames_written} frame(s): {exc}; "
-                        "the incomplete file was removed") from exc
+                        f"{removed}") from exc
 
     def _abort(self) -> None:
         """Release everything without finalising (the file is unusable anyway)."""
@@ -376,7 +415,7 @@ class VideoSink:
             return
         if self._next_pts == 0:
             self._abort()  # an mp4 without frames is not a video: leave nothing behind
-            self.path.unlink(missing_ok=True)
+            self._output.discard()
             return
         try:
             self._mux_video(self._stream.encode(None))
@@ -385,6 +424,7 @@ class VideoSink:
             self._finish_audio(self._next_pts / self.fps)
             self._container.close()
             self._file.close()
+            self._output.commit()
         except BaseException as exc:
             self._fail(exc)
             raise
@@ -409,7 +449,10 @@ class RecordsSink:
     The fields are gazecam's records format (:mod:`gazecam.records.format`, :data:`RECORD_FIELDS`);
     CSV flattens boxes and points into :data:`CSV_COLUMNS`; nulls are empty cells.  A frame without
     people writes nothing.  ``meta``: what produced the records (model, released weights), written
-    beside them as ``<path>.meta.json`` (:func:`gazecam.records.write_meta`) for ``gazecam report``.
+    beside them as ``<path>.meta.json`` (:func:`gazecam.records.write_meta`) for ``gazecam report``
+    when the records are put in place (not for a device or fifo).  The records are written next to
+    their path as ``NAME.partial.SUFFIX`` and renamed into place by :meth:`close`; when a write fails
+    (disk full), the complete lines written so far are kept at the path and the error says how many.
     """
 
     def __init__(self, path: str | Path, *, format: Literal["jsonl", "csv"] | None = None,
@@ -423,19 +466,25 @@ class RecordsSink:
         self.lines_written = 0
         self.frames_written = 0
         self._closed = False
+        self._good_bytes = 0  # bytes of the complete lines flushed so far
         _check_output_path(self.path, "records")
+        self._output = _begin_output(self.path, "records")
+        #: where the lines are until close() (``NAME.partial.SUFFIX``; the path itself for a device or fifo)
+        self.write_path: Path = self._output.write_path
         try:
-            self._file: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
+            self._file: IO[str] = open(self._output.write_path, "w", encoding="utf-8", newline="")
         except OSError as exc:
+            self._output.discard()
             raise SinkError(f"cannot write records {self.path}: {exc.strerror or exc}; "
                             "check the path and its permissions") from exc
-        self._csv = csv.writer(self._file, lineterminator="\n") if format == "csv" else None
-        if meta is not None:
-            self._guard(lambda: write_meta(self.path, meta))
-        if self._csv is not None:
-            self._guard(lambda: (self._csv.writerow(CSV_COLUMNS), self._file.flush()))
+        self._csv = format == "csv"
+        self._meta = meta
+        if self._csv:
+            header = _csv_line(CSV_COLUMNS)
+            self._guard(lambda: (self._file.write(header), self._file.flush()), len(header.encode()))
 
-    def _guard(self, action) -> None:
+    def _guard(self, action, size: int = 0) -> None:
+        """Run a write (``size`` bytes once encoded); on failure keep the complete lines and say so."""
         try:
             action()
         except OSError as exc:
@@ -445,40 +494,80 @@ class RecordsSink:
             except OSError:
                 pass
             what = "the disk is full" if _is_disk_full(exc) else f"write failed ({exc.strerror or exc})"
-            raise SinkError(f"{what}: records {self.path} hold {self.lines_written} complete line(s) "
-                            f"from {self.frames_written} frame(s)") from exc
+            raise SinkError(f"{what}: records {self.path} {self._keep_complete_lines()}") from exc
+        self._good_bytes += size
+
+    def _keep_complete_lines(self) -> str:
+        """After a failed write: cut the file after its last complete line and put it in place."""
+        output = self._output
+        try:
+            if not output.direct:
+                os.truncate(output.write_path, self._good_bytes)
+            self._commit()
+        except OSError as exc:
+            output.discard()
+            return f"could not be kept ({exc.strerror or exc}): nothing was written"
+        return f"hold {self.lines_written} complete line(s) from {self.frames_written} frame(s)"
 
     def write(self, result: GazeResult) -> None:
         """Write the records of one frame and flush."""
         if self._closed:
             raise SinkError(f"records {self.path} are already closed")
         rows = record_rows(result)
-        if self._csv is not None:
-            lines = [csv_row(row) for row in rows]
-
-            def action() -> None:
-                self._csv.writerows(lines)
-                self._file.flush()
+        if self._csv:
+            text = "".join(_csv_line(csv_row(row)) for row in rows)
         else:
             text = "".join(json.dumps(row, allow_nan=False, separators=(",", ":")) + "\n" for row in rows)
 
-            def action() -> None:
-                self._file.write(text)
-                self._file.flush()
-        self._guard(action)
+        def action() -> None:
+            self._file.write(text)
+            self._file.flush()
+
+        self._guard(action, len(text.encode("utf-8")))
         self.lines_written += len(rows)
         self.frames_written += 1
 
     def close(self) -> None:
-        """Flush and close (idempotent)."""
+        """Flush, close and put the file in place (idempotent)."""
         if self._closed:
             return
-        self._closed = True
         self._guard(self._file.close)
+        self._closed = True
+        try:
+            self._commit()
+        except OSError as exc:
+            self._output.discard()
+            raise SinkError(f"cannot put records {self.path} in place: {exc.strerror or exc}") from exc
+
+    def _commit(self) -> None:
+        """The sidecar (it describes these records), then the records themselves, put in place."""
+        if self._meta is not None and not self._output.direct:
+            write_meta(self.path, self._meta)
+        self._output.commit()
 
     def __enter__(self) -> "RecordsSink":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if exc_type is not None and self.frames_written == 0 and not self._closed:
+            self.discard()  # a run that failed before its first frame: an existing file keeps its records
         self.close()
+
+    def discard(self) -> None:
+        """Drop the records written so far (the temporary file; the path keeps what it had)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._output.discard()
+
+
+def _csv_line(cells) -> str:
+    """One CSV line (csv module quoting, ``\\n`` ending)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()

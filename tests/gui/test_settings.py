@@ -40,3 +40,21 @@ def test_gaze_settings_validate():
         GazeSettings(stride=0)
     with pytest.raises(ValueError, match="inout_threshold"):
         GazeSettings(inout_threshold=1.5)
+
+
+def test_live_settings_follow_xdg_config_home(tmp_path):
+    """Saved in the user's config folder, not under GAZECAM_HOME; XDG_CONFIG_HOME is honoured (a fresh process:
+    Qt reads the setting once, and this test session's settings are redirected by conftest)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    code = "from gazecam.gui.settings import open_settings; print(open_settings().fileName())"
+    env = {**os.environ, "PYTHONPATH": str(repo), "QT_QPA_PLATFORM": "offscreen", "GAZECAM_HOME": str(tmp_path / "c"),
+           "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    if sys.platform.startswith("linux"):
+        assert out.stdout.strip() == str(tmp_path / "xdg" / "gazecam" / "gazecam-live.conf")

@@ -383,3 +383,18 @@ def test_image_folder_plays_seeks_steps_and_records(qtbot, make_window, tmp_path
     odd = frames[2]  # image 7 (120 x 120) in the 160 x 120 video: black bars left and right
     assert odd[:, :16].max() < 40 and odd[:, -16:].max() < 40
     assert [frame_index_of(f) for i, f in enumerate(frames) if i != 2] == [5, 6, 8, 9, 8]
+
+
+def test_recording_over_the_file_being_played_is_refused(qtbot, make_window, clip, tmp_path):
+    import os
+    import shutil
+
+    source = tmp_path / "clip.mp4"
+    shutil.copy(clip, source)
+    os.link(source, tmp_path / "same-file.mp4")
+    before = source.read_bytes()
+    win = make_window()
+    open_paused_at_start(qtbot, win, source)
+    assert not win.start_recording(tmp_path / "same-file.mp4")  # a hard link to the source
+    assert not win.recording and "is the input file" in win.last_recording.error
+    assert source.read_bytes() == before

@@ -120,6 +120,17 @@ class GazeDataset:
     def subset(self, indices: Sequence[int]) -> "GazeDataset":
         return GazeDataset(kind=self.kind, images=tuple(self.images[i] for i in indices), source=self.source)
 
+    def check_images(self) -> None:
+        """Raise :class:`DatasetError` naming the annotation file and line of the first image that is missing."""
+        missing = [im for im in self.images if not im.path.is_file()]
+        if not missing:
+            return
+        first = missing[0]
+        more = f"; {len(missing) - 1} more of the {len(self.images)} images are missing too" if len(missing) > 1 else ""
+        what = "is a folder, not an image" if first.path.is_dir() else "not found"
+        raise DatasetError(f"{first.where or self.source}: image {first.path} {what}{more}; check the dataset "
+                           "folder (images are looked up relative to it)")
+
 
 # -- helpers ----------------------------------------------------------------------------------
 def load_rgb(path: Path) -> np.ndarray:

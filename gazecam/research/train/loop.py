@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -37,6 +35,7 @@ import torch.nn.functional as F
 
 from ...errors import GazecamError
 from ...models.gazelle import build_head_maps, head_map_bounds
+from ...weights import describe_load_error
 from .data import AugmentConfig, Batch, TrainSample, collate
 from .features import FeatureCache, backbone_fingerprint
 
@@ -114,15 +113,11 @@ def log_path_for(out: Path) -> Path:
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
+    from ...outputs import atomic_output
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:  # NAME.partial.pt, renamed into place when complete
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # key order of the official get_gazelle_state_dict() (module definition order of the official GazeLLE)
@@ -328,7 +323,7 @@ class Trainer:
         try:
             st = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001
-            raise GazecamError(f"cannot read the training state {path}: {type(e).__name__}: {e}") from e
+            raise GazecamError(f"cannot read the training state {path}: {describe_load_error(e)}") from e
         if not isinstance(st, dict) or st.get("version") != STATE_VERSION or "optimizer" not in st:
             raise GazecamError(f"{path} is not a gazecam training-state file (expected the "
                                "<checkpoint>.state.pt written next to the checkpoint, not the checkpoint itself)")

@@ -1,0 +1,192 @@
+"""gazecam.outputs: temporary file + rename, never removing what gazecam did not create, outputs vs inputs."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from gazecam.errors import InputError
+from gazecam.outputs import (Named, PendingOutput, atomic_output, check_output_path, check_outputs, is_special_file,
+                             partial_path)
+
+
+def char_device(folder: Path, name: str, major: int, minor: int) -> Path:
+    """A character device node like /dev/full (1, 7) or /dev/null (1, 3) in a temp folder (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node (mknod) needs root; the fifo tests cover non-regular outputs here")
+    path = folder / name
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    except PermissionError as e:  # e.g. a container without CAP_MKNOD
+        pytest.skip(f"mknod is not permitted here ({e})")
+    return path
+
+
+def test_partial_names():
+    assert partial_path("out.mp4") == Path("out.partial.mp4")
+    assert partial_path("a/b.records.jsonl", 3) == Path("a/b.records.partial-3.jsonl")
+    assert partial_path("noext") == Path("noext.partial")
+
+
+def test_commit_renames_and_discard_removes_only_the_temporary_file(tmp_path):
+    dest = tmp_path / "out.mp4"
+    dest.write_bytes(b"previous run")
+    pending = PendingOutput(dest)
+    assert pending.write_path == tmp_path / "out.partial.mp4" and pending.write_path.exists()
+    pending.write_path.write_bytes(b"new")
+    assert dest.read_bytes() == b"previous run"  # untouched while writing
+    pending.commit()
+    assert dest.read_bytes() == b"new" and not pending.write_path.exists()
+    pending.discard()  # after commit: nothing happens
+    assert dest.read_bytes() == b"new"
+
+    failed = PendingOutput(dest)
+    failed.write_path.write_bytes(b"half")
+    failed.discard()
+    assert dest.read_bytes() == b"new" and sorted(os.listdir(tmp_path)) == ["out.mp4"]
+
+
+def test_a_leftover_partial_file_is_never_reused_or_removed(tmp_path):
+    dest = tmp_path / "out.mp4"
+    leftover = partial_path(dest)
+    leftover.write_bytes(b"what a killed run left")
+    pending = PendingOutput(dest)
+    assert pending.write_path == tmp_path / "out.partial-2.mp4"
+    pending.discard()
+    assert leftover.read_bytes() == b"what a killed run left"
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "r.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+
+
+def test_atomic_output_keeps_the_destination_on_failure(tmp_path):
+    dest = tmp_path / "report.html"
+    dest.write_text("old report")
+    with pytest.raises(RuntimeError):
+        with atomic_output(dest) as tmp:
+            assert tmp.suffix == ".html"
+            tmp.write_text("half a report")
+            raise RuntimeError("boom")
+    assert dest.read_text() == "old report" and sorted(os.listdir(tmp_path)) == ["report.html"]
+    with atomic_output(dest) as tmp:
+        tmp.write_text("new report")
+    assert dest.read_text() == "new report"
+
+
+def test_a_symlink_to_a_file_stays_a_symlink(tmp_path):
+    real = tmp_path / "real.jsonl"
+    real.write_text("old")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    with atomic_output(link) as tmp:
+        assert tmp.parent == tmp_path and tmp.name == "real.partial.jsonl"
+        tmp.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_a_fifo_is_written_directly_and_never_removed(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert is_special_file(fifo)
+    check_output_path(fifo, parameter="video_path")  # returns at once: no reader is waiting on the fifo
+    pending = PendingOutput(fifo)
+    assert pending.direct and pending.write_path == fifo
+    pending.discard()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_device_node_is_never_removed(tmp_path):
+    full = char_device(tmp_path, "full", 1, 7)
+    for end in ("commit", "discard"):
+        pending = PendingOutput(full)
+        assert pending.direct and pending.write_path == full
+        getattr(pending, end)()
+        assert stat.S_ISCHR(os.stat(full).st_mode)
+    check_output_path(full, parameter="video_path")  # opened for appending only
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+
+
+def test_check_output_path(tmp_path):
+    with pytest.raises(InputError, match=r"video_path=.*folder .* does not exist"):
+        check_output_path(tmp_path / "missing" / "o.mp4", parameter="video_path")
+    with pytest.raises(InputError, match="is a directory"):
+        check_output_path(tmp_path, parameter="records_path")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is not a folder"):
+        check_output_path(blocker / "o.mp4", parameter="video_path")
+    keep = tmp_path / "keep.mp4"
+    keep.write_bytes(b"old")
+    check_output_path(keep, parameter="video_path")
+    check_output_path(tmp_path / "new.mp4", parameter="video_path")
+    assert keep.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["file", "keep.mp4"]
+
+
+def test_an_output_hard_linked_to_the_input_is_refused(tmp_path):
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"input")
+    link = tmp_path / "link.mp4"
+    os.link(video, link)
+    with pytest.raises(InputError, match=r"video_path='.*link.mp4' is the input file source=.* \(by a link\)"):
+        check_outputs([Named("video_path", link)], [Named("source", video)])
+    symlink = tmp_path / "sym.mp4"
+    symlink.symlink_to(video)
+    with pytest.raises(InputError, match="is the input file"):
+        check_outputs([Named("video_path", symlink)], [Named("source", video)])
+    with pytest.raises(InputError, match="is the input file"):  # a path that is not normalised
+        check_outputs([Named("video_path", tmp_path / "." / "in.mp4")], [Named("source", video)])
+    assert video.read_bytes() == b"input"
+
+
+def test_outputs_in_an_image_folder(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "img001.png").write_bytes(b"png")
+    elsewhere = tmp_path / "copy.png"
+    os.link(folder / "img001.png", elsewhere)
+    src = [Named("source", folder)]
+    with pytest.raises(InputError, match="is one of the images of the input folder"):
+        check_outputs([Named("video_path", folder / "img001.png")], src)
+    with pytest.raises(InputError, match="is one of the images of the input folder"):
+        check_outputs([Named("video_path", elsewhere)], src)  # a hard link to one of them
+    with pytest.raises(InputError, match="would be read as one of its images"):
+        check_outputs([Named("video_path", folder / "new.JPG")], src)
+    check_outputs([Named("video_path", folder / "annotated.mp4"), Named("records_path", folder / "r.jsonl")], src)
+
+
+def test_records_that_are_the_heads_file_and_outputs_that_are_one_file(tmp_path):
+    heads = tmp_path / "h.jsonl"
+    heads.write_text("{}\n")
+    with pytest.raises(InputError, match=r"records_path=.* is the input file heads_path="):
+        check_outputs([Named("records_path", heads)], [Named("heads_path", heads)])
+    with pytest.raises(InputError, match=r"video_path=.* and records_path=.* name the same file"):
+        check_outputs([Named("video_path", tmp_path / "o.mp4"), Named("records_path", tmp_path / "sub/../o.mp4")],
+                      [])
+
+
+def test_devices_are_not_compared(tmp_path):
+    null = char_device(tmp_path, "null", 1, 3)
+    check_outputs([Named("video_path", null), Named("records_path", null)], [Named("source", tmp_path)])
+
+
+def test_a_link_to_a_pipe_like_dev_stdout_is_never_removed(tmp_path):
+    """/dev/stdout is a symlink to /proc/self/fd/1; into a pipe it must be written directly, never unlinked
+    (the old sink removed /dev/stdout itself when a write failed)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to(fifo)
+    pending = PendingOutput(stdout)
+    assert pending.direct and pending.write_path == stdout
+    pending.discard()
+    assert stdout.is_symlink() and stat.S_ISFIFO(os.stat(stdout).st_mode)

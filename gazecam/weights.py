@@ -27,6 +27,53 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+class _Skipped:
+    """Stands in for an object of a training checkpoint that is not needed (numpy RNG state, paths, ...).
+
+    Mapped to such globals during ``weights_only`` loading, so they are never imported or called: the
+    placeholder takes any arguments and state and keeps none of it.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: object, **kwargs: object) -> "_Skipped":
+        return object.__new__(cls)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "<skipped>"
+
+
+# Globals that training checkpoints hold beside the weights (numpy RNG state and scalars, paths, parsed
+# arguments, timestamps): replaced by inert placeholders when found.  Any other refused global (builtins.exec,
+# os.system, ...) makes the whole file refused.
+_BENIGN_PREFIXES = ("numpy.", "pathlib.", "argparse.Namespace", "datetime.", "collections.")
+
+
+def _load_weights_only(torch, p: Path) -> tuple[object, list[str]]:  # type: ignore[no-untyped-def]
+    """``torch.load(weights_only=True)``; refused globals of the benign kinds above (e.g. numpy arrays in the
+    RNG state of a training checkpoint) become inert :class:`_Skipped` placeholders, never imported or called.
+
+    Returns the loaded object and the names of the globals that were replaced.
+    """
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True), []
+    except Exception as first:  # noqa: BLE001 - UnpicklingError, or RuntimeError for non-zip files
+        try:
+            unsafe = list(torch.serialization.get_unsafe_globals_in_checkpoint(str(p)))
+        except Exception:  # noqa: BLE001 - not a zip checkpoint, truncated, ...: report the first error
+            raise first from None
+        if not unsafe or not all(name.startswith(_BENIGN_PREFIXES) for name in unsafe):
+            raise
+        with torch.serialization.safe_globals([(_Skipped, name) for name in unsafe]):
+            return torch.load(p, map_location="cpu", weights_only=True), unsafe
+
+
 def describe_load_error(e: BaseException) -> str:
     """One line about why ``torch.load(..., weights_only=True)`` failed, without torch's advice.
 
@@ -58,54 +105,15 @@ def refers_to_code(e: BaseException) -> bool:
     return is_unpickling_error(e) and ("Unsupported global" in str(e) or "GLOBAL " in str(e))
 
 
-class _Skipped:
-    """Stands in for an object of a training checkpoint that is not needed (numpy RNG state, paths, ...).
-
-    Mapped to such globals during ``weights_only`` loading, so they are never imported or called: the
-    placeholder takes any arguments and state and keeps none of it.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, *args: object, **kwargs: object) -> "_Skipped":
-        return object.__new__(cls)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def __setstate__(self, state: object) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "<skipped>"
-
-
-def _load_weights_only(torch, p: Path) -> tuple[object, list[str]]:  # type: ignore[no-untyped-def]
-    """``torch.load(weights_only=True)``; globals it refuses (e.g. numpy arrays in the RNG state of a
-    training checkpoint) become inert :class:`_Skipped` placeholders instead of being allowed.
-
-    Returns the loaded object and the names of the globals that were replaced.
-    """
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True), []
-    except Exception as first:  # noqa: BLE001 - UnpicklingError, or RuntimeError for non-zip files
-        try:
-            unsafe = list(torch.serialization.get_unsafe_globals_in_checkpoint(str(p)))
-        except Exception:  # noqa: BLE001 - not a zip checkpoint, truncated, ...: report the first error
-            raise first from None
-        if not unsafe:
-            raise
-        with torch.serialization.safe_globals([(_Skipped, name) for name in unsafe]):
-            return torch.load(p, map_location="cpu", weights_only=True), unsafe
-
-
 def load_state_dict_file(path: str | Path, *, what: str = "weights") -> "dict[str, torch.Tensor]":
     """Load a plain ``{name: tensor}`` checkpoint without arbitrary unpickling.
 
     Accepts the official layouts: a bare state dict, or one nested under ``"model"``/``"state_dict"``,
     also beside other entries (training checkpoints: optimizer, scheduler, RNG state, arguments).
-    Those other entries are never needed; objects in them that ``weights_only`` loading refuses are
-    replaced by inert placeholders (nothing is imported or executed), never allowed.
+    Those other entries are never needed; the objects in them that ``weights_only`` loading refuses, when of
+    the kinds training checkpoints hold (numpy arrays and scalars, paths, parsed arguments), are replaced by
+    inert placeholders (nothing is imported or executed), never allowed; any other refused object (a pickle
+    that could run code) makes the file refused.
     """
     import torch  # lazily: the cache and zoo code needs no torch
 
@@ -124,13 +132,11 @@ def load_state_dict_file(path: str | Path, *, what: str = "weights") -> "dict[st
             if isinstance(obj.get(key), dict):
                 obj = obj[key]
                 break
-    if skipped and (isinstance(obj, _Skipped) or (isinstance(obj, dict)
-                                                  and any(isinstance(v, _Skipped) for v in obj.values()))):
-        raise WeightsError(f"cannot read {what} file {p}: its weights hold Python objects other than tensors "
-                           f"({', '.join(sorted(skipped)[:5])}: a pickle that could run code when loaded), so they "
-                           "were not loaded; delete it or replace it with the original file")
     if not isinstance(obj, dict) or not obj:
         raise WeightsError(f"{what} file {p} does not hold a state dict (got {type(obj).__name__})")
+    if skipped and any(isinstance(v, _Skipped) for v in obj.values()):
+        raise WeightsError(f"cannot read {what} file {p}: its weights include objects other than tensors "
+                           f"({', '.join(sorted(skipped)[:5])}); it is not a plain PyTorch state dict")
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{what} file {p} has non-tensor entries: {bad[:5]}")

@@ -204,9 +204,17 @@ def test_training_checkpoint_loads_safely(g3, meta, tmp_path):
 
     evil = tmp_path / "evil.pt"
     torch.save({"model": {**state, "inout_head.0.bias": Evil()}, "rng_state": np.random.get_state()}, evil)
-    with pytest.raises(WeightsError, match="cannot read"):
+    with pytest.raises(WeightsError, match="cannot read .*could run code"):
+        GazeModel.from_files(gaze_weights=evil)
+    # code beside the weights (not in "model") is not skipped either: the whole file is refused
+    torch.save({"model": state, "args": {"hook": Evil()}, "rng_state": np.random.get_state()}, evil)
+    with pytest.raises(WeightsError, match="cannot read .*could run code"):
         GazeModel.from_files(gaze_weights=evil)
     assert not (tmp_path / "pwned").exists()  # nothing was executed
+    # numpy arrays inside the weights: placeholders are never taken for tensors
+    torch.save({"model": {**state, "inout_head.0.bias": np.zeros(1)}}, evil)
+    with pytest.raises(WeightsError, match="objects other than tensors"):
+        GazeModel.from_files(gaze_weights=evil)
 
 
 def test_loading_errors_list_what_is_wrong(g3, meta, tmp_path):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
-from ..errors import GazecamError
+from ..errors import log_to, one_line
 from ..outputs import fsync_dir, partial_path
 from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
@@ -73,46 +73,25 @@ class TaskOutcome:
     warnings: tuple[str, ...] = ()
 
 
-def one_line(exc: BaseException) -> str:
-    """A one-line message for an exception: the user message of a GazecamError, else ``Type: message``."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, GazecamError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class _WarningCollector(logging.Handler):
-    """The distinct gazecam log warnings of one job (they travel back with its outcome)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if msg not in self.messages:
-            self.messages.append(msg)
-
-
 @contextmanager
 def _collect_warnings() -> Iterator[list[str]]:
     """gazecam log warnings and :class:`~gazecam.capture.CaptureWarning` warnings raised while a job runs (a worker
     runs one job at a time); other Python warnings are shown as usual."""
     from ..capture import CaptureWarning
 
-    logger = logging.getLogger("gazecam")
-    handler = _WarningCollector()
-    logger.addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CaptureWarning)
-            yield handler.messages
-    finally:
-        logger.removeHandler(handler)
+    messages: list[str] = []  # distinct, in order
+
+    def collect(record: logging.LogRecord) -> None:
+        if record.getMessage() not in messages:
+            messages.append(record.getMessage())
+
+    with log_to(collect, propagate=True), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaptureWarning)
+        yield messages
     for w in caught:
         if issubclass(w.category, CaptureWarning):
-            if str(w.message) not in handler.messages:
-                handler.messages.append(str(w.message))
+            if str(w.message) not in messages:
+                messages.append(str(w.message))
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, log_to
 from .common import add_model_arguments, flag_wording, load_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,28 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-class _TqdmLogHandler(logging.Handler):
+def _log_to_stderr():
     """gazecam log warnings as one line each, without breaking the progress bar."""
+    from tqdm import tqdm
 
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(f"gazecam process: {record.levelname.lower()}: {flag_wording(record.getMessage())}",
-                   file=sys.stderr)
-
-
-@contextmanager
-def _log_to_stderr() -> Iterator[None]:
-    logger = logging.getLogger("gazecam")
-    handler = _TqdmLogHandler(level=logging.WARNING)
-    logger.addHandler(handler)
-    propagate = logger.propagate
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+    return log_to(lambda r: tqdm.write(f"gazecam process: {r.levelname.lower()}: {flag_wording(r.getMessage())}",
+                                       file=sys.stderr))
 
 
 def _warn(msg: str) -> None:

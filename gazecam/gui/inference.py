@@ -8,8 +8,9 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from ..errors import one_line
 from .settings import GazeSettings, ModelChoice
-from .workers import JOIN_TIMEOUT_S, Engine, EngineBuilder, InferenceOutput, LatestSlot, TimedFrame, describe
+from .workers import JOIN_TIMEOUT_S, Engine, EngineBuilder, InferenceOutput, LatestSlot, TimedFrame
 
 __all__ = ["InferenceWorker"]
 
@@ -85,7 +86,7 @@ class InferenceWorker(QObject):
             try:
                 self.engine = self._builder.build(choice, self._gaze)
             except Exception as e:  # noqa: BLE001 - OfflineError, WeightsError, CUDA missing, ...
-                self.modelFailed.emit(describe(e))
+                self.modelFailed.emit(one_line(e))
             else:
                 self.modelLoaded.emit(self.engine.info)
             return
@@ -100,7 +101,7 @@ class InferenceWorker(QObject):
             try:
                 self._apply_pending()
             except Exception as e:  # noqa: BLE001
-                self.failed.emit(f"could not apply the settings: {describe(e)}")
+                self.failed.emit(f"could not apply the settings: {one_line(e)}")
             item = self.inbox.wait_take(0.2)
             if item is None or self.engine is None or self._stop.is_set():
                 continue
@@ -109,7 +110,7 @@ class InferenceWorker(QObject):
                 result = self.engine.process(item.frame)
             except Exception as e:  # noqa: BLE001 - report, count and keep serving frames
                 self.errors += 1
-                self.failed.emit(f"frame {item.frame.index}: {describe(e)}")
+                self.failed.emit(f"frame {item.frame.index}: {one_line(e)}")
                 if self.errors <= 3:
                     _log.exception("inference failed on frame %d", item.frame.index)
                 continue

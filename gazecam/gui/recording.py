@@ -21,9 +21,10 @@ from PyQt6.QtCore import QObject, QStandardPaths, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from ..capture import SourceInfo
-from ..errors import GazecamError
+from ..errors import GazecamError, InputError, one_line
+from ..outputs import Named, check_before_writing
 from ..types import Frame
-from .workers import JOIN_TIMEOUT_S, describe
+from .workers import JOIN_TIMEOUT_S
 
 __all__ = ["RecordingSummary", "RecorderWorker", "RecordingController", "SinkFactory", "default_sink_factory",
            "default_save_path"]
@@ -46,14 +47,11 @@ def default_sink_factory(path: Path, width: int, height: int, fps: float, audio_
 
 def _output_problem(path: Path, info: SourceInfo) -> str | None:
     """Why ``path`` cannot take a recording of ``info`` (unwritable, or one of the source's files), or None."""
-    from ..errors import InputError
     from ..jobs import source_path
-    from ..outputs import Named, check_output_path, check_outputs
 
     source = source_path(info)
     try:
-        check_output_path(path, parameter="recording")
-        check_outputs([Named("recording", path)], [Named("source", source)] if source is not None else [])
+        check_before_writing([Named("recording", path)], [Named("source", source)] if source is not None else [])
     except InputError as e:
         return str(e)
     return None
@@ -155,7 +153,7 @@ class RecorderWorker(QObject):
                                  self._audio_start_s)
             sink.__enter__()
         except Exception as e:  # noqa: BLE001
-            self._error = f"cannot record to {self.path}: {describe(e)}"
+            self._error = f"cannot record to {self.path}: {one_line(e)}"
             self._ready.set()
             return
         self.has_audio = bool(getattr(sink, "has_audio", False))
@@ -168,7 +166,7 @@ class RecorderWorker(QObject):
                 sink.write(image)
                 self.frames += 1
         except Exception as e:  # noqa: BLE001 - disk full, ...: stop recording, keep the app
-            self._error = f"recording to {self.path} stopped: {describe(e)}"
+            self._error = f"recording to {self.path} stopped: {one_line(e)}"
             self._closed = True
             self.failed.emit(self._error)
             while True:  # unblock a stop() waiting on the queue
@@ -180,7 +178,7 @@ class RecorderWorker(QObject):
             try:
                 sink.__exit__(None, None, None)
             except Exception as e:  # noqa: BLE001
-                self._error = self._error or f"could not finalise {self.path}: {describe(e)}"
+                self._error = self._error or f"could not finalise {self.path}: {one_line(e)}"
             self.summary = RecordingSummary(self.path, self.frames, self.dropped, self._error,
                                             letterboxed=int(getattr(sink, "frames_letterboxed", 0) or 0))
             self.finished.emit(self.summary)

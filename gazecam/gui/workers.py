@@ -23,7 +23,7 @@ from typing import Generic, Protocol, TypeVar
 from ..types import Frame, GazeResult
 from .settings import GazeSettings, ModelChoice
 
-__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Engine", "EngineBuilder", "describe",
+__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Engine", "EngineBuilder",
            "next_epoch", "JOIN_TIMEOUT_S"]
 
 T = TypeVar("T")
@@ -34,12 +34,6 @@ _EPOCHS = itertools.count()  # process-wide: results of an older source or seek 
 def next_epoch() -> int:
     """A new playback epoch (bumped on every seek / source change)."""
     return next(_EPOCHS)
-
-
-def describe(e: BaseException) -> str:
-    """An exception as one message for the window (its text, else its type)."""
-    msg = str(e).strip()
-    return msg if msg else type(e).__name__
 
 
 class LatestSlot(Generic[T]):

@@ -32,7 +32,7 @@ from pathlib import Path
 from .errors import InputError, SinkError
 
 __all__ = ["PendingOutput", "atomic_output", "begin_output", "partial_path", "fsync_dir", "check_before_writing",
-           "check_output_path", "check_outputs", "Named", "is_special_file", "is_disk_full", "IMAGE_SUFFIXES"]
+           "check_output_path", "check_outputs", "Inputs", "Named", "is_special_file", "is_disk_full", "IMAGE_SUFFIXES"]
 
 _MAX_PARTIAL_NAMES = 1000
 
@@ -256,49 +256,65 @@ def _identity(path: Path) -> tuple:
     return ("inode", st.st_dev, st.st_ino) if st is not None else ("path", _resolved(path))
 
 
-def check_outputs(outputs: Sequence[Named], inputs: Sequence[Named]) -> None:
+class Inputs:
+    """Inputs to check outputs against, each looked at once (a batch checks many outputs against them).
+
+    Files (a video, a heads file) and folders (a folder of images: its images, and any new image inside it).
+    """
+
+    def __init__(self, inputs: Sequence[Named]) -> None:
+        self._files: dict[tuple, tuple[int, Named]] = {}
+        self._folders: list[tuple[Named, set[tuple], tuple]] = []
+        for i, inp in enumerate(inputs):
+            if inp.path is None:
+                continue
+            if inp.path.is_dir():
+                self._folders.append((inp, {_identity(p) for p in _folder_images(inp.path)}, _identity(inp.path)))
+            else:
+                self._files.setdefault(_identity(inp.path), (i, inp))
+
+    def check(self, outputs: Sequence[Named]) -> None:
+        """:func:`check_outputs` against these inputs."""
+        outs = [(o, _identity(o.path)) for o in outputs if o.path is not None and not is_special_file(o.path)]
+        seen: dict[tuple, Named] = {}
+        for out, ident in outs:
+            if ident in seen:
+                raise InputError(f"{seen[ident].label} and {out.label} name the same file; give each output its "
+                                 "own path")
+            seen[ident] = out
+        hits = [(self._files[ident], out) for out, ident in outs if ident in self._files]
+        if hits:
+            (_, inp), out = min(hits, key=lambda hit: hit[0][0])  # the first input, as given
+            link = "" if _resolved(out.path) == _resolved(inp.path) else " (by a link)"
+            raise InputError(f"{out.label} is the input file {inp.label}{link}; it would be overwritten: "
+                             "choose another output path")
+        for inp, members, folder in self._folders:
+            for out, ident in outs:
+                if ident[0] == "inode" and ident in members:
+                    raise InputError(f"{out.label} is one of the images of the input folder {inp.label}; "
+                                     "choose an output path outside it")
+                if out.path.suffix.lower() in IMAGE_SUFFIXES and _identity(_target(out.path).parent) == folder:
+                    raise InputError(f"{out.label} is inside the input folder {inp.label} and would be read as "
+                                     "one of its images; choose an output path outside it")
+
+
+def check_outputs(outputs: Sequence[Named], inputs: Sequence[Named] | Inputs) -> None:
     """Fail (``InputError``) when an output would overwrite an input or another output.
 
     ``inputs`` may name files (a video, a heads file) and folders (a folder of images: an output that is one
     of its images, or that would be read as one, is refused).  Paths that do not exist yet compare by their
-    resolved paths; devices and fifos (``/dev/null``) are never inputs' files and are not compared.  Each
-    path is looked at once (many outputs against many inputs, as in a batch, stay cheap).
+    resolved paths; devices and fifos (``/dev/null``) are never inputs' files and are not compared.
     """
-    outs = [(o, _identity(o.path)) for o in outputs if o.path is not None and not is_special_file(o.path)]
-    seen: dict[tuple, Named] = {}
-    for out, ident in outs:
-        if ident in seen:
-            raise InputError(f"{seen[ident].label} and {out.label} name the same file; give each output its own path")
-        seen[ident] = out
-    for inp in inputs:
-        if inp.path is None:
-            continue
-        if not inp.path.is_dir():
-            ident = _identity(inp.path)
-            for out, out_ident in outs:
-                if out_ident == ident:
-                    link = "" if _resolved(out.path) == _resolved(inp.path) else " (by a link)"
-                    raise InputError(f"{out.label} is the input file {inp.label}{link}; it would be overwritten: "
-                                     "choose another output path")
-            continue
-        members = {_identity(p) for p in _folder_images(inp.path)}
-        folder = _identity(inp.path)
-        for out, out_ident in outs:
-            if out_ident[0] == "inode" and out_ident in members:
-                raise InputError(f"{out.label} is one of the images of the input folder {inp.label}; "
-                                 "choose an output path outside it")
-            if out.path.suffix.lower() in IMAGE_SUFFIXES and _identity(_target(out.path).parent) == folder:
-                raise InputError(f"{out.label} is inside the input folder {inp.label} and would be read as one "
-                                 "of its images; choose an output path outside it")
+    (inputs if isinstance(inputs, Inputs) else Inputs(inputs)).check(outputs)
 
 
-def check_before_writing(outputs: Sequence[Named], inputs: Sequence[Named] = ()) -> None:
+def check_before_writing(outputs: Sequence[Named], inputs: Sequence[Named] | Inputs = ()) -> None:
     """The one output check, before any work: each output can be written (:func:`check_output_path`) and
     none is an input or another output (:func:`check_outputs`); ``InputError`` naming the parameter if not.
 
     ``outputs`` / ``inputs``: :class:`Named` paths (``Named("video_path", Path("out.mp4"))``); an input may
-    be a folder of images.  Used by ``process`` (:func:`gazecam.jobs.check_job_outputs`), the GUI recorder,
-    ``report`` and ``batch``.
+    be a folder of images.  Many outputs against the same inputs (a batch): pass ``Inputs(inputs)``, built
+    once.  Used by ``process`` (:func:`gazecam.jobs.check_job_outputs`), the GUI recorder, ``report``, batch.
     """
     for out in outputs:
         check_output_path(out.path, parameter=out.parameter)

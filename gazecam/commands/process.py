@@ -92,18 +92,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-def _log_to_stderr():
-    """gazecam log warnings as one line each, without breaking the progress bar."""
+def _warn(msg: str, level: str = "warning") -> None:
+    """One line above the progress bar (gazecam log warnings too: :func:`gazecam.errors.log_to`)."""
     from tqdm import tqdm
 
-    return log_to(lambda r: tqdm.write(f"gazecam process: {r.levelname.lower()}: {flag_wording(r.getMessage())}",
-                                       file=sys.stderr))
-
-
-def _warn(msg: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(f"gazecam process: warning: {flag_wording(msg)}", file=sys.stderr)
+    tqdm.write(f"gazecam process: {level}: {flag_wording(msg)}", file=sys.stderr)
 
 
 # -- run -----------------------------------------------------------------------------------------------
@@ -114,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to write: give -o OUT.mp4 and/or --records OUT.jsonl")
     if args.heads and args.detector:
         raise InputError("give either --heads FILE (known boxes) or --detector, not both")
-    with _log_to_stderr(), warnings.catch_warnings(record=True) as caught:
+    to_bar = log_to(lambda r: _warn(r.getMessage(), r.levelname.lower()))  # log warnings above the bar
+    with to_bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CaptureWarning)
         code = _run(args)
     problems = [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]

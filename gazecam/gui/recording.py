@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from ..capture import SourceInfo
 from ..errors import GazecamError, InputError, one_line
+from ..jobs import source_path
 from ..outputs import Named, check_before_writing
 from ..types import Frame
 from .workers import JOIN_TIMEOUT_S
@@ -43,18 +44,6 @@ def default_sink_factory(path: Path, width: int, height: int, fps: float, audio_
 
     return ClipWriter(path, width=width, height=height, fps=fps, audio_from=audio_from,
                       audio_start_s=audio_start_s, fill_gaps=False)
-
-
-def _output_problem(path: Path, info: SourceInfo) -> str | None:
-    """Why ``path`` cannot take a recording of ``info`` (unwritable, or one of the source's files), or None."""
-    from ..jobs import source_path
-
-    source = source_path(info)
-    try:
-        check_before_writing([Named("recording", path)], [Named("source", source)] if source is not None else [])
-    except InputError as e:
-        return str(e)
-    return None
 
 
 def default_save_path(kind: str, suffix: str, *, stem: str = "gazecam") -> Path:
@@ -227,10 +216,12 @@ class RecordingController(QObject):
             path = self.ask_save("video", ".mp4", "Record annotated video", "MP4 video (*.mp4)")
             if path is None:
                 return False
-        problem = _output_problem(Path(path), info)
-        if problem is not None:  # e.g. recording over the file being played
-            self.problem.emit("Cannot record", problem)
-            self.last_recording = RecordingSummary(Path(path), 0, 0, problem)
+        source = source_path(info)
+        try:  # unwritable, or e.g. recording over the file being played
+            check_before_writing([Named("recording", Path(path))], [Named("source", source)] if source else [])
+        except InputError as e:
+            self.problem.emit("Cannot record", str(e))
+            self.last_recording = RecordingSummary(Path(path), 0, 0, str(e))
             return False
         audio = info.uri if info.has_audio and info.kind == "video" and not info.live else None
         rec = RecorderWorker(path=Path(path), width=frame.width, height=frame.height, fps=info.fps,

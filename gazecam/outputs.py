@@ -10,7 +10,7 @@
   written directly, never renamed over and never removed.  A symlink to a regular file is followed: the
   file it points to is replaced, the link stays.
 * :func:`atomic_output`: the same as a context manager for writers that take a path (exports, reports).
-* :func:`check_before_writing`: THE output check (process, batch, the GUI recorder, report): before any
+* :func:`check_before_writing`: the one output check (process, batch, the GUI recorder, report): before any
   work, fail when an output cannot be written (:func:`check_output_path`), is one of the inputs
   (:func:`check_outputs`; ``os.path.samefile``: hard links and symlinks too; resolved paths for files that
   do not exist yet), would land in an input folder as one of its images, or two outputs are one file.
@@ -74,7 +74,8 @@ class PendingOutput:
     folder; for a destination that is not a regular file (a device, a fifo) :attr:`write_path` is the
     destination itself and :attr:`direct` is True.  :meth:`commit` flushes the temporary file to disk and
     renames it over the destination; :meth:`discard` removes it (only it).  Both are idempotent; after one of
-    them the other does nothing.  OSError from the file system is raised as is (the caller words it).
+    them the other does nothing.  OSError from the file system (IsADirectoryError for a folder) is raised
+    as is (the caller words it, e.g. :func:`begin_output`).
     """
 
     def __init__(self, path: str | Path) -> None:

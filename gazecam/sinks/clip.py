@@ -1,6 +1,6 @@
 """Frame-to-clip bookkeeping: :class:`ClipWriter` turns a sequence of source frames into one H.264 clip.
 
-It wraps :class:`~gazecam.sinks.video.VideoSink` and owns the two policies every writer of gazecam's clips needs:
+It wraps :class:`~gazecam.sinks.VideoSink` and owns the two policies every writer of gazecam's clips needs:
 
 * **gaps**: a frame the reader skipped (undecodable) leaves a jump in the source frame indices; with
   ``fill_gaps`` the previous picture is repeated for every missing index, so the clip keeps the source's
@@ -18,6 +18,7 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+
 import numpy as np
 
 from ..imageio import letterbox

@@ -50,7 +50,6 @@ MP4_MUXER_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof+del
 KEYFRAME_INTERVAL_S = 2.0
 
 
-
 def fps_fraction(fps: float | Fraction) -> Fraction:
     """Exact frame rate for a time base: 29.97002997 -> 30000/1001, 25.0 -> 25."""
     if isinstance(fps, Fraction):

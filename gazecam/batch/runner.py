@@ -190,7 +190,16 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
                 error=outcome.error if outcome.status != "done" else None, input_size=size, input_mtime_ns=mtime,
                 model=identity.name, weights_sha256=dict(identity.weights_sha256), options=options,
                 node=outcome.node, worker=outcome.worker, warnings=list(outcome.warnings))
-            manifest.append(entry)
+            try:
+                manifest.append(entry)
+            except InputError:
+                if outcome.status == "done":  # unrecorded outputs of this run: removed, so the next run redoes it
+                    for p in (*task.outputs, *task.sidecars):
+                        try:
+                            p.unlink(missing_ok=True)
+                        except OSError:
+                            pass
+                raise
             if outcome.status == "done":
                 state.done.append(task.key)
                 state.frames += outcome.frames

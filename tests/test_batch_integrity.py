@@ -265,7 +265,8 @@ def test_disk_full_while_appending_the_manifest_is_one_line_and_the_next_run_rec
     assert "\n" not in str(e.value)
     monkeypatch.undo()
     assert (out / MANIFEST_NAME).read_bytes() == b""  # no torn line left behind
-    s = batch([src], out)  # the next run redoes it (its outputs were not recorded, so they were removed)
+    assert (out / ".a.gazecam-tmp.commit").exists()  # the outputs are known as this batch's
+    s = batch([src], out)  # the next run redoes it
     assert s.ok and names(s.done) == ["a.mp4"] and not s.failed
 
 
@@ -360,3 +361,30 @@ def test_ray_init_does_not_take_the_sigterm_handler(tmp_path: Path, monkeypatch:
         finally:
             executor.close()
     assert not state["up"]
+
+
+def test_crash_after_the_renames_before_any_byte_of_the_line_is_redone(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker renamed the outputs into place, then the driver died before writing the line (SIGKILL,
+    power loss): the commit marker it leaves makes the next run redo the input instead of failing on it."""
+    import gazecam.batch.manifest as manifest_module
+
+    src = tmp_path / "in"
+    clip(src / "a.mp4")
+    out = tmp_path / "out"
+
+    class Killed(BaseException):
+        pass
+
+    def die(self, entry):
+        raise Killed
+
+    monkeypatch.setattr(manifest_module.Manifest, "append", die)
+    with pytest.raises(Killed):
+        batch([src], out)
+    monkeypatch.undo()
+    assert (out / "a.mp4").is_file() and (out / MANIFEST_NAME).read_bytes() == b""
+    s = batch([src], out)
+    assert s.ok and names(s.done) == ["a.mp4"] and not s.failed
+    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "a.jsonl.meta.json", "a.mp4", MANIFEST_NAME]
+    assert names(batch([src], out).skipped) == ["a.mp4"]

@@ -136,6 +136,8 @@ def _skip_reason(last: ManifestEntry | None, task: BatchTask, sig: tuple[int, in
         return "other outputs"
     if not all(p.is_file() for p in task.outputs):
         return "outputs missing"
+    if task.marker.exists():
+        return "outputs replaced by a run that did not record them"
     return None
 
 
@@ -169,7 +171,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
         tasks = plan_tasks(inputs, outdir=outdir, video=video, records_format=records_format)
         ours = manifest.recorded_outputs()
         redo = manifest.redo_inputs()  # named by an ignored line: the outputs planned for them are ours too
-        ours |= {_real(p) for t in tasks if t.key in redo for p in (*t.outputs, *t.sidecars)}
+        ours |= {_real(p) for t in tasks if t.key in redo or t.marker.exists() for p in (*t.outputs, *t.sidecars)}
         planned = {_real(p) for t in tasks for p in t.outputs}
         excluded = tuple(t.key for t in tasks if _real(t.key) in ours or _real(t.key) in planned)
         tasks = [t for t in tasks if t.key not in excluded]
@@ -190,16 +192,12 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
                 error=outcome.error if outcome.status != "done" else None, input_size=size, input_mtime_ns=mtime,
                 model=identity.name, weights_sha256=dict(identity.weights_sha256), options=options,
                 node=outcome.node, worker=outcome.worker, warnings=list(outcome.warnings))
-            try:
-                manifest.append(entry)
-            except InputError:
-                if outcome.status == "done":  # unrecorded outputs of this run: removed, so the next run redoes it
-                    for p in (*task.outputs, *task.sidecars):
-                        try:
-                            p.unlink(missing_ok=True)
-                        except OSError:
-                            pass
-                raise
+            manifest.append(entry)  # InputError (disk full): the commit marker stays, the next run redoes it
+            if outcome.status == "done":
+                try:
+                    task.marker.unlink(missing_ok=True)  # the line names the outputs now
+                except OSError:
+                    pass
             if outcome.status == "done":
                 state.done.append(task.key)
                 state.frames += outcome.frames

@@ -198,7 +198,6 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
                     task.marker.unlink(missing_ok=True)  # the line names the outputs now
                 except OSError:
                     pass
-            if outcome.status == "done":
                 state.done.append(task.key)
                 state.frames += outcome.frames
             else:

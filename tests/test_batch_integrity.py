@@ -147,13 +147,15 @@ def test_symlink_and_hard_link_to_one_file_are_one_input(tmp_path: Path) -> None
 
 
 # -- case 4 and 5: foreign and torn manifest lines ----------------------------------------------------------
-@pytest.mark.parametrize("foreign", ["[]", "1", "null", '"text"', '{"input": "/x"}'])
+@pytest.mark.parametrize("foreign", ["[]", "1", "null", '"text"', '{"input": "/x"}', "WRONG_TYPES"])
 def test_foreign_manifest_line_is_reported_with_its_number(tmp_path: Path, foreign: str) -> None:
     src = tmp_path / "in"
     clip(src / "a.mp4")
     out = tmp_path / "out"
     assert batch([src], out).ok
     manifest = out / MANIFEST_NAME
+    if foreign == "WRONG_TYPES":  # a whole entry whose paths and counts are not what they must be
+        foreign = json.dumps({**lines(manifest)[0], "video": 5, "frames": "many", "input": "/x"})
     manifest.write_text(manifest.read_text() + foreign + "\n")
     messages: list[str] = []
 

@@ -80,6 +80,16 @@ class ManifestEntry:
             raise ValueError(f"ManifestEntry.status must be 'done' or 'failed', got {self.status!r}")
         if (self.status == "failed") != (self.error is not None):
             raise ValueError("ManifestEntry: a failed entry has an error message, a done one has none")
+        if not (isinstance(self.input, str) and self.input):
+            raise TypeError(f"ManifestEntry.input must be a path, got {self.input!r}")
+        for name in ("video", "records", "error", "model"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise TypeError(f"ManifestEntry.{name} must be a string or null, got {getattr(self, name)!r}")
+        for name in ("input_size", "input_mtime_ns", "frames", "people_frames"):
+            if not isinstance(getattr(self, name), (int, type(None))) or isinstance(getattr(self, name), bool):
+                raise TypeError(f"ManifestEntry.{name} must be a whole number, got {getattr(self, name)!r}")
+        if not isinstance(self.weights_sha256, dict) or not isinstance(self.options, dict):
+            raise TypeError("ManifestEntry.weights_sha256 and .options must be JSON objects")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, allow_nan=False, separators=(",", ":"))

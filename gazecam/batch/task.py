@@ -117,6 +117,17 @@ def _discard(paths: list[Path]) -> None:
             pass
 
 
+def _write_marker(marker: Path, finals: list[Path]) -> None:
+    """The commit marker (the outputs' names, one per line), on disk before any rename."""
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        os.write(fd, "".join(f"{f.name}\n" for f in finals).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(marker.parent)
+
+
 def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame: Callable[[], None],
              node: str | None = None, worker: str | None = None, shared_storage_hint: bool = False) -> TaskOutcome:
     """Run ``job`` on ``task`` with temporary outputs; rename them into place when the clip is complete.
@@ -190,12 +201,13 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
             if not tmp.exists():
                 raise FileNotFoundError(f"the job wrote no {tmp.name}")
             _fsync(tmp)
+        _write_marker(task.marker, finals)  # from here a crash leaves outputs the next run knows as its own
         for tmp, final in reversed(pairs):  # sidecar, records, video: the video last
             os.replace(tmp, final)
             renamed.append(final)
         for folder in {f.parent for f in finals}:
             fsync_dir(folder)
     except OSError as e:
-        _discard(temps + renamed)  # all or nothing: a lone video without its records is not a result
+        _discard(temps + renamed + [task.marker])  # all or nothing: a lone video without its records is not a result
         return outcome("failed", error=f"cannot finish the outputs{where}: {e.strerror or e}{shared}")
     return outcome("done", frames=result.frames, people_frames=result.people_frames, warnings=result.warnings)

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .types import GazeResult
 
-__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "AOI_SUFFIX"]
+__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "label_result", "AOI_SUFFIX"]
 
 AOI_SUFFIX = ".json"
 _GEOMETRY_KEYS = ("xyxy_norm", "polygon_norm", "xyxy", "polygon")
@@ -354,3 +355,16 @@ def save_aois(aois: AOISet | Iterable[AOI], path: str | Path) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return Path(path)
+
+
+def label_result(aois: AOISet | None, result: GazeResult) -> GazeResult:
+    """``result`` with :attr:`GazeResult.aoi` set from its gaze points (unchanged when ``aois`` is None).
+
+    Pixel AOIs are normalised with the frame's size (cache :meth:`AOISet.normalised` for many frames).
+    """
+    if aois is None:
+        return result
+    if aois.has_pixels:
+        aois = aois.normalised((result.frame.width, result.frame.height))
+    names = tuple(aois.label(result.points_norm, result.frame.timestamp_s, result.in_frame)) if len(result) else ()
+    return replace(result, aoi=names)

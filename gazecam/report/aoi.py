@@ -126,8 +126,9 @@ def aoi_timeline_png(result: AOIAnalysis) -> bytes:
     from matplotlib.patches import Patch
 
     people = [p.track_id for p in result.people]
-    fig = _figure(9.5, 0.9 + 0.42 * max(1, len(people)))
-    ax = fig.add_axes((0.09, 0.3 if len(people) < 3 else 0.2, 0.89, 0.6 if len(people) < 3 else 0.72))
+    height = 1.3 + 0.42 * max(1, len(people))
+    fig = _figure(9.5, height)
+    ax = fig.add_axes((0.07, 0.55 / height, 0.91, 1 - 1.05 / height))
     dt = result.frame_duration_s
     for row, tid in enumerate(people):
         line = result.timelines[tid]
@@ -150,8 +151,8 @@ def aoi_timeline_png(result: AOIAnalysis) -> bytes:
         ax.set_xlim(result.times_s[0], result.times_s[-1] + dt)
     ax.set_xlabel("time (s)")
     ax.legend(handles=[Patch(color=aoi_color(i), label=n) for i, n in enumerate(result.names)],
-              loc="upper center", bbox_to_anchor=(0.5, -0.45 if len(people) < 3 else -0.25),
-              ncol=min(6, len(result.names)), frameon=False, fontsize=8)
+              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(6, len(result.names)), frameon=False,
+              fontsize=8)
     return _png(fig)
 
 

@@ -26,7 +26,7 @@ from .aoi import AOISet
 from .analysis import AnalysisParams, group_frames, merge_runs
 from .records.format import GazeRecord
 
-__all__ = ["Glance", "AOIPersonStats", "AOIAnalysis", "label_records", "aoi_names", "analyze_aois"]
+__all__ = ["Glance", "AOIPersonStats", "AOIAnalysis", "AOITotals", "label_records", "aoi_names", "analyze_aois"]
 
 
 def label_records(records: Sequence[GazeRecord], aois: AOISet,
@@ -148,3 +148,25 @@ def analyze_aois(records: Iterable[GazeRecord], *, names: Sequence[str], frame_d
         stats.append(AOIPersonStats(track_id=t, dwell_s=dwell, glances=count, first_s=first, mean_glance_s=mean))
     return AOIAnalysis(names=tuple(names), frame_duration_s=dt, start_s=start, times_s=times, people=tuple(stats),
                        glances=tuple(sorted(glances, key=lambda g: (g.start_s, g.track_id, g.aoi))), timelines=lines)
+
+
+class AOITotals:
+    """Per-person seconds in each AOI, accumulated one frame at a time (the GUI's people panel).
+
+    ``add(records_of_one_frame, dt_s)``: each record with an ``aoi`` counts ``dt_s`` for that person and AOI,
+    as :class:`gazecam.analysis.GazeTotals` counts looking-at seconds.
+    """
+
+    def __init__(self) -> None:
+        self._s: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+
+    def add(self, records: Sequence[GazeRecord], dt_s: float) -> None:
+        if not (np.isfinite(dt_s) and dt_s >= 0):
+            raise ValueError(f"AOITotals.add: dt_s must be a finite number >= 0, got {dt_s}")
+        for r in records:
+            if r.track_id is not None and r.aoi is not None:
+                self._s[r.track_id][r.aoi] += dt_s
+
+    def person(self, track_id: int) -> dict[str, float]:
+        """{AOI name: seconds} of one person, largest first."""
+        return dict(sorted(self._s.get(track_id, {}).items(), key=lambda kv: -kv[1]))

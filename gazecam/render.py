@@ -297,7 +297,7 @@ class AOIAnnotator:
     """Areas of interest: outline and name; lit (tinted, thicker, "<- #id" on the label) while someone looks inside.
 
     Only AOIs valid at the frame's time are drawn (all of them when there is no result yet).  Which AOI a
-    person looks at is ``result.aoi`` (set by :func:`gazecam.aoi.label_result`).
+    person looks at is ``result.aoi`` (set by :func:`gazecam.aoi.label_result`), else found here.
     """
 
     def __init__(self, aois: AOISet | None = None, *, fill_opacity: float = 0.28) -> None:
@@ -311,8 +311,11 @@ class AOIAnnotator:
         aois = self.aois.normalised((w, h))
         s = _Scale.of(image)
         lookers: dict[str, list[int]] = {}
-        if result is not None and result.aoi is not None:
-            for tid, name in zip(result.heads.track_ids.tolist(), result.aoi):
+        names = result.aoi if result is not None else None
+        if result is not None and names is None and len(result):  # not labelled yet (the GUI): label here
+            names = aois.label(result.points_norm, result.frame.timestamp_s, result.in_frame)
+        if result is not None and names is not None:
+            for tid, name in zip(result.heads.track_ids.tolist(), names):
                 if name is not None:
                     lookers.setdefault(name, []).append(int(tid))
         polys = []

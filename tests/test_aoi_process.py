@@ -77,3 +77,20 @@ def test_renderer_without_aois_draws_what_it_drew_before():
     with_aois = GazeRenderer(heatmaps=False, aois=AOIS).render(label_result(AOIS, res))
     off = GazeRenderer(heatmaps=False, aois=AOIS, show_aois=False).render(label_result(AOIS, res))
     assert (plain == off).all() and not (plain == with_aois).all()
+
+
+@pytest.mark.parametrize("command", ["process", "batch", "live"])
+def test_bad_aoi_file_is_one_line_before_any_work(tmp_path, capsys, command):
+    from gazecam.cli import main
+
+    video = make_video(tmp_path / "in.mp4", n=2)
+    bad = tmp_path / "aois.json"
+    bad.write_text('{"aois": [{"name": "door", "polygon_norm": [[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]]}]}')
+    argv = {"process": ["process", str(video), "-o", str(tmp_path / "o.mp4"), "--records", str(tmp_path / "o.jsonl")],
+            "batch": ["batch", str(video), "-o", str(tmp_path / "out")],
+            "live": ["live", str(video)]}[command]
+    code = main([*argv, "--aoi", str(bad)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1
+    assert f"{bad}: aois[0] 'door': 'polygon_norm' intersects itself" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aois.json", "in.mp4"]

@@ -154,7 +154,8 @@ class AOIEditor(QObject):
         return aois.aois[k].name if k >= 0 else None
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if obj is not self.view or not self.editing:
+        view = getattr(self, "view", None)  # None while Qt tears the window down
+        if view is None or obj is not view or not getattr(self, "editing", False):
             return False
         kind = event.type()
         if kind == QEvent.Type.MouseButtonDblClick and event.button() == Qt.MouseButton.LeftButton:

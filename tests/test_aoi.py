@@ -99,3 +99,33 @@ def test_save_refuses_invalid_and_writes_nothing(tmp_path):
 
 def test_parse_accepts_empty_list():
     assert len(parse_aois({"aois": []})) == 0
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_aoi_field_round_trips_through_records(tmp_path, suffix):
+    from gazecam.aoi import label_result
+    from gazecam.records import read_records, records_from_result
+    from gazecam.sinks import RecordsSink
+    from gazecam.types import Frame, GazeResult, HeadBoxes
+
+    aois = parse_aois({"aois": [{"name": "shelf, top", "xyxy_norm": [0.0, 0.0, 0.5, 0.5]},
+                                {"name": "7", "xyxy_norm": [0.5, 0.5, 1.0, 1.0]}]})
+    frame = Frame(image=np.zeros((100, 200, 3), np.uint8), index=0, timestamp_s=0.0)
+    heads = HeadBoxes(xyxy=np.array([[0, 0, 10, 10]] * 3, np.float32), image_size=(100, 200),
+                      track_ids=np.array([1, 2, 3]))
+    result = label_result(aois, GazeResult(
+        frame=frame, heads=heads, heatmaps=np.zeros((3, 64, 64), np.float32),
+        points_norm=np.array([[0.2, 0.2], [0.7, 0.7], [0.2, 0.8]], np.float32), inout=None,
+        in_frame=np.array([True, True, True]), looking_at=np.array([-1, -1, -1]), mutual=np.array([False] * 3)))
+    assert result.aoi == ("shelf, top", "7", None)
+    with RecordsSink(tmp_path / f"r{suffix}") as sink:
+        sink.write(result)
+    back = read_records(tmp_path / f"r{suffix}")
+    assert [r.aoi for r in back] == ["shelf, top", "7", None] == [r.aoi for r in records_from_result(result)]
+
+
+def test_aoi_set_pickles_for_worker_processes():
+    import pickle
+
+    aois = parse_aois({"aois": [{"name": "a", "polygon_norm": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.4]], "end_s": 2}]})
+    assert pickle.loads(pickle.dumps(aois)) == aois

@@ -133,16 +133,20 @@ class AOIEditor(QObject):
             self.changed.emit()
 
     # ------------------------------------------------------------------ mouse
-    def to_norm(self, pos: QPointF) -> tuple[float, float] | None:
-        """Widget position -> normalised frame position (None outside the picture), as VideoView paints it."""
+    def _frame_xy(self, pos: QPointF) -> tuple[float, float] | None:
+        """Widget position -> normalised frame position (may lie outside [0, 1]), as VideoView paints it."""
         image = self.view.image()
         if image is None or image.isNull():
             return None
         iw, ih = image.width(), image.height()
         scale = min(self.view.width() / iw, self.view.height() / ih)
         ox, oy = (self.view.width() - iw * scale) / 2, (self.view.height() - ih * scale) / 2
-        x, y = (pos.x() - ox) / (iw * scale), (pos.y() - oy) / (ih * scale)
-        return (x, y) if 0 <= x <= 1 and 0 <= y <= 1 else None
+        return (pos.x() - ox) / (iw * scale), (pos.y() - oy) / (ih * scale)
+
+    def to_norm(self, pos: QPointF) -> tuple[float, float] | None:
+        """Widget position -> normalised frame position; None outside the picture."""
+        p = self._frame_xy(pos)
+        return p if p is not None and 0 <= p[0] <= 1 and 0 <= p[1] <= 1 else None
 
     def hit(self, point: tuple[float, float]) -> str | None:
         """The smallest AOI under a normalised point."""
@@ -211,11 +215,8 @@ class AOIEditor(QObject):
         return False
 
     def _clamped(self, pos: QPointF) -> tuple[float, float]:
-        image = self.view.image()
-        iw, ih = image.width(), image.height()
-        scale = min(self.view.width() / iw, self.view.height() / ih)
-        ox, oy = (self.view.width() - iw * scale) / 2, (self.view.height() - ih * scale) / 2
-        return (float(np.clip((pos.x() - ox) / (iw * scale), 0, 1)), float(np.clip((pos.y() - oy) / (ih * scale), 0, 1)))
+        p = self._frame_xy(pos) or (0.0, 0.0)
+        return float(np.clip(p[0], 0, 1)), float(np.clip(p[1], 0, 1))
 
     # ------------------------------------------------------------------ names
     def _default_name(self) -> str:

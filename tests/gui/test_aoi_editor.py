@@ -82,7 +82,8 @@ def test_aoi_looked_at_is_lit_and_counted(qtbot, make_window, clip, tmp_path):
     from gazecam.aoi import parse_aois
 
     aois = parse_aois({"aois": [{"name": "screen", "xyxy_norm": [0.1, 0.4, 0.45, 0.7]},
-                                {"name": "door", "polygon_norm": [[0.55, 0.55], [0.9, 0.55], [0.85, 0.95], [0.6, 0.95]]}]})
+                                {"name": "door",
+                                 "polygon_norm": [[0.55, 0.55], [0.9, 0.55], [0.85, 0.95], [0.6, 0.95]]}]})
     win = make_window(source=SourceSpec("file", str(clip)), aois=aois, aoi_path=tmp_path / "aois.json")
     qtbot.waitUntil(lambda: win.source_info is not None, timeout=WAIT_MS)
     wait_result(qtbot, win)

@@ -9,7 +9,8 @@ What is coded, per video (seconds on the records' clock: from the video's start)
 * **mutual gaze** and **joint attention**: the report's episodes (:mod:`gazecam.analysis`).  In ELAN a tier
   holds no overlapping annotations, so each of these tiers is cut into pieces during which the same set of
   episodes is going on (value: ``#1 #2``, or ``#1 #2; #3 #4`` while two pairs overlap); the events file keeps
-  one row per episode.
+  one row per episode.  A joint-attention target is ``#5`` (a person), ``AOI:name`` (the shared point lies in
+  an AOI) or ``point``.
 
 Values of each ELAN tier come from a controlled vocabulary.  :func:`write_elan` uses pympi-ling; both
 writers go through :func:`gazecam.outputs.atomic_output`.  No CLI here, no torch.
@@ -23,8 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .analysis import Episode, GazeAnalysis, group_frames
 from .records.format import GazeRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .aoi import AOISet
 
 __all__ = ["SCENE", "OUT_OF_FRAME", "AOI_PREFIX", "MUTUAL_TIER", "JOINT_TIER", "EVENT_COLUMNS", "person_label",
            "looks_at_tier", "record_target", "TargetRun", "Segment", "Coding", "target_runs", "exclusive_segments",
@@ -132,9 +138,14 @@ def _group_value(e: Episode) -> str:
     return " ".join(person_label(t) for t in e.track_ids)
 
 
-def _joint_target(e: Episode) -> str:
+def _joint_target(e: Episode, aois: "AOISet | None" = None) -> str:
+    """``#5`` for a person; for a point, ``AOI:name`` when it lies in an AOI at the episode's start, else ``point``."""
     if e.target is not None and e.target.kind == "person" and e.target.track_id is not None:
         return person_label(e.target.track_id)
+    if aois is not None and len(aois) and e.target is not None and e.target.xy_norm is not None:
+        name = aois.label([e.target.xy_norm], e.start_s)[0]
+        if name is not None:
+            return AOI_PREFIX + name
     return "point"
 
 
@@ -148,6 +159,10 @@ class Coding:
     joint_attention: tuple[Episode, ...]
     targets: tuple[str, ...]  # the looks-at vocabulary: people, AOIs, scene, out of frame
     frame_duration_s: float
+    joint_targets: tuple[str, ...] = ()  # per joint-attention episode: #id, AOI:name or point (same order)
+
+    def joint_target(self, i: int) -> str:
+        return self.joint_targets[i] if i < len(self.joint_targets) else _joint_target(self.joint_attention[i])
 
     @property
     def mutual_segments(self) -> tuple[Segment, ...]:
@@ -155,13 +170,17 @@ class Coding:
 
     @property
     def joint_segments(self) -> tuple[Segment, ...]:
-        return exclusive_segments([(e.start_s, e.end_s, f"{_group_value(e)} -> {_joint_target(e)}")
-                                   for e in self.joint_attention])
+        return exclusive_segments([(e.start_s, e.end_s, f"{_group_value(e)} -> {self.joint_target(i)}")
+                                   for i, e in enumerate(self.joint_attention)])
 
 
 def coding_from(records: Sequence[GazeRecord], analysis: GazeAnalysis, *,
-                aoi_names: Sequence[str] = ()) -> Coding:
-    """The coding of one video from its records (with ``aoi`` labels) and their :func:`~gazecam.analysis.analyze`."""
+                aoi_names: Sequence[str] = (), aois: "AOISet | None" = None) -> Coding:
+    """The coding of one video from its records (with ``aoi`` labels) and their :func:`~gazecam.analysis.analyze`.
+
+    ``aoi_names``: AOIs for the vocabulary even if no one looked inside; ``aois`` (normalised): names the AOI
+    a joint-attention point lies in.
+    """
     people = tuple(p.track_id for p in analysis.people)
     runs = target_runs(records, frame_duration_s=analysis.frame_duration_s)
     seen_aois = [r.target[len(AOI_PREFIX):] for r in runs if r.target.startswith(AOI_PREFIX)]
@@ -169,7 +188,8 @@ def coding_from(records: Sequence[GazeRecord], analysis: GazeAnalysis, *,
     looked_at = sorted({int(r.target[1:]) for r in runs if r.target.startswith("#")} | set(people))
     targets = (*(person_label(t) for t in looked_at), *(AOI_PREFIX + n for n in names), SCENE, OUT_OF_FRAME)
     return Coding(people=people, runs=runs, mutual_gaze=analysis.mutual_gaze, joint_attention=analysis.joint_attention,
-                  targets=targets, frame_duration_s=analysis.frame_duration_s)
+                  targets=targets, frame_duration_s=analysis.frame_duration_s,
+                  joint_targets=tuple(_joint_target(e, aois) for e in analysis.joint_attention))
 
 
 # --------------------------------------------------------------------------- ELAN
@@ -244,8 +264,8 @@ def events_text(coding: Coding) -> str:
         rows.append((r.start_s, r.end_s - r.start_s, "looks_at", person_label(r.track_id), r.target))
     for e in coding.mutual_gaze:
         rows.append((e.start_s, e.duration_s, "mutual_gaze", _group_value(e), "n/a"))
-    for e in coding.joint_attention:
-        rows.append((e.start_s, e.duration_s, "joint_attention", _group_value(e), _joint_target(e)))
+    for i, e in enumerate(coding.joint_attention):
+        rows.append((e.start_s, e.duration_s, "joint_attention", _group_value(e), coding.joint_target(i)))
     rows.sort(key=lambda x: (round(x[0], 6), ("looks_at", "mutual_gaze", "joint_attention").index(x[2]), x[3]))
     buf = io.StringIO()
     w = csv.writer(buf, delimiter="\t", lineterminator="\n")

@@ -133,7 +133,7 @@ EXPECTED_TIERS = {
     "#2 looks at": [(300, 1000, "#1"), (1000, 1500, "AOI:door"), (1500, 2000, "AOI:screen"),
                     (2300, 3000, "AOI:screen")],
     "mutual gaze": [(300, 500, "#1 #2")],
-    "joint attention": [(1700, 2000, "#1 #2 -> point")],
+    "joint attention": [(1700, 2000, "#1 #2 -> AOI:screen")],  # the shared point lies in the screen
 }
 
 
@@ -158,7 +158,7 @@ def test_elan_export_reads_back_with_pympi_and_plain_xml(scene, tmp_path, capsys
     types = {lt.get("LINGUISTIC_TYPE_ID"): lt.get("CONTROLLED_VOCABULARY_REF") for lt in root.iter("LINGUISTIC_TYPE")}
     vocab = {cv.get("CV_ID"): [v.text for v in cv.iter("CVE_VALUE")] for cv in root.iter("CONTROLLED_VOCABULARY")}
     assert vocab["gazecam-looks-at"] == ["#1", "#2", "AOI:screen", "AOI:door", "scene", "out of frame"]
-    assert vocab["gazecam-mutual-gaze"] == ["#1 #2"] and vocab["gazecam-joint-attention"] == ["#1 #2 -> point"]
+    assert vocab["gazecam-mutual-gaze"] == ["#1 #2"] and vocab["gazecam-joint-attention"] == ["#1 #2 -> AOI:screen"]
     for tier in root.iter("TIER"):
         got = sorted((slots[a.get("TIME_SLOT_REF1")], slots[a.get("TIME_SLOT_REF2")],
                       a.find("ANNOTATION_VALUE").text) for a in tier.iter("ALIGNABLE_ANNOTATION"))
@@ -186,7 +186,7 @@ def test_events_tsv_reads_back(scene, tmp_path, capsys):
     assert [(r["onset"], r["duration"], r["person"], r["target"]) for r in rows if r["trial_type"] == "mutual_gaze"] \
         == [("0.300", "0.200", "#1 #2", "n/a")]
     assert [(r["onset"], r["duration"], r["person"], r["target"]) for r in rows
-            if r["trial_type"] == "joint_attention"] == [("1.700", "0.300", "#1 #2", "point")]
+            if r["trial_type"] == "joint_attention"] == [("1.700", "0.300", "#1 #2", "AOI:screen")]
 
 
 @pytest.mark.parametrize("doc, match", [
@@ -232,3 +232,15 @@ def test_records_labelled_by_process_are_used_without_aoi_file(tmp_path, capsys)
     a = report.sections[0].aoi
     assert a is not None and a.names == ("screen",) and report.sections[0].aois is None
     assert {p.track_id: p.dwell_s["screen"] for p in a.people} == pytest.approx({1: 1.3, 2: 1.2})
+
+
+def test_aoi_names_with_dollars_and_accents_draw(scene, tmp_path, capsys):
+    """matplotlib would read "$...$" as maths; names are drawn as written."""
+    rec, _ = scene
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"aois": [{"name": "$5 shelf $", "xyxy_norm": [0.15, 0.45, 0.45, 0.75]},
+                                        {"name": "caf\u00e9 <door>", "xyxy_norm": [0.6, 0.45, 0.9, 0.75]}]}))
+    code, err = _run(capsys, rec, "--aoi", odd, "-o", tmp_path / "r.html")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert "$5 shelf $" in html and "caf\u00e9 &lt;door&gt;" in html

@@ -112,6 +112,7 @@ def aoi_picture_png(result: AOIAnalysis, aois: AOISet, *, background: np.ndarray
             when = f"\n({aoi.start_s or 0:g} s to {'end' if aoi.end_s is None else f'{aoi.end_s:g} s'})"
         x0, y0, _, _ = aoi.xyxy
         ax.text(x0 + 0.005, y0 + 0.01, f"{aoi.name}{when}\n{dwell}", color="white", fontsize=8, va="top", ha="left",
+                parse_math=False,
                 bbox={"facecolor": color, "alpha": 0.85, "edgecolor": "none", "boxstyle": "round,pad=0.25"})
     ax.set_xlim(0, 1)
     ax.set_ylim(1, 0)
@@ -150,7 +151,7 @@ def aoi_timeline_png(result: AOIAnalysis) -> bytes:
     if len(result.times_s):
         ax.set_xlim(result.times_s[0], result.times_s[-1] + dt)
     ax.set_xlabel("time (s)")
-    ax.legend(handles=[Patch(color=aoi_color(i), label=n) for i, n in enumerate(result.names)],
+    ax.legend(handles=[Patch(color=aoi_color(i), label=n.replace("$", r"\$")) for i, n in enumerate(result.names)],
               loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(6, len(result.names)), frameon=False,
               fontsize=8)
     return _png(fig)

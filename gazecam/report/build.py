@@ -195,7 +195,8 @@ def _aoi_fields(records: Sequence[GazeRecord], analysis: GazeAnalysis, aois: AOI
     result, norm, labelled = section_aois(records, analysis, aois=aois, meta=meta, background=background,
                                           params=params)
     return {"aoi": result, "aois": norm,
-            "coding": coding_from(labelled, analysis, aoi_names=result.names if result else ()) if coding else None}
+            "coding": coding_from(labelled, analysis, aoi_names=result.names if result else (), aois=norm)
+            if coding else None}
 
 
 def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = None,

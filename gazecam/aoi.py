@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,9 +28,8 @@ import numpy as np
 from .errors import InputError
 from .types import GazeResult
 
-__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "label_result", "AOI_SUFFIX"]
+__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "label_result"]
 
-AOI_SUFFIX = ".json"
 _GEOMETRY_KEYS = ("xyxy_norm", "polygon_norm", "xyxy", "polygon")
 _KNOWN_KEYS = frozenset(("name", "start_s", "end_s", *_GEOMETRY_KEYS))
 _EDGE_TOL = 1e-9  # normalised coordinates may touch 0 and 1 exactly; this much beyond is rounding
@@ -127,7 +126,7 @@ class AOISet:
     def __len__(self) -> int:
         return len(self.aois)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[AOI]:
         return iter(self.aois)
 
     @property

@@ -33,6 +33,20 @@ def test_process_labels_every_record_and_time_limited_aoi(tmp_path):
     assert "aois" not in ProcessOptions(heads_path=tmp_path / "h.jsonl").result_key()  # old manifests unchanged
 
 
+def test_records_over_the_aoi_file_are_refused(tmp_path):
+    from gazecam.aoi import load_aois
+    from gazecam.errors import InputError
+
+    video = make_video(tmp_path / "in.mp4", n=2)
+    path = tmp_path / "aois.json"
+    path.write_text('{"aois": [{"name": "a", "xyxy_norm": [0, 0, 0.5, 0.5]}]}')
+    before = path.read_text()
+    options = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 2), aois=load_aois(path))
+    with pytest.raises(InputError, match=r"records_path=.* is the input file aois="):
+        process_source(video, model=CountingModel(), options=options, records_path=path)
+    assert path.read_text() == before
+
+
 def test_pixel_aoi_outside_the_video_fails_before_writing(tmp_path):
     video = make_video(tmp_path / "in.mp4", n=2)
     aois = parse_aois({"aois": [{"name": "wide", "xyxy": [0, 0, 500, 50]}]}, source="a.json")

@@ -107,8 +107,15 @@ def test_dwell_glances_and_first_glance_are_exact(scene, tmp_path, capsys):
         (2, "screen", 2.3, 3.0)]
 
     code, err = _run(capsys, rec, "--aoi", aoi, "--json", tmp_path / "r.json", "-o", tmp_path / "r.html",
-                     "--max-gap", "0.25")
+                     "--max-gap", "0.25", "--csv-dir", tmp_path / "tables")
     assert code == 0, err
+    with open(tmp_path / "tables" / "aoi.csv", newline="") as f:
+        table = {(int(r["track_id"]), r["aoi"]): r for r in csv.DictReader(f)}
+    for tid, per_aoi in EXPECTED.items():
+        for name, (dwell, glances, first, mean) in per_aoi.items():
+            r = table[(tid, name)]
+            assert (float(r["dwell_s"]), int(r["glances"]), float(r["first_glance_s"]), float(r["mean_glance_s"])) \
+                == (dwell, glances, first, mean)
     people = {p["track_id"]: p for p in json.loads((tmp_path / "r.json").read_text())["people"]}
     for tid, per_aoi in EXPECTED.items():
         assert people[tid]["aoi_s"] == {n: v[0] for n, v in per_aoi.items()}

@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--csv-dir {csv_dir}: folder {csv_dir.parent} does not exist; create it first")
         if csv_dir.is_dir():  # a folder to be created holds no input
             outputs += [csv_dir / n for n in CSV_TABLES]
+            if any(s.aoi is not None for s in report.sections):
+                from ..report.aoi import AOI_CSV
+
+                outputs.append(csv_dir / AOI_CSV)
     inputs = [Path(p).expanduser() for p in args.records]
     for s in report.sections:
         inputs += [s.source.records_path, meta_path(s.source.records_path)]
@@ -117,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     if js is not None:
         written.append(write_json(report, js))
     if csv_dir is not None:
+        from ..report.aoi import write_aoi_csv
+
         write_csv(report, csv_dir)
+        write_aoi_csv(report.sections, csv_dir)  # aoi.csv, only with AOIs
         written.append(csv_dir)
     if exports:
         from ..coding import write_elan, write_events

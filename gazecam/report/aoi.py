@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,11 @@ from ..records import GazeRecord, RecordsMeta
 if TYPE_CHECKING:  # pragma: no cover
     from .build import ReportSection
 
-__all__ = ["section_aois", "aoi_picture_png", "aoi_timeline_png", "aoi_section_html", "aoi_color"]
+__all__ = ["section_aois", "aoi_picture_png", "aoi_timeline_png", "aoi_section_html", "aoi_color", "write_aoi_csv",
+           "AOI_CSV"]
+
+#: The AOI table of ``--csv-dir`` (written only when the report has AOIs).
+AOI_CSV = "aoi.csv"
 
 #: AOI colours in the report's pictures (matplotlib tab10 minus the person palette's reds).
 _AOI_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -191,3 +196,30 @@ def aoi_section_html(section: "ReportSection") -> str:
                  "The AOI each person looked at over time; ticks mark where a glance starts (runs separated by at "
                  f"most {section.analysis.params.max_gap_s:g} s are one glance).</figcaption></figure>")
     return "\n".join(parts)
+
+
+def write_aoi_csv(sections: Sequence["ReportSection"], folder: Path) -> Path | None:
+    """``aoi.csv`` in ``folder``: one row per video, person and AOI (None, nothing written, without AOIs)."""
+    import csv
+    import io
+
+    from ..records.meta import atomic_write
+
+    rows = []
+    for s in sections:
+        if s.aoi is None:
+            continue
+        for p in s.aoi.people:
+            for n in s.aoi.names:
+                first, mean = p.first_s[n], p.mean_glance_s[n]
+                rows.append([s.source.label, p.track_id, n, round(p.dwell_s[n], 4), p.glances[n],
+                             "" if first is None else round(first, 4), "" if mean is None else round(mean, 4)])
+    if not rows:
+        return None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["video", "track_id", "aoi", "dwell_s", "glances", "first_glance_s", "mean_glance_s"])
+    w.writerows(rows)
+    target = Path(folder) / AOI_CSV
+    atomic_write(target, buf.getvalue().encode("utf-8"))
+    return target

@@ -34,6 +34,7 @@ from .outputs import check_output_path as _check_writable
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .aoi import AOISet
     from .backends import GazeBackend
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "check_job_outputs",
@@ -59,6 +60,7 @@ class ProcessOptions:
     inout_threshold: float = 0.5
     heatmap: str = "combined"  # combined | per-person | none
     max_frames: int | None = None
+    aois: "AOISet | None" = None  # areas of interest: each record gets the AOI looked at (gazecam.aoi)
 
     def __post_init__(self) -> None:
         if self.stride != "auto" and (isinstance(self.stride, bool) or not isinstance(self.stride, int)
@@ -91,7 +93,8 @@ class ProcessOptions:
                 "stride": self.stride, **({"max_stride": self.max_stride, "scene_threshold": self.scene_threshold}
                                           if self.stride == "auto" else {}),
                 "smooth": self.smooth, "inout_threshold": self.inout_threshold,
-                "heatmap": self.heatmap, "max_frames": self.max_frames}
+                "heatmap": self.heatmap, "max_frames": self.max_frames,
+                **({"aois": self.aois.to_json()["aois"]} if self.aois is not None else {})}
 
 
 def _check_detector(spec: str | None) -> None:
@@ -176,6 +179,8 @@ def check_job_outputs(info: SourceInfo, *, options: ProcessOptions, video_path: 
         inputs.append(Named("source", source))
     if options.heads_path is not None:
         inputs.append(Named("heads_path", Path(options.heads_path)))
+    if options.aois is not None and Path(options.aois.source).is_file():
+        inputs.append(Named("aois", Path(options.aois.source)))  # the AOI file
     check_before_writing(outputs, inputs)
 
 
@@ -191,6 +196,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     ends after the current frame and the outputs are finalised.  ``notify``: user-facing notes (default:
     the log).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
+    from .aoi import label_result
     from .detect import make_detector
     from .gaze import GazeStage
     from .pipeline import Pipeline
@@ -213,6 +219,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
             capture = stack.enter_context(Capture(source))
         info = capture.info
         check_job_outputs(info, options=options, video_path=video_path, records_path=records_path)
+        aois = None if options.aois is None else options.aois.normalised((info.width, info.height))
 
         track_buffer = max(1, round(info.fps or 30))
         if heads_file is not None:
@@ -232,7 +239,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                                             max_frames=options.max_frames))
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",
                                 heatmap_mode="per_person" if options.heatmap == "per-person" else "combined",
-                                banner=untrained_banner_text(released=model.released))
+                                banner=untrained_banner_text(released=model.released), aois=aois)
 
         # sinks last: nothing is written before everything is ready
         clip = (stack.enter_context(ClipWriter(video_path, width=info.width, height=info.height, fps=info.fps,
@@ -245,6 +252,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                    if records_path is not None else None)
         last_seen = [-1]
         for result in pipe:
+            result = label_result(aois, result)
             last_seen[0] = max(last_seen[0], result.frame.index)
             t0 = time.perf_counter()
             image = renderer.render(result) if clip is not None else None

@@ -16,6 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from .aoi import AOISet
 from .types import GazeResult
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "OutOfFrameAnnotator",
     "LookingAtAnnotator",
     "BannerAnnotator",
+    "AOIAnnotator",
     "GazeRenderer",
     "untrained_banner_text",
 ]
@@ -287,6 +289,57 @@ class BannerAnnotator:
         return image
 
 
+AOI_COLOR: RGB = (255, 235, 120)  # outlines and labels of areas of interest
+AOI_LIT: RGB = (255, 200, 0)  # an AOI someone looks inside
+
+
+class AOIAnnotator:
+    """Areas of interest: outline and name; lit (tinted, thicker, "<- #id" on the label) while someone looks inside.
+
+    Only AOIs valid at the frame's time are drawn (all of them when there is no result yet).  Which AOI a
+    person looks at is ``result.aoi`` (set by :func:`gazecam.aoi.label_result`), else found here.
+    """
+
+    def __init__(self, aois: AOISet | None = None, *, fill_opacity: float = 0.28) -> None:
+        self.aois = aois
+        self.fill_opacity = float(fill_opacity)
+
+    def annotate(self, image: np.ndarray, result: GazeResult | None) -> np.ndarray:
+        if not self.aois:
+            return image
+        h, w = image.shape[:2]
+        aois = self.aois.normalised((w, h))
+        s = _Scale.of(image)
+        lookers: dict[str, list[int]] = {}
+        names = result.aoi if result is not None else None
+        if result is not None and names is None and len(result):  # not labelled yet (the GUI): label here
+            names = aois.label(result.points_norm, result.frame.timestamp_s, result.in_frame)
+        if result is not None and names is not None:
+            for tid, name in zip(result.heads.track_ids.tolist(), names):
+                if name is not None:
+                    lookers.setdefault(name, []).append(int(tid))
+        polys = []
+        for aoi in aois:
+            if result is not None and not bool(aoi.valid_at(np.array([result.frame.timestamp_s]))[0]):
+                continue
+            pts = np.round(aoi.array * [w, h]).astype(np.int32).reshape(-1, 1, 2)
+            polys.append((aoi.name, pts, aoi.name in lookers))
+        lit = [p for _, p, on in polys if on]
+        if lit and self.fill_opacity > 0:
+            overlay = image.copy()
+            cv2.fillPoly(overlay, lit, AOI_LIT)
+            cv2.addWeighted(overlay, self.fill_opacity, image, 1 - self.fill_opacity, 0, dst=image)
+        for name, pts, on in polys:
+            color = AOI_LIT if on else AOI_COLOR
+            cv2.polylines(image, [pts], True, BLACK, s.line * (4 if on else 3), cv2.LINE_AA)  # shadow: any background
+            cv2.polylines(image, [pts], True, color, s.line * (2 if on else 1), cv2.LINE_AA)
+            who = lookers.get(name, [])
+            text = name + ("  <- " + " ".join(f"#{t}" if t >= 0 else "?" for t in who) if who else "")
+            x0, y0 = pts[:, 0, 0].min(), pts[:, 0, 1].min()
+            _label(image, text, (float(x0), float(y0)), color, s, above=False)
+        return image
+
+
 def untrained_banner_text(*, released: bool, note: str = "") -> str:
     """Banner text for a model that is not a released checkpoint ("" when it is)."""
     if released:
@@ -295,17 +348,20 @@ def untrained_banner_text(*, released: bool, note: str = "") -> str:
 
 
 class GazeRenderer:
-    """All annotators in order: heatmaps, who-looks-at-whom, arrows, boxes, out-of-frame markers, banner.
+    """All annotators in order: heatmaps, AOIs, who-looks-at-whom, arrows, boxes, out-of-frame markers, banner.
 
-    Each overlay has a toggle (``heatmaps``, ``looking_at``, ``arrows``, ``boxes``, ``ids``, ``out_of_frame``);
+    Each overlay has a toggle (``heatmaps``, ``show_aois``, ``looking_at``, ``arrows``, ``boxes``, ``ids``,
+    ``out_of_frame``);
     they, ``heatmap_mode`` and ``heatmap_opacity`` may be changed between frames.  ``banner`` is the
     untrained-weights text ("" for none).  ``render(result)`` draws on a copy of the frame and returns it.
     """
 
     def __init__(self, *, heatmaps: bool = True, heatmap_mode: str = "combined", heatmap_opacity: float = 0.55,
                  arrows: bool = True, boxes: bool = True, ids: bool = True, out_of_frame: bool = True,
-                 looking_at: bool = True, banner: str = "") -> None:
+                 looking_at: bool = True, banner: str = "", aois: AOISet | None = None, show_aois: bool = True
+                 ) -> None:
         self.heatmaps = heatmaps
+        self.show_aois = show_aois
         self.arrows = arrows
         self.boxes = boxes
         self.out_of_frame = out_of_frame
@@ -316,6 +372,16 @@ class GazeRenderer:
         self._out = OutOfFrameAnnotator()
         self._looking = LookingAtAnnotator()
         self._banner = BannerAnnotator(banner)
+        self._aoi = AOIAnnotator(aois)
+
+    @property
+    def aois(self) -> AOISet | None:
+        """The areas of interest drawn (None: none); may be replaced between frames (the GUI's AOI editor)."""
+        return self._aoi.aois
+
+    @aois.setter
+    def aois(self, aois: AOISet | None) -> None:
+        self._aoi.aois = aois
 
     @property
     def heatmap_mode(self) -> str:
@@ -351,9 +417,11 @@ class GazeRenderer:
 
     def annotate(self, image: np.ndarray, result: GazeResult | None) -> np.ndarray:
         """Draw on ``image`` in place; ``result`` None (no gaze yet) draws only the banner."""
+        if result is not None and len(result) and self.heatmaps and self._heatmap.opacity > 0:
+            self._heatmap.annotate(image, result)
+        if self.show_aois:
+            self._aoi.annotate(image, result)
         if result is not None and len(result):
-            if self.heatmaps and self._heatmap.opacity > 0:
-                self._heatmap.annotate(image, result)
             if self.looking_at:
                 self._looking.annotate(image, result)
             if self.arrows:

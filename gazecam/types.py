@@ -187,9 +187,12 @@ class GazeResult:
     mutual: np.ndarray  # (N,) bool: mutual gaze with `looking_at`
     timings: StageTimes = field(default_factory=StageTimes)
     fresh: bool = True  # False when gaze was carried over from an earlier frame (--stride)
+    aoi: tuple[str | None, ...] | None = None  # (N,) AOI looked at per head (gazecam.aoi), None = no AOIs given
 
     def __post_init__(self) -> None:
         n = len(self.heads)
+        if self.aoi is not None and len(self.aoi) != n:
+            raise ValueError(f"GazeResult.aoi: expected {n} AOI names or None, got {len(self.aoi)}")
         for name in ("heatmaps", "points_norm", "in_frame", "looking_at", "mutual"):
             arr = getattr(self, name)
             if len(arr) != n:

@@ -44,7 +44,7 @@ def to_row(r: GazeRecord) -> dict[str, object]:
     return {"frame": r.frame, "time": r.time_s, "track_id": r.track_id, "head_xyxy": list(r.head_xyxy or ()),
             "head_xyxy_norm": list(r.head_xyxy_norm or ()), "gaze_xy": list(r.gaze_xy or ()),
             "gaze_xy_norm": list(r.gaze_xy_norm), "peak": r.peak, "inout": r.inout, "in_frame": r.in_frame,
-            "looking_at": r.looking_at, "mutual": r.mutual, "fresh": r.fresh}
+            "looking_at": r.looking_at, "mutual": r.mutual, "fresh": r.fresh, "aoi": r.aoi}
 
 
 def write_jsonl(path: Path, records: list[GazeRecord]) -> Path:

@@ -52,8 +52,8 @@ def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
 def test_rows_have_the_record_fields_and_csv_columns_flatten_them():
     rows = record_rows(make_result(0, 3))
     assert [tuple(r) for r in rows] == [RECORD_FIELDS] * 3
-    assert CSV_COLUMNS[:3] == ("frame", "time", "track_id") and CSV_COLUMNS[-2:] == ("mutual", "fresh")
-    assert len(CSV_COLUMNS) == 21
+    assert CSV_COLUMNS[:3] == ("frame", "time", "track_id") and CSV_COLUMNS[-3:] == ("mutual", "fresh", "aoi")
+    assert len(CSV_COLUMNS) == 22
     assert record_rows(make_result(0, 0)) == []
 
 
@@ -137,7 +137,7 @@ def test_csv_row_with_the_wrong_number_of_cells(tmp_path):
     with RecordsSink(path) as sink:
         sink.write(make_result(0, 1))
     path.write_text(path.read_text() + "1,0.03,3\n")
-    with pytest.raises(RecordsError, match=r"bad.csv, line 3: expected 21 columns, got 3"):
+    with pytest.raises(RecordsError, match=r"bad.csv, line 3: expected 22 columns, got 3"):
         read_records(path)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from .aoi_args import add_aoi_argument
 from .common import add_model_arguments
 
 HELP = "open the desktop app: live gaze overlays on a camera, video file or stream (PyQt6)"
@@ -17,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="head detector: a YOLO head model (.pt/.onnx), pose, offline (OpenCV pedestrians + "
                              "faces), face (OpenCV face cascade only) or auto (pose if available, else offline; "
                              "default)")
+    add_aoi_argument(parser, help="areas of interest (JSON, see `gazecam process --help`): drawn on the video, "
+                                  "per-AOI seconds in the people panel; AOIs drawn, moved, renamed or deleted "
+                                  "with the mouse (menu Areas of interest, key E) are saved to this file (created "
+                                  "if missing)")
     parser.add_argument("--forget-settings", action="store_true",
                         help="start with default overlay/gaze settings and window layout (clears the saved ones, "
                              "kept in $XDG_CONFIG_HOME/gazecam/gazecam-live.conf, by default ~/.config/gazecam/, "
@@ -59,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import GazecamError
 
     choice = model_choice_from_args(args)
+    from ..aoi import load_aois
+
+    aoi_path = Path(args.aoi).expanduser() if args.aoi else None  # a file still to be made: drawn AOIs go there
+    aois = load_aois(aoi_path) if aoi_path is not None and aoi_path.exists() else None  # bad: one line, no window
     try:
         from PyQt6.QtCore import QSettings  # noqa: F401
     except ImportError as e:
@@ -75,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         saved = store.load_model()
         choice = saved if saved is not None else ModelChoice(zoo_name=args._default_model)
         choice = replace(choice, **_explicit_runtime(args))
-    window = make_window(source=SourceSpec.parse(args.source), model=choice, detector=args.detector, store=store)
+    window = make_window(source=SourceSpec.parse(args.source), model=choice, detector=args.detector, store=store,
+                         aois=aois, aoi_path=aoi_path)
     window.show()
     return exec_window(app, window)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, log_to
+from .aoi_args import add_aoi_argument, aois_from_args
 from .common import add_model_arguments, flag_wording, load_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--heatmap", choices=("combined", "per-person", "none"), default="combined",
                    help="heatmap overlay (default combined)")
     g.add_argument("--max-frames", type=_positive_int, default=None, metavar="N", help="stop after N frames")
+    add_aoi_argument(g)
     g.add_argument("--quiet", action="store_true", help="no progress bar and no summary (warnings/errors still shown)")
 
 
@@ -129,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
                              stride=args.stride, max_stride=args.max_stride, scene_threshold=args.scene_threshold,
                              smooth=not args.no_smooth, inout_threshold=args.inout_threshold,
-                             heatmap=args.heatmap, max_frames=args.max_frames)
+                             heatmap=args.heatmap, max_frames=args.max_frames, aois=aois_from_args(args))
     out = Path(args.output) if args.output else None
     rec = Path(args.records) if args.records else None
     with ExitStack() as stack:

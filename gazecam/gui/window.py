@@ -27,8 +27,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..aoi import AOISet
 from ..capture import SourceInfo
 from ..types import Frame
+from .aoi_editor import AOIPeopleTable, install_aoi_editor
 from .inference import InferenceWorker
 from .menus import build_menus, shortcuts_text
 from .overlay import Overlay, rebase_result
@@ -38,7 +40,7 @@ from .settings import GazeSettings, ModelChoice, SettingsStore, ViewSettings
 from .sources import FrameSource, SourceSpec, list_cameras, open_source
 from .status import EventRate, StatusLabels
 from .transport import TransportBar
-from .widgets import ControlPanel, MessagePanel, ModelDialog, PeopleTable, VideoView, rgb_to_qimage
+from .widgets import ControlPanel, MessagePanel, ModelDialog, VideoView, rgb_to_qimage
 from .workers import EngineBuilder, InferenceOutput, ModelInfo, TimedFrame
 
 __all__ = ["MainWindow"]
@@ -53,7 +55,8 @@ class MainWindow(QMainWindow):
                  model: ModelChoice | None = None, zoo_names: list[str] | None = None,
                  devices: list[str] | None = None, backends: list[str] | None = None,
                  source_opener: Callable[[SourceSpec], FrameSource] = open_source,
-                 sink_factory: SinkFactory = default_sink_factory, ask_paths: bool = True) -> None:
+                 sink_factory: SinkFactory = default_sink_factory, ask_paths: bool = True,
+                 aois: "AOISet | None" = None, aoi_path: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("gazecam live")
         self.store = store
@@ -91,6 +94,7 @@ class MainWindow(QMainWindow):
 
         self._build_ui(zoo_names or [], devices or ["auto", "cpu"], backends or ["torch"])
         self.actions_by_name = build_menus(self)
+        self.aoi_editor = install_aoi_editor(self, aois=aois, path=aoi_path)  # gui/aoi_editor.py
         self._restore_geometry()
 
         self._status_timer = QTimer(self)
@@ -153,7 +157,7 @@ class MainWindow(QMainWindow):
         self.controls_dock.setWidget(self.controls)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.controls_dock)
 
-        self.people = PeopleTable()
+        self.people = AOIPeopleTable()  # PeopleTable with per-AOI seconds
         self.people_dock = QDockWidget("People", self)
         self.people_dock.setObjectName("peopleDock")
         self.people_dock.setWidget(self.people)

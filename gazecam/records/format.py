@@ -8,7 +8,8 @@ one column per coordinate, :data:`CSV_COLUMNS`):
 ``peak`` (heatmap maximum), ``inout`` (probability the target is in frame, null for models without an
 in/out head), ``in_frame`` (bool), ``looking_at`` (track id or null), ``mutual`` (bool), ``fresh`` (bool:
 the scene encoder ran on this frame; false when the gaze was carried over or decoded against an earlier
-frame's features, ``stride``).
+frame's features, ``stride``), ``aoi`` (name of the area of interest the gaze point is in, null when none,
+when the gaze is out of frame or when no AOIs were given; :mod:`gazecam.aoi`; older files lack it).
 Pixels have 2 decimals, normalised values 5, scores 4, times 4.
 
 No torch import here.
@@ -27,7 +28,7 @@ __all__ = ["RECORD_FIELDS", "CSV_COLUMNS", "CSV_GROUPS", "REQUIRED_FIELDS", "Gaz
 
 #: JSONL field names, in order.
 RECORD_FIELDS = ("frame", "time", "track_id", "head_xyxy", "head_xyxy_norm", "gaze_xy", "gaze_xy_norm",
-                 "peak", "inout", "in_frame", "looking_at", "mutual", "fresh")
+                 "peak", "inout", "in_frame", "looking_at", "mutual", "fresh", "aoi")
 
 #: CSV columns of each list-valued field (the other fields have one column of the same name).
 CSV_GROUPS: dict[str, tuple[str, ...]] = {
@@ -63,6 +64,7 @@ def record_rows(result: GazeResult) -> list[dict[str, object]]:
     xyxy, xyxy_norm = heads.xyxy, heads.xyxy_norm  # (N, 4) px / normalised
     points_xy, points_norm = result.points_xy, result.points_norm  # (N, 2)
     peak = result.peak
+    aoi = result.aoi
     rows = []
     for i in range(n):
         track_id = int(heads.track_ids[i])
@@ -81,6 +83,7 @@ def record_rows(result: GazeResult) -> list[dict[str, object]]:
             "looking_at": looking_at if looking_at >= 0 else None,
             "mutual": bool(result.mutual[i]),
             "fresh": bool(result.fresh),
+            "aoi": None if aoi is None else aoi[i],
         })
     return rows
 
@@ -148,6 +151,15 @@ def _vec(row: Mapping[str, object], key: str, n: int) -> tuple[float, ...] | Non
     return tuple(float("nan") if x is None else float(x) for x in v)
 
 
+def _aoi(row: Mapping[str, object]) -> str | None:
+    v = row.get("aoi")
+    if v is None or v == "":  # CSV writes null as an empty cell
+        return None
+    if not isinstance(v, str):
+        raise RecordFieldError("aoi", f"'aoi' must be an AOI name or null, got {v!r}")
+    return v
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GazeRecord:
     """One person in one frame, as read back from records (the file's ``time`` is ``time_s`` here).
@@ -169,6 +181,7 @@ class GazeRecord:
     peak: float | None = None
     inout: float | None = None
     fresh: bool | None = None  # None where an older file lacks the field
+    aoi: str | None = None  # the AOI looked at; None when none, or where an older file lacks the field
 
     def __post_init__(self) -> None:
         if self.frame < 0:
@@ -201,6 +214,7 @@ class GazeRecord:
             peak=_float(row, "peak", nullable=True) if "peak" in row else None,
             inout=_float(row, "inout", nullable=True) if "inout" in row else None,
             fresh=_bool(row, "fresh") if row.get("fresh") is not None else None,
+            aoi=_aoi(row),
         )
 
 

@@ -96,6 +96,8 @@ def _csv_cell(column: str, value: str) -> object:
     value = value.strip()
     if value == "":
         return None
+    if column == "aoi":  # a name, even one that looks like a number
+        return value
     if column in ("in_frame", "mutual", "fresh"):
         low = value.lower()
         if low in ("true", "false"):

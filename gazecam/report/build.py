@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import AnalysisParams, GazeAnalysis, analyze
+from ..aoi import AOISet
+from ..aoi_stats import AOIAnalysis
+from ..coding import Coding
 from ..errors import InputError
 from ..outputs import Named, check_before_writing
 from ..records import GazeRecord, RecordsMeta, read_records
@@ -41,6 +44,17 @@ class ReportSection:
     background: np.ndarray | None  # (H, W, 3) uint8 RGB frame for the attention maps, or None
     heads_norm: dict[int, tuple[float, float]]  # mean head centre per person (normalised)
     notes: tuple[str, ...] = ()
+    aoi: AOIAnalysis | None = None  # areas of interest (gazecam.report.aoi), None when there are none
+    aois: AOISet | None = None  # the AOI file's areas, normalised to this video's frame (None: names from records)
+    coding: Coding | None = None  # what --elan / --events write (gazecam.coding), when asked for
+
+    def to_json(self) -> dict[str, object]:
+        """The analysis' JSON; with AOIs each person also has ``aoi_s``, ``aoi_glances``, ``aoi_first_s``."""
+        out = self.analysis.to_json()
+        if self.aoi is not None:
+            for person in out["people"]:  # type: ignore[union-attr]
+                person.update(self.aoi.person_json(person["track_id"]))
+        return out
 
     @property
     def meta(self) -> RecordsMeta | None:
@@ -104,10 +118,10 @@ class Report:
     def to_json(self) -> dict[str, object]:
         """``people``, ``mutual_gaze``, ``joint_attention``; with several videos each item also names its ``video``."""
         if len(self.sections) == 1:
-            return self.sections[0].analysis.to_json()
+            return self.sections[0].to_json()
         out: dict[str, list] = {"people": [], "mutual_gaze": [], "joint_attention": []}
         for s in self.sections:
-            for key, items in s.analysis.to_json().items():
+            for key, items in s.to_json().items():
                 out[key].extend({"video": s.source.label, **item} for item in items)  # type: ignore[union-attr]
         return out
 
@@ -142,7 +156,7 @@ def _heads_norm(records: Sequence[GazeRecord]) -> dict[int, tuple[float, float]]
 
 
 def _section(source: RecordsSource, params: AnalysisParams, *, video: Path | None,
-             notify: Callable[[str], None]) -> ReportSection:
+             notify: Callable[[str], None], aois: AOISet | None = None, coding: bool = False) -> ReportSection:
     records = read_records(source.records_path)
     meta = source.meta
     fps = meta.fps if meta is not None else None
@@ -169,17 +183,34 @@ def _section(source: RecordsSource, params: AnalysisParams, *, video: Path | Non
     return ReportSection(source=RecordsSource(records_path=source.records_path, label=source.label,
                                               video_path=video_path, meta=meta, model_hint=source.model_hint),
                          analysis=analysis, records=len(records), background=background,
-                         heads_norm=_heads_norm(records), notes=tuple(notes))
+                         heads_norm=_heads_norm(records), notes=tuple(notes),
+                         **_aoi_fields(records, analysis, aois, meta, background, params, coding))
+
+
+def _aoi_fields(records: Sequence[GazeRecord], analysis: GazeAnalysis, aois: AOISet | None,
+                meta: RecordsMeta | None, background: np.ndarray | None, params: AnalysisParams,
+                coding: bool) -> dict:
+    from ..coding import coding_from
+    from .aoi import section_aois
+
+    result, norm, labelled = section_aois(records, analysis, aois=aois, meta=meta, background=background,
+                                          params=params)
+    return {"aoi": result, "aois": norm,
+            "coding": coding_from(labelled, analysis, aoi_names=result.names if result else (), aois=norm)
+            if coding else None}
 
 
 def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = None,
                  params: AnalysisParams | None = None,
-                 notify: Callable[[str], None] | None = None) -> Report:
+                 notify: Callable[[str], None] | None = None, aois: AOISet | None = None,
+                 coding: bool = False) -> Report:
     """Read, analyse and collect everything a report shows.
 
     ``inputs``: records files and/or batch output folders / manifests (see :mod:`gazecam.report.inputs`).
     ``video``: the video whose first frame is the attention map's background (one video only; a batch's
     videos are read from its manifest's inputs).  ``notify`` receives one-line notes for the user.
+    ``aois``: areas of interest; every record is labelled from its gaze point (:mod:`gazecam.report.aoi`).
+    ``coding``: also keep each section's :class:`gazecam.coding.Coding` (for the ELAN / events exports).
     """
     params = params or AnalysisParams()
     say = notify or (lambda msg: None)
@@ -191,8 +222,8 @@ def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = Non
         reasons = "; ".join(f"{s.input}: {s.reason}" for s in skipped[:3])
         raise InputError("no finished video to report" + (f" ({len(skipped)} input(s) skipped: {reasons})"
                                                           if skipped else ""))
-    sections = tuple(_section(s, params, video=Path(video).expanduser() if video is not None else None, notify=say)
-                     for s in sources)
+    sections = tuple(_section(s, params, video=Path(video).expanduser() if video is not None else None, notify=say,
+                              aois=aois, coding=coding) for s in sources)
     return Report(sections=sections, skipped=tuple(skipped), params=params,
                   totals=ReportTotals.of([s.analysis for s in sections]))
 

@@ -208,32 +208,32 @@ def _person_map(human: HumanCoding, person_tiers: Mapping[str, int] | None, peop
     return mapping
 
 
-def _gazecam_value(value: str, aoi_names: Sequence[str], people: set[int], item: str) -> str:
+def _gazecam_value(value: str, aoi_names: Sequence[str], people: set[int], item: str, where: str) -> str:
     v = value.strip()
     if v in _OTHER_VALUES:
         return OTHER
     m = re.fullmatch(r"#(\d+)", v)
     if m:
         if int(m.group(1)) not in people:
-            raise InputError(f"{item}: gazecam has no person {v} (people: "
+            raise InputError(f"{item}: {where} have no person {v} (people: "
                              f"{', '.join(f'#{p}' for p in sorted(people)) or 'none'})")
         return v
     name = v[len(AOI_PREFIX):] if v.startswith(AOI_PREFIX) else v
     if name in aoi_names:
         return name
-    raise InputError(f"{item}: '{v}' is not a gazecam value; expected #ID, an AOI name "
+    raise InputError(f"{item}: '{v}' is no person or AOI of {where}; expected #ID, an AOI name "
                      f"({_quoted(aoi_names)}) or other")
 
 
 def _value_map(value_map: Mapping[str, str] | None, used: set[str], aoi_names: Sequence[str], people: set[int],
-               source: str) -> dict[str, str]:
+               source: str, where: str) -> dict[str, str]:
     out = {}
     for h, g in (value_map or {}).items():
         item = f"value_map={f'{h}={g}'!r}"
         if h not in used:
             raise InputError(f"{item}: no annotation on the matched tiers of {source} has the value '{h}' "
                              f"(values: {_quoted(sorted(used))})")
-        out[h] = _gazecam_value(g, aoi_names, people, item)
+        out[h] = _gazecam_value(g, aoi_names, people, item, where)
     return out
 
 
@@ -345,7 +345,7 @@ def compare(human: HumanCoding, records: Sequence[GazeRecord], *, frame_duration
         raise InputError(f"{human.source}: the matched tier(s) {_quoted(list(tiers))} hold no annotations")
     span = (min(a.start_s for a in anns), max(a.end_s for a in anns))
     used = {a.value for a in anns}
-    vmap = _value_map(value_map, used, names, people, human.source)
+    vmap = _value_map(value_map, used, names, people, human.source, records_name)
 
     fidx = np.array([f.frame for f in frames], np.int64)
     ftime = np.array([f.time_s for f in frames], np.float64)

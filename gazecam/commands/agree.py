@@ -55,16 +55,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder (the records of the video HUMAN links to are used)")
     add_aoi_argument(parser, help="areas of interest (JSON, see `gazecam process --help`): every record is "
                                   "labelled from its gaze point (also records written without AOIs)")
+    add_mapping_arguments(parser)
+    parser.add_argument("--json", metavar="OUT.json", default=None,
+                        help="the numbers as JSON: pooled, people (with confusion matrices), events")
+    parser.add_argument("-o", "--output", metavar="OUT.html", default=None,
+                        help="a self-contained HTML page: scores, confusion matrices, both coders' timelines")
+
+
+def add_mapping_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--person TIER=TRACK_ID`` and ``--value HUMAN_VALUE=GAZECAM_VALUE`` (agree, report --human)."""
     parser.add_argument("--person", action="append", type=_pair("TIER=TRACK_ID", True), default=[],
                         metavar="TIER=TRACK_ID", help="match a human tier (events TSV: a person value) to a "
                                                       "gazecam track (repeatable)")
     parser.add_argument("--value", action="append", type=_pair("HUMAN_VALUE=GAZECAM_VALUE", False), default=[],
                         metavar="HUMAN_VALUE=GAZECAM_VALUE",
                         help="read a human value as a gazecam one: #ID, an AOI name, or other (repeatable)")
-    parser.add_argument("--json", metavar="OUT.json", default=None,
-                        help="the numbers as JSON: pooled, people (with confusion matrices), events")
-    parser.add_argument("-o", "--output", metavar="OUT.html", default=None,
-                        help="a self-contained HTML page: scores, confusion matrices, both coders' timelines")
 
 
 def _unique(pairs: list[tuple[str, object]], name: str) -> dict:
@@ -76,6 +81,13 @@ def _unique(pairs: list[tuple[str, object]], name: str) -> dict:
     return out
 
 
+def mappings(args: argparse.Namespace) -> tuple[dict | None, dict | None]:
+    """``--person`` and ``--value`` as the library's ``person_tiers`` and ``value_map`` (None when not given)."""
+    person = _unique(args.person, "person_tiers")
+    values = _unique(args.value, "value_map")
+    return person or None, values or None
+
+
 def run(args: argparse.Namespace) -> int:
     from ..agreement import agree_files
     from ..outputs import Named, check_output_path, check_outputs
@@ -84,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.human import render_agreement_html
 
     aois = aois_from_args(args)
-    person = _unique(args.person, "person_tiers")
-    values = _unique(args.value, "value_map")
+    person, values = mappings(args)
     outputs = [Named("output", Path(p).expanduser()) for p in (args.output, args.json) if p]
     for out in outputs:
         check_output_path(out.path, parameter=out.parameter)
@@ -95,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         inputs.append(Path(args.aoi).expanduser())
     check_outputs(outputs, [Named("input", p) for p in inputs if not p.is_dir()])
 
-    result = agree_files(args.human, args.records, aois=aois, person_tiers=person or None, value_map=values or None)
+    result = agree_files(args.human, args.records, aois=aois, person_tiers=person, value_map=values)
     texts = []
     if args.output:
         records = ", ".join(str(p) for p in args.records)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,8 @@ import numpy as np
 from .errors import InputError
 from .types import GazeResult
 
-__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "label_result", "AOI_SUFFIX"]
+__all__ = ["AOI", "AOISet", "AOIFileError", "load_aois", "parse_aois", "save_aois", "label_result"]
 
-AOI_SUFFIX = ".json"
 _GEOMETRY_KEYS = ("xyxy_norm", "polygon_norm", "xyxy", "polygon")
 _KNOWN_KEYS = frozenset(("name", "start_s", "end_s", *_GEOMETRY_KEYS))
 _EDGE_TOL = 1e-9  # normalised coordinates may touch 0 and 1 exactly; this much beyond is rounding
@@ -123,11 +122,24 @@ class AOISet:
 
     aois: tuple[AOI, ...]
     source: str = "<aois>"
+    _geometry: list = field(default_factory=list, init=False, repr=False, compare=False)  # cache, see _geom()
 
     def __len__(self) -> int:
         return len(self.aois)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def _geom(self) -> list[tuple[int, bool, tuple[float, float, float, float], list[tuple[float, float]],
+                                  float, float]]:
+        """Per AOI, smallest area first (file order among equals): index, rect?, bbox, vertices, start, end."""
+        if not self._geometry:
+            order = sorted(range(len(self.aois)), key=lambda k: (self.aois[k].area, k))
+            for k in order:
+                a = self.aois[k]
+                self._geometry.append((k, a.rect, a.xyxy, [tuple(v) for v in a.array.tolist()],
+                                       -math.inf if a.start_s is None else a.start_s,
+                                       math.inf if a.end_s is None else a.end_s))
+        return self._geometry
+
+    def __iter__(self) -> Iterator[AOI]:
         return iter(self.aois)
 
     @property
@@ -177,13 +189,24 @@ class AOISet:
         if in_frame is not None:
             ok &= np.asarray(in_frame, dtype=bool).reshape(n)
         best = np.full(n, -1, np.int64)
-        best_area = np.full(n, np.inf)
-        for k, a in enumerate(self.aois):
-            hit = ok & a.valid_at(times) & a.contains(pts)
-            area = a.area
-            smaller = hit & (area < best_area)
-            best[smaller] = k
-            best_area[smaller] = area
+        geom = self._geom()
+        if n <= 32:  # one frame's heads: plain Python beats a dozen numpy calls per AOI
+            for i in np.flatnonzero(ok).tolist():
+                x, y, t = float(pts[i, 0]), float(pts[i, 1]), float(times[i])
+                for k, rect, (x0, y0, x1, y1), verts, start, end in geom:
+                    if start <= t < end and x0 <= x < x1 and y0 <= y < y1 and (rect or _inside(verts, x, y)):
+                        best[i] = k
+                        break
+            return best
+        todo = ok.copy()  # smallest AOI first: the first that contains a point is its label
+        for k, rect, (x0, y0, x1, y1), _, start, end in geom:
+            cand = todo & (times >= start) & (times < end)
+            cand &= (pts[:, 0] >= x0) & (pts[:, 0] < x1) & (pts[:, 1] >= y0) & (pts[:, 1] < y1)
+            if not rect and cand.any():
+                idx = np.flatnonzero(cand)
+                cand[idx] = self.aois[k].contains(pts[idx])
+            best[cand] = k
+            todo &= ~cand
         return best
 
     def label(self, points_norm: np.ndarray, times_s: np.ndarray | float,
@@ -197,6 +220,17 @@ class AOISet:
 
 
 # --------------------------------------------------------------------------- geometry checks
+def _inside(verts: list[tuple[float, float]], x: float, y: float) -> bool:
+    """Even-odd rule for one point, exactly as :meth:`AOI.contains` (a box is ``x0 <= x < x1``, ``y0 <= y < y1``)."""
+    inside = False
+    xj, yj = verts[-1]
+    for xi, yi in verts:
+        if (yj > y) != (yi > y) and x < (xi - xj) * (y - yj) / (yi - yj) + xj:
+            inside = not inside
+        xj, yj = xi, yi
+    return inside
+
+
 def _area(v: np.ndarray) -> float:
     x, y = v[:, 0], v[:, 1]
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) / 2.0)

@@ -213,7 +213,8 @@ def eaf_text(coding: Coding, *, media: Path | None = None, eaf_path: Path | None
         media = Path(media).expanduser().resolve()
         rel = None
         if eaf_path is not None:
-            rel = os.path.relpath(media, Path(eaf_path).expanduser().resolve().parent)
+            rel = Path(os.path.relpath(media, Path(eaf_path).expanduser().resolve().parent)).as_posix()
+            rel = rel if rel.startswith("../") else "./" + rel  # the form ELAN writes
         doc.add_linked_file(media.as_uri(), relpath=rel, mimetype=_MIMES.get(media.suffix.lower(), "video/*"))
     doc.add_property("gazecam_frame_duration_s", f"{coding.frame_duration_s:.6f}")
     mutual, joint = coding.mutual_segments, coding.joint_segments
@@ -241,6 +242,8 @@ def eaf_text(coding: Coding, *, media: Path | None = None, eaf_path: Path | None
         doc.add_tier(tier, ling=_CV[key])
         for s in segments:
             add(tier, s.start_s, s.end_s, s.value)
+    last = max((int(a[1:]) for a in doc.annotations if a[1:].isdigit()), default=0)
+    doc.properties = [(k, last if k == "lastUsedAnnotation" else v) for k, v in doc.properties]  # ELAN's next id
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + elan.to_string(doc)
 
 

@@ -181,6 +181,8 @@ def check_job_outputs(info: SourceInfo, *, options: ProcessOptions, video_path: 
         inputs.append(Named("source", source))
     if options.heads_path is not None:
         inputs.append(Named("heads_path", Path(options.heads_path)))
+    if options.aois is not None and Path(options.aois.source).is_file():
+        inputs.append(Named("aois", Path(options.aois.source)))  # the AOI file
     check_outputs(outputs, inputs)
 
 

@@ -129,3 +129,21 @@ def test_aoi_set_pickles_for_worker_processes():
 
     aois = parse_aois({"aois": [{"name": "a", "polygon_norm": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.4]], "end_s": 2}]})
     assert pickle.loads(pickle.dumps(aois)) == aois
+
+
+def test_one_frame_and_many_points_label_alike():
+    """label_index takes a plain-Python path for a frame's few heads and a numpy one for many points."""
+    aois = parse_aois({"aois": [
+        {"name": "wall", "xyxy_norm": [0, 0, 1, 0.6]},
+        {"name": "L", "polygon_norm": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.3], [0.3, 0.3], [0.3, 0.5], [0.1, 0.5]]},
+        {"name": "tri", "polygon_norm": [[0.6, 0.2], [0.9, 0.25], [0.7, 0.9]], "start_s": 1, "end_s": 2},
+        {"name": "same", "xyxy_norm": [0.2, 0.7, 0.4, 0.9]}, {"name": "same2", "xyxy_norm": [0.2, 0.7, 0.4, 0.9]}]})
+    rng = np.random.default_rng(1)
+    pts = np.concatenate([rng.random((3000, 2)), [[0.2, 0.7], [0.4, 0.9], [0.5, 0.2], [0.1, 0.1]]])
+    times = rng.random(len(pts)) * 3
+    many = aois.label_index(pts, times)
+    one_by_one = np.array([aois.label_index(pts[i:i + 1], times[i])[0] for i in range(len(pts))])
+    assert (many == one_by_one).all()
+    names = dict(enumerate(aois.names))
+    assert {names.get(int(k)) for k in many} == {"wall", "L", "tri", "same", None}  # equal areas: the first
+    assert [names.get(int(k)) for k in many[-4:]] == ["same", None, "wall", "L"]  # x0 <= x < x1, y0 <= y < y1

@@ -33,6 +33,20 @@ def test_process_labels_every_record_and_time_limited_aoi(tmp_path):
     assert "aois" not in ProcessOptions(heads_path=tmp_path / "h.jsonl").result_key()  # old manifests unchanged
 
 
+def test_records_over_the_aoi_file_are_refused(tmp_path):
+    from gazecam.aoi import load_aois
+    from gazecam.errors import InputError
+
+    video = make_video(tmp_path / "in.mp4", n=2)
+    path = tmp_path / "aois.json"
+    path.write_text('{"aois": [{"name": "a", "xyxy_norm": [0, 0, 0.5, 0.5]}]}')
+    before = path.read_text()
+    options = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 2), aois=load_aois(path))
+    with pytest.raises(InputError, match=r"records_path=.* is the input file aois="):
+        process_source(video, model=CountingModel(), options=options, records_path=path)
+    assert path.read_text() == before
+
+
 def test_pixel_aoi_outside_the_video_fails_before_writing(tmp_path):
     video = make_video(tmp_path / "in.mp4", n=2)
     aois = parse_aois({"aois": [{"name": "wide", "xyxy": [0, 0, 500, 50]}]}, source="a.json")
@@ -94,3 +108,27 @@ def test_bad_aoi_file_is_one_line_before_any_work(tmp_path, capsys, command):
     assert code != 0 and len(err) == 1
     assert f"{bad}: aois[0] 'door': 'polygon_norm' intersects itself" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aois.json", "in.mp4"]
+
+
+@pytest.mark.slow
+def test_batch_with_aoi_labels_records_in_worker_processes(tmp_path, golden_dir):
+    from test_batch_cli import astronaut_clip, model_args
+
+    from gazecam.cli import main
+
+    for name in ("a", "b"):
+        astronaut_clip(tmp_path / "in" / f"{name}.mp4", golden_dir)
+    aoi = tmp_path / "aois.json"
+    aoi.write_text(json.dumps({"aois": [{"name": "left", "xyxy_norm": [0, 0, 0.5, 1]},
+                                        {"name": "right", "xyxy": [112, 0, 224, 224]}]}))  # pixels of 224x224
+    out = tmp_path / "out"
+    assert main(["batch", str(tmp_path / "in"), "-o", str(out), "--quiet", "--no-video", "--workers", "2",
+                 "--aoi", str(aoi), "--inout-threshold", "0", *model_args(golden_dir)]) == 0
+    rows = [json.loads(ln) for name in ("a", "b") for ln in (out / f"{name}.jsonl").read_text().splitlines()]
+    assert rows and all("aoi" in r for r in rows)
+    assert any(r["in_frame"] for r in rows) and any(r["aoi"] is not None for r in rows)  # (random weights: all in)
+    for r in rows:  # the label follows the gaze point: left / right half, none when the gaze is out of frame
+        x = r["gaze_xy_norm"][0]
+        assert r["aoi"] == (None if not r["in_frame"] else "left" if x < 0.5 else "right"), r
+    manifest = [json.loads(ln) for ln in (out / "manifest.jsonl").read_text().splitlines()]
+    assert any("left" in json.dumps(e) for e in manifest)  # the AOIs are part of the results' key (resume)

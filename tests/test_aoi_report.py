@@ -166,6 +166,10 @@ def test_elan_export_reads_back_with_pympi_and_plain_xml(scene, tmp_path, capsys
         allowed = vocab[types[tier.get("LINGUISTIC_TYPE_REF")]]
         assert all(v in allowed for _, _, v in got)
     assert root.find("HEADER/MEDIA_DESCRIPTOR").get("MEDIA_URL") == (tmp_path / "talk.mp4").resolve().as_uri()
+    ids = [int(a.get("ANNOTATION_ID")[1:]) for a in root.iter("ALIGNABLE_ANNOTATION")]
+    assert len(set(ids)) == len(ids) == 13
+    last = next(p for p in root.iter("PROPERTY") if p.get("NAME") == "lastUsedAnnotation")
+    assert int(last.text) == max(ids)  # ELAN numbers new annotations after it
     assert not list(tmp_path.rglob("*.partial*"))
 
 

@@ -25,7 +25,7 @@ PARAMETER_FLAGS = {
     "detector_conf": "--detector-conf",
     "stride": "--stride", "max_stride": "--max-stride", "scene_threshold": "--scene-threshold",
     "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
-    "max_frames": "--max-frames",
+    "max_frames": "--max-frames", "aois": "--aoi",
     "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
     "person_tiers": "--person", "value_map": "--value",
 }

@@ -68,6 +68,7 @@ class AOIEditor(QObject):
     def set_editing(self, on: bool) -> None:
         self.editing = bool(on)
         self.view.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus if on else Qt.FocusPolicy.NoFocus)  # Delete key
         self.draft, self._press, self._moving = None, None, None
         self.changed.emit()
 

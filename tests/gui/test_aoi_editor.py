@@ -67,7 +67,9 @@ def test_draw_save_reload_move_rename_delete(qtbot, make_window, clip, tmp_path)
     editor.ask_name = lambda title, default: "door"
     drag(qtbot, view, widget_point(view, 0.6, 0.1), widget_point(view, 0.9, 0.3))
     assert load_aois(path).names == ("monitor", "door")
-    editor.delete("door")
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=widget_point(view, 0.75, 0.2))  # select "door"
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
     assert load_aois(path).names == ("monitor",)
     assert not list(tmp_path.glob("*.partial*"))
 

@@ -105,10 +105,10 @@ def _num(v: float | None, pct: bool = False) -> str:
     return f"{100 * v:.1f} %" if pct else f"{v:.3f}"
 
 
-def _scores_row(who: str, tier: str, s: Scores) -> str:
-    return (f"<tr><td>{who}</td><td class='txt'>{escape(tier)}</td><td>{s.frames}</td>"
-            f"<td>{_num(s.agreement, True)}</td><td>{_num(s.kappa)}</td><td>{s.not_coded}</td>"
-            f"<td>{s.not_seen}</td></tr>")
+def _scores_row(who: str, tier: str, s: Scores, cell: str = "td") -> str:
+    cells = [who, escape(tier), str(s.frames), _num(s.agreement, True), _num(s.kappa), str(s.not_coded),
+             str(s.not_seen)]
+    return "<tr>" + "".join(f"<{cell}>{c}</{cell}>" for c in cells) + "</tr>"
 
 
 def _confusion_html(title: str, s: Scores, agreement: Agreement) -> str:
@@ -135,8 +135,7 @@ def agreement_html(agreement: Agreement) -> str:
 
     a = agreement
     rows = [_scores_row(f"#{p.track_id}", p.tier, p.scores) for p in a.people]
-    rows.append(_scores_row("all", "pooled over people", a.pooled).replace("<td>", "<th>").replace("</td>", "</th>")
-                .replace("<th class='txt'>", "<th>"))
+    rows.append(_scores_row("all", "pooled over people", a.pooled, "th"))
     table = ("<table><tr><th>person</th><th>human tier</th><th>frames compared</th><th>agreement</th>"
              "<th>Cohen's kappa</th><th>not coded</th><th>not seen</th></tr>" + "".join(rows) + "</table>")
     ev = "".join(f"<tr><td>{escape(e.kind)}</td><td>{e.human}</td><td>{e.gazecam}</td><td>{_num(e.precision)}</td>"

@@ -92,7 +92,11 @@ def read_eaf(path: str | Path) -> HumanCoding:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pympi warns on unknown versions; the content is checked below
-            doc = elan.Eaf(str(path))
+            doc = elan.Eaf()  # an empty document filled by the parser (pympi's own reader)
+            doc.tiers, doc.linguistic_types, doc.constraints, doc.properties = {}, {}, {}, []
+            # pympi deletes this attribute after reading it; hand-written documents may lack it
+            doc.adocument["{http://www.w3.org/2001/XMLSchema-instance}noNamespaceSchemaLocation"] = ""
+            elan.parse_eaf(str(path), doc, True)
     except Exception as e:  # noqa: BLE001 - pympi raises bare Exception / KeyError on malformed files
         what = f"missing {e}" if isinstance(e, KeyError) else str(e)
         raise InputError(f"{path}: not a readable ELAN document ({what}); expected an .eaf saved by ELAN") from None

@@ -16,6 +16,7 @@ import pytest
 from test_aoi_report import AOI_DOC, write_old_records
 
 from gazecam.cli import main
+from gazecam.errors import InputError
 
 GAZECAM_1 = ["other"] * 3 + ["#2"] * 2 + ["screen"] * 10 + ["other"] * 2 + ["screen"] * 3 + ["door"] * 5 + ["other"] * 5
 GAZECAM_2 = [None] * 3 + ["#1"] * 7 + ["door"] * 5 + ["screen"] * 5 + [None] * 3 + ["screen"] * 7
@@ -205,3 +206,26 @@ def test_report_shows_the_human_timeline_under_gazecams(scene, tmp_path, capsys)
     assert "Human coder" in html and "Kid" in html and html.count("data:image/png;base64,") == 7
     code, err = _run(capsys, "report", rec, "-o", tmp_path / "r2.html", "--human", human)
     assert code == 1 and "no tier names a person" in err and not (tmp_path / "r2.html").exists()
+
+
+def test_eaf_without_schema_attribute_and_with_reference_tier_reads(tmp_path):
+    """ELAN writes xsi:noNamespaceSchemaLocation, hand-made documents may not; a reference tier takes its
+    parent's times."""
+    from gazecam.coding_read import read_eaf
+
+    text = eaf({"#1 looks at": [(0, 500, "#2"), (500, 1250, "AOI:screen")]}, media=None)
+    text = text.replace('xsi:noNamespaceSchemaLocation="http://www.mpi.nl/tools/elan/EAFv3.0.xsd"', "")
+    text = text.replace("</ANNOTATION_DOCUMENT>", '<TIER LINGUISTIC_TYPE_REF="default-lt" PARENT_REF="#1 looks at" '
+                        'TIER_ID="comment"><ANNOTATION><REF_ANNOTATION ANNOTATION_ID="r1" ANNOTATION_REF="a2">'
+                        "<ANNOTATION_VALUE>sure</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION></TIER>"
+                        "</ANNOTATION_DOCUMENT>")
+    path = tmp_path / "hand.eaf"
+    path.write_text(text)
+    doc = read_eaf(path)
+    assert doc.media == () and doc.tier_names == ("#1 looks at", "comment")
+    assert [(a.start_s, a.end_s, a.value) for a in doc.tier("#1 looks at").annotations] == [
+        (0.0, 0.5, "#2"), (0.5, 1.25, "AOI:screen")]
+    assert [(a.start_s, a.end_s, a.value) for a in doc.tier("comment").annotations] == [(0.5, 1.25, "sure")]
+    path.write_text("<ANNOTATION_DOCUMENT><TIER")
+    with pytest.raises(InputError, match=r"hand\.eaf: not a readable ELAN document"):
+        read_eaf(path)

@@ -5,8 +5,9 @@ Rules (seconds on the records' clock, ``dt`` the frame duration of :func:`gazeca
 * **People**: a human tier is matched to a gazecam track by ``person_tiers`` (tier name -> track id); without
   it, tiers named ``#ID looks at`` (ELAN, as ``gazecam report --elan`` writes them) or ``#ID`` (events TSV)
   are matched to track ID.  Other tiers are ignored.
-* **Frames**: every frame of the video from frame 0 to the last frame with records (its time from the records;
-  frames without records are placed ``dt`` apart).  A frame's **human label** is the value of the annotation
+* **Frames**: every frame of the video from frame 0 to the last frame with records or the end of the human's
+  coding, whichever is later (a frame's time from the records; frames without records are placed ``dt``
+  apart).  A frame's **human label** is the value of the annotation
   covering its midpoint (``time + dt / 2``), "other" when none.  Values ``#ID`` and ``AOI:name`` (gazecam's
   own vocabulary), an AOI's name, and ``value_map`` (human value -> gazecam value) give gazecam categories;
   ``scene``, ``out of frame``, ``other`` and empty values are "other"; any other value is compared as it is
@@ -350,6 +351,9 @@ def compare(human: HumanCoding, records: Sequence[GazeRecord], *, frame_duration
     fidx = np.array([f.frame for f in frames], np.int64)
     ftime = np.array([f.time_s for f in frames], np.float64)
     last = int(fidx[-1])
+    beyond = span[1] - (float(ftime[-1]) + dt / 2)  # the human coded past the records' last frame
+    if beyond > 0:
+        last += int(math.ceil(beyond / dt - 1e-9))
     times = _frame_times(fidx, ftime, dt, last)
     mids = times + dt / 2
     in_span = (mids >= span[0]) & (mids < span[1])
@@ -386,6 +390,10 @@ def compare(human: HumanCoding, records: Sequence[GazeRecord], *, frame_duration
         for who, labels in ((0, h), (1, g)):
             for ev in _events(compared, times[compared], labels, dt, kind_of):
                 events[ev[0]][who].append((tid, ev))
+    if not all_h:
+        raise InputError(f"{human.source} codes {span[0]:.2f}-{span[1]:.2f} s, but {records_name} see none of the "
+                         f"matched people ({', '.join(f'#{t}' for t in sorted(mapping.values()))}) then (records: "
+                         f"{float(ftime[0]):.2f}-{float(ftime[-1]) + dt:.2f} s); are they records of the same video?")
     order = [*person_order, *names, *sorted(unmapped), OTHER]
     people_out = tuple(PersonAgreement(track_id=tid, tier=tier_name, scores=_scores(h, g, order, nc, ns),
                                        times_s=times[compared], human=tuple(h), gazecam=tuple(g))

@@ -229,3 +229,20 @@ def test_eaf_without_schema_attribute_and_with_reference_tier_reads(tmp_path):
     path.write_text("<ANNOTATION_DOCUMENT><TIER")
     with pytest.raises(InputError, match=r"hand\.eaf: not a readable ELAN document"):
         read_eaf(path)
+
+
+def test_coding_past_the_records_counts_unseen_frames_and_no_overlap_is_an_error(scene, tmp_path, capsys):
+    rec, _ = scene
+    human = tmp_path / "long.tsv"
+    human.write_text("onset\tduration\ttrial_type\tperson\ttarget\n0.5\t0.5\tlooks_at\t#2\t#1\n"
+                     "1.0\t3.0\tlooks_at\t#2\tscene\n0.0\t1.0\tmutual_gaze\t#1 #2\tn/a\n")
+    code, err = _run(capsys, "agree", human, rec, "--json", tmp_path / "a.json")
+    assert code == 0, err
+    (person,) = json.loads((tmp_path / "a.json").read_text())["people"]
+    # coded 0.5-4.0 s: frames 5-39 by midpoint; #2 is seen in 5-19 and 23-29 (22 frames), not in 20-22 and
+    # 30-39 (13: the coding goes on after the records end); seen in 3-4, before the coding (2 not coded)
+    assert (person["track_id"], person["frames"], person["not_seen"], person["not_coded"]) == (2, 22, 13, 2)
+    human.write_text("onset\tduration\tperson\ttarget\n10\t5\t#2\t#1\n")
+    code, err = _run(capsys, "agree", human, rec, "--json", tmp_path / "b.json")
+    assert code == 1 and "codes 10.00-15.00 s" in err and "records: 0.00-3.00 s" in err
+    assert not (tmp_path / "b.json").exists()

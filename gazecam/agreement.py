@@ -219,7 +219,7 @@ def _gazecam_value(value: str, aoi_names: Sequence[str], people: set[int], item:
             raise InputError(f"{item}: {where} have no person {v} (people: "
                              f"{', '.join(f'#{p}' for p in sorted(people)) or 'none'})")
         return v
-    name = v[len(AOI_PREFIX):] if v.startswith(AOI_PREFIX) else v
+    name = v.removeprefix(AOI_PREFIX)
     if name in aoi_names:
         return name
     raise InputError(f"{item}: '{v}' is no person or AOI of {where}; expected #ID, an AOI name "
@@ -246,7 +246,7 @@ def _human_category(value: str, mapping: Mapping[str, str], aoi_names: Sequence[
         return OTHER
     if re.fullmatch(r"#\d+", v):
         return v
-    name = v[len(AOI_PREFIX):] if v.startswith(AOI_PREFIX) else v
+    name = v.removeprefix(AOI_PREFIX)
     return name if name in aoi_names else v
 
 
@@ -353,7 +353,7 @@ def compare(human: HumanCoding, records: Sequence[GazeRecord], *, frame_duration
     last = int(fidx[-1])
     beyond = span[1] - (float(ftime[-1]) + dt / 2)  # the human coded past the records' last frame
     if beyond > 0:
-        last += int(math.ceil(beyond / dt - 1e-9))
+        last += math.ceil(beyond / dt - 1e-9)
     times = _frame_times(fidx, ftime, dt, last)
     mids = times + dt / 2
     in_span = (mids >= span[0]) & (mids < span[1])

@@ -142,10 +142,10 @@ def agreement_html(agreement: Agreement) -> str:
                  f"<td>{_num(e.recall)}</td><td>{_num(e.f1)}</td></tr>" for e in a.events)
     events = ("<table><tr><th>target kind</th><th>human events</th><th>gazecam events</th><th>precision</th>"
               "<th>recall</th><th>F1</th></tr>" + ev + "</table>")
-    notes = [f"Human coding: {a.source}; frames of {a.frame_duration_s * 1000:.1f} ms compared in "
-             f"{a.span_s[0]:.2f}–{a.span_s[1]:.2f} s (the span the human coded). <i>Not coded</i>: frames where "
-             "gazecam saw the person outside that span; <i>not seen</i>: frames inside it where gazecam did not "
-             "see the person. Neither is compared."]
+    notes = [(f"Human coding: {escape(a.source)}; frames of {a.frame_duration_s * 1000:.1f} ms compared in "
+              f"{a.span_s[0]:.2f}–{a.span_s[1]:.2f} s (the span the human coded). <i>Not coded</i>: frames where "
+              "gazecam saw the person outside that span; <i>not seen</i>: frames inside it where gazecam did not "
+              "see the person. Neither is compared.")]
     if a.unmapped_values:
         notes.append("Human values that are none of gazecam's categories (compared as they are, never agreeing; "
                      "map them with <code>--value HUMAN=GAZECAM</code>): "
@@ -153,14 +153,14 @@ def agreement_html(agreement: Agreement) -> str:
     if a.ignored_tiers:
         notes.append("Tiers not matched to a person (ignored): " + ", ".join(f"'{escape(t)}'" for t in a.ignored_tiers))
     parts = [f"<div class='card'>{table}<ul class='notes'>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul></div>",
-             f"<figure class='card'>{_img(human_timeline_png(a), 'gazecam and human timelines')}<figcaption>"
-             "Each person's labels per compared frame: gazecam above, the human coder below; red ticks mark "
-             "frames where they differ; gaps are frames not compared.</figcaption></figure>",
-             "<h3>Events</h3><div class='card'>" + events + "<p class='pct'>An event is a run of one target; it "
-             "matches when it overlaps an event of the other coder with the same target by at least half of the "
-             "shorter one. Precision: gazecam's events that match; recall: the human's events that match.</p></div>",
-             "<h3>Confusion matrices</h3><div class='grid2'>" + _confusion_html("pooled", a.pooled, a)
-             + "".join(_confusion_html(f"#{p.track_id} ({p.tier})", p.scores, a) for p in a.people) + "</div>"]
+             (f"<figure class='card'>{_img(human_timeline_png(a), 'gazecam and human timelines')}<figcaption>"
+              "Each person's labels per compared frame: gazecam above, the human coder below; red ticks mark "
+              "frames where they differ; gaps are frames not compared.</figcaption></figure>"),
+             ("<h3>Events</h3><div class='card'>" + events + "<p class='pct'>An event is a run of one target; it "
+              "matches when it overlaps an event of the other coder with the same target by at least half of the "
+              "shorter one. Precision: gazecam's events that match; recall: the human's events that match.</p></div>"),
+             ("<h3>Confusion matrices</h3><div class='grid2'>" + _confusion_html("pooled", a.pooled, a)
+              + "".join(_confusion_html(f"#{p.track_id} ({p.tier})", p.scores, a) for p in a.people) + "</div>")]
     return "\n".join(parts)
 
 

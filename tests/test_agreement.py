@@ -246,3 +246,21 @@ def test_coding_past_the_records_counts_unseen_frames_and_no_overlap_is_an_error
     code, err = _run(capsys, "agree", human, rec, "--json", tmp_path / "b.json")
     assert code == 1 and "codes 10.00-15.00 s" in err and "records: 0.00-3.00 s" in err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_the_records_of_the_linked_video_are_picked(scene, tmp_path, capsys):
+    rec, aoi = scene
+    other = tmp_path / "lecture"
+    other.mkdir()
+    other_rec = write_old_records(other)  # the same gaze; its sidecar is rewritten to name lecture.mp4
+    from gazecam.records import RecordsMeta, write_meta
+
+    write_meta(other_rec, RecordsMeta(source=str(other / "lecture.mp4"), model="m", released=True, width=640,
+                                      height=360, fps=10.0))
+    human = tmp_path / "talk.eaf"
+    assert _run(capsys, "report", rec, "--aoi", aoi, "--elan", human)[0] == 0
+    code, err = _run(capsys, "agree", human, other_rec, rec, "--aoi", aoi, "--json", tmp_path / "a.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.json").read_text())["pooled"]["kappa"] == 1.0
+    code, err = _run(capsys, "agree", human, other_rec, "--aoi", aoi)
+    assert code == 1 and "records of lecture.mp4" in err and "codes talk.mp4" in err

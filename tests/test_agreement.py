@@ -200,8 +200,10 @@ def test_report_shows_the_human_timeline_under_gazecams(scene, tmp_path, capsys)
     human.write_text(eaf({"Kid": KID, "Mum": MUM}))
     code, err = _run(capsys, "report", rec, "--aoi", aoi, "-o", tmp_path / "r.html", "--human", human,
                      "--person", "Kid=1", "--person", "Mum=2", "--value", "mum=#2", "--value", "kid=#1",
-                     "--value", "toy=screen")
+                     "--value", "toy=screen", "--json", tmp_path / "r.json")
     assert code == 0, err
+    human_json = json.loads((tmp_path / "r.json").read_text())["human"]
+    assert human_json["pooled"]["frames"] == 50 and [p["tier"] for p in human_json["people"]] == ["Kid", "Mum"]
     html = (tmp_path / "r.html").read_text()
     assert "Human coder" in html and "Kid" in html and html.count("data:image/png;base64,") == 7
     code, err = _run(capsys, "report", rec, "-o", tmp_path / "r2.html", "--human", human)

@@ -58,6 +58,8 @@ class ReportSection:
         if self.aoi is not None:
             for person in out["people"]:  # type: ignore[union-attr]
                 person.update(self.aoi.person_json(person["track_id"]))
+        if self.human is not None:  # report --human: gazecam agree's numbers
+            out["human"] = self.human.to_json()
         return out
 
     @property

@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "gazecam.commands.train",
     "batch": "gazecam.commands.batch",
     "report": "gazecam.commands.report",
+    "agree": "gazecam.commands.agree",
 }
 
 EXIT_ERROR = 1

@@ -27,6 +27,7 @@ PARAMETER_FLAGS = {
     "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames", "aois": "--aoi",
     "video": "--video", "max_gap_s": "--max-gap", "min_duration_s": "--min-duration", "joint_radius": "--joint-radius",
+    "person_tiers": "--person", "value_map": "--value",
 }
 _PARAMETER = re.compile(r"(?<![\w.-])(" + "|".join(sorted(PARAMETER_FLAGS, key=len, reverse=True))
                         + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")

@@ -56,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--events", metavar="OUT.tsv", default=None,
                    help="BIDS-style events (onset, duration, trial_type = looks_at / mutual_gaze / "
                         "joint_attention, person, target) for ELAN, BORIS, R, pandas (one video only)")
+    g.add_argument("--human", metavar="FILE", default=None,
+                   help="a human coder's ELAN .eaf or events .tsv of this video: their timeline is drawn under "
+                        "gazecam's for each matched person, with agreement and Cohen's kappa (rules: `gazecam "
+                        "agree --help`; one video only)")
+    from .agree import add_mapping_arguments
+
+    add_mapping_arguments(g)
     g = parser.add_argument_group("episodes")
     g.add_argument("--max-gap", type=_seconds, default=0.25, metavar="S",
                    help="runs separated by at most S seconds are one episode (default 0.25)")
@@ -64,6 +71,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--joint-radius", type=_radius, default=0.1, metavar="R",
                    help="gaze points within R (normalised frame units) of each other are a shared target "
                         "(default 0.1)")
+
+
+def _with_human(report, args: argparse.Namespace, aois):  # -> Report with the human coder compared
+    from dataclasses import replace
+
+    from ..agreement import agree_files
+    from .agree import mappings
+
+    if len(report.sections) != 1:
+        raise InputError(f"--human codes one video, but the report has {len(report.sections)}; give one records file")
+    section = report.sections[0]
+    person, values = mappings(args)
+    agreement = agree_files(args.human, [section.source.records_path], aois=aois, person_tiers=person,
+                            value_map=values)
+    return replace(report, sections=(replace(section, human=agreement),))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if exports and len(report.sections) != 1:
         raise InputError(f"--elan / --events code one video, but the report has {len(report.sections)}; give one "
                          "records file")
+    if args.human:
+        report = _with_human(report, args, aois)
     elan = Path(args.elan).expanduser() if args.elan else None
     events = Path(args.events).expanduser() if args.events else None
 
@@ -113,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     inputs += [p / "manifest.jsonl" for p in inputs if p.is_dir()]
     if args.aoi:
         inputs.append(Path(args.aoi).expanduser())
+    if args.human:
+        inputs.append(Path(args.human).expanduser())
     check_outputs(outputs, [p for p in inputs if not p.is_dir()])
 
     written = []

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from ..analysis import AnalysisParams, GazeAnalysis, analyze
 from ..aoi import AOISet
 from ..aoi_stats import AOIAnalysis
 from ..coding import Coding
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..agreement import Agreement
 from ..errors import InputError
 from ..outputs import Named, check_before_writing
 from ..records import GazeRecord, RecordsMeta, read_records
@@ -47,6 +51,7 @@ class ReportSection:
     aoi: AOIAnalysis | None = None  # areas of interest (gazecam.report.aoi), None when there are none
     aois: AOISet | None = None  # the AOI file's areas, normalised to this video's frame (None: names from records)
     coding: Coding | None = None  # what --elan / --events write (gazecam.coding), when asked for
+    human: "Agreement | None" = None  # a human coder compared with these records (gazecam.agreement), if given
 
     def to_json(self) -> dict[str, object]:
         """The analysis' JSON; with AOIs each person also has ``aoi_s``, ``aoi_glances``, ``aoi_first_s``."""
@@ -54,6 +59,8 @@ class ReportSection:
         if self.aoi is not None:
             for person in out["people"]:  # type: ignore[union-attr]
                 person.update(self.aoi.person_json(person["track_id"]))
+        if self.human is not None:  # report --human: gazecam agree's numbers
+            out["human"] = self.human.to_json()
         return out
 
     @property

@@ -11,6 +11,7 @@ from ..analysis import Episode, PersonTimes
 from ..records.meta import atomic_write
 from .build import Report, ReportSection
 from .aoi import aoi_section_html
+from .human import human_section_html
 from .figures import density_png, format_seconds, matrix_png, thumbnails_png, timeline_png
 
 __all__ = ["render_html", "write_html"]
@@ -168,6 +169,7 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
                      f"<figure class='card'>{_img(thumbnails_png(a, background=section.background, aspect=section.aspect), 'per-person density')}"
                      "<figcaption>The same, per person.</figcaption></figure></div>")
         parts.append(aoi_section_html(section))
+        parts.append(human_section_html(section))
     if section.notes:
         parts.append("<ul class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
     return "\n".join(parts)

@@ -12,6 +12,7 @@ from ..loading import DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backends import GazeBackend
+    from ..gaze import GazeOptions
     from ..model import GazeModel
 
 from ..models.archs import BACKBONE_NAMES as BACKBONES  # noqa: E402 (torch-free table)
@@ -101,3 +102,12 @@ def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> 
     from ..loading import load_gaze_model
 
     return load_gaze_model(model_spec(args), device=device)
+
+
+def gaze_options(args: argparse.Namespace) -> "GazeOptions":
+    """The :class:`~gazecam.gaze.GazeOptions` of the gaze options (--stride, --max-stride, --scene-threshold,
+    --no-smooth, --inout-threshold) of ``process`` and ``batch``."""
+    from ..gaze import GazeOptions
+
+    return GazeOptions(smooth=not args.no_smooth, inout_threshold=args.inout_threshold, stride=args.stride,
+                       max_stride=args.max_stride, scene_threshold=args.scene_threshold)

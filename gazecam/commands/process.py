@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import InputError
-from .common import add_model_arguments, flag_wording, load_model
+from .common import add_model_arguments, flag_wording, gaze_options, load_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..jobs import ProcessReport
@@ -150,9 +150,7 @@ def _run(args: argparse.Namespace) -> int:
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
-                             stride=args.stride, max_stride=args.max_stride, scene_threshold=args.scene_threshold,
-                             smooth=not args.no_smooth, inout_threshold=args.inout_threshold,
-                             heatmap=args.heatmap, max_frames=args.max_frames)
+                             gaze=gaze_options(args), heatmap=args.heatmap, max_frames=args.max_frames)
     out = Path(args.output) if args.output else None
     rec = Path(args.records) if args.records else None
     with ExitStack() as stack:

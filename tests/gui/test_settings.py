@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from gazecam.gui.settings import GazeSettings, ModelChoice, ViewSettings
+from gazecam.gaze import GazeOptions
+from gazecam.gui.settings import ViewSettings, model_label
+from gazecam.loading import ModelSpec
 
 
 def test_round_trip(store):
     view = ViewSettings(arrows=False, heatmap_opacity=0.2, combined_heatmap=False)
-    gaze = GazeSettings(inout_threshold=0.35, smooth=False, stride=3)
-    model = ModelChoice(backbone="dinov2_vits14", backbone_weights="/x/b.pth", gaze_weights="/x/g.pt", device="cpu")
+    gaze = GazeOptions(inout_threshold=0.35, smooth=False, stride=3)
+    model = ModelSpec(backbone="dinov2_vits14", backbone_weights="/x/b.pth", gaze_weights="/x/g.pt", device="cpu")
     store.save_view(view)
     store.save_gaze(gaze)
     store.save_model(model)
@@ -23,23 +25,23 @@ def test_round_trip(store):
     assert again.load_view() == view
     assert again.load_gaze() == gaze
     assert again.load_model() == model
-    assert again.load_model().label == "g.pt (local files)"
+    assert model_label(again.load_model()) == "g.pt (local files)"
 
 
 def test_defaults_and_bad_values(store):
-    assert store.load_view() == ViewSettings() and store.load_gaze() == GazeSettings()
+    assert store.load_view() == ViewSettings() and store.load_gaze() == GazeOptions()
     assert store.load_model() is None
     store.set_value("gaze/stride", "0")  # invalid (hand-edited): defaults, no crash
     store.set_value("view/heatmap_opacity", "lots")
-    assert store.load_gaze() == GazeSettings()
+    assert store.load_gaze() == GazeOptions()
     assert store.load_view().heatmap_opacity == ViewSettings().heatmap_opacity
 
 
 def test_gaze_settings_validate():
     with pytest.raises(ValueError, match="stride"):
-        GazeSettings(stride=0)
+        GazeOptions(stride=0)
     with pytest.raises(ValueError, match="inout_threshold"):
-        GazeSettings(inout_threshold=1.5)
+        GazeOptions(inout_threshold=1.5)
 
 
 def test_live_settings_follow_xdg_config_home(tmp_path):

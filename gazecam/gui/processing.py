@@ -70,13 +70,16 @@ def _backend_label(spec: ModelSpec, model: Any) -> str:
 class ProcessorBuilder:
     """Builds the :class:`FrameProcessor` of a model in the inference thread; the detector is kept across models.
 
-    ``detector``: the head detector's name or file (``ProcessOptions.detector``).  ``model_loader`` and
-    ``detector_factory`` are injectable (tests use light fakes); ``track=False``: no tracker.
+    ``detector``, ``detector_class``, ``detector_conf``: as in :class:`ProcessOptions` (checked when a model
+    loads, so that a bad detector is reported in the window).  ``model_loader`` and ``detector_factory`` are
+    injectable (tests use light fakes); ``track=False``: no tracker.
     """
 
-    def __init__(self, *, detector: str = "auto", model_loader: ModelLoader | None = None,
-                 detector_factory: DetectorFactory | None = None, track: bool = True) -> None:
+    def __init__(self, *, detector: str = "auto", detector_class: str | int | None = None, detector_conf: float = 0.25,
+                 model_loader: ModelLoader | None = None, detector_factory: DetectorFactory | None = None,
+                 track: bool = True) -> None:
         self.detector_spec = detector
+        self._detector_options = {"detector": detector, "detector_class": detector_class, "detector_conf": detector_conf}
         self._load = model_loader or load_gui_model
         self._make_detector = detector_factory or _default_detector
         self._track = track
@@ -86,7 +89,7 @@ class ProcessorBuilder:
 
     def options(self, gaze: GazeOptions) -> ProcessOptions:
         """The :class:`ProcessOptions` the window's processor follows (``gazecam process`` takes the same)."""
-        return ProcessOptions(detector=self.detector_spec, gaze=gaze)
+        return ProcessOptions(**self._detector_options, gaze=gaze)  # type: ignore[arg-type]
 
     def tracker(self, gaze: GazeOptions, *, fps: float | None) -> HeadTracker | None:
         """A new tracker for a source of ``fps`` frames/s (None with ``track=False``)."""
@@ -95,7 +98,8 @@ class ProcessorBuilder:
     def build(self, spec: ModelSpec, gaze: GazeOptions, *, fps: float | None = None
               ) -> tuple[FrameProcessor, ModelInfo]:
         model = self._load(spec)
-        device = str(getattr(model, "device", "cpu"))
+        device = getattr(model, "device", None)
+        device = None if device is None else str(device)  # as build_processor gives it to the detector
         try:
             options = self.options(gaze)
             if self._detector is None or self._detector_device != device:
@@ -111,7 +115,7 @@ class ProcessorBuilder:
 
             warning = self.notes[-1] if self.notes else str(getattr(self._detector, "warning", FALLBACK_WARNING))
         info = ModelInfo(name=str(getattr(model, "name", "model")), released=bool(getattr(model, "released", False)),
-                         note=str(getattr(model, "note", "")), device=device, backend=_backend_label(spec, model),
+                         note=str(getattr(model, "note", "")), device=device or "cpu", backend=_backend_label(spec, model),
                          has_inout=bool(getattr(model, "has_inout", False)),
                          detector=str(getattr(self._detector, "name", type(self._detector).__name__)),
                          detector_warning=warning)

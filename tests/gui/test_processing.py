@@ -9,6 +9,7 @@ from gui_fakes import FakeDetector, FakeModel
 from gazecam.errors import InputError
 from gazecam.gaze import GazeOptions
 from gazecam.gui.processing import ProcessorBuilder, available_backends, available_devices, load_gui_model
+from gazecam.gui.sources import SourceSpec
 from gazecam.loading import ModelSpec
 from gazecam.types import Frame
 
@@ -83,3 +84,51 @@ def test_detector_failure_is_named():
     builder = ProcessorBuilder(detector="pose", model_loader=lambda c: FakeModel(), detector_factory=offline)
     with pytest.raises(DetectorUnavailable, match="head detector 'pose': yolo11n-pose.pt"):
         builder.build(ModelSpec(name="fake"), GazeOptions())
+
+
+def test_the_window_and_process_build_the_same_processor(qtbot, make_window, store, clip, tmp_path, monkeypatch):
+    """One stage factory: the GUI's processor and ``process``'s are configured alike from the same options
+    (detector name, class and confidence; tracker buffer from the source's fps and thresholds from that
+    confidence; stride auto, max stride, scene threshold, smoothing, in/out threshold)."""
+    import gazecam.pipeline as pipeline
+    from gazecam.jobs import ProcessOptions, process_source
+    from gui_fakes import CLIP_FPS
+
+    made = []  # (what make_detector was asked for, the detector)
+
+    def make_detector(spec, *, device=None, class_name_or_id=None, conf=0.25, cache=None, notify=None):
+        det = FakeDetector(name=f"recorded {spec}")
+        made.append(((spec, device, class_name_or_id, conf), det))
+        return det
+
+    built = []
+
+    def build_processor(*args, **kwargs):
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
+
+    real_build = pipeline.build_processor
+    monkeypatch.setattr(pipeline, "make_detector", make_detector)
+    monkeypatch.setattr(pipeline, "build_processor", build_processor)
+    gaze = GazeOptions(stride="auto", max_stride=7, scene_threshold=0.35, smooth=False, inout_threshold=0.4)
+    store.save_gaze(gaze)  # the window starts with the saved gaze options
+
+    detection = {"detector": "offline", "detector_class": "head", "detector_conf": 0.6}
+    win = make_window(builder=ProcessorBuilder(**detection, model_loader=lambda spec: FakeModel()))
+    win.open_source(SourceSpec("file", str(clip)))
+    qtbot.waitUntil(lambda: win.inference.processor is not None
+                    and win.inference.processor.tracker.track_buffer == CLIP_FPS, timeout=60_000)  # imports ByteTrack
+    gui = win.inference.processor
+    process_source(clip, model=FakeModel(), options=ProcessOptions(**detection, gaze=gaze, max_frames=2),
+                   records_path=tmp_path / "r.jsonl")
+    (cli,) = built
+
+    assert [asked for asked, _ in made] == [("offline", "cpu", "head", 0.6)] * 2  # GUI, then process
+    assert gui.detector is made[0][1] and cli.detector is made[1][1]
+    assert vars(gui.tracker.args) == vars(cli.tracker.args)  # buffer, high/low/new-track thresholds, matching
+    assert gui.tracker.track_buffer == cli.tracker.track_buffer == CLIP_FPS
+    assert gui.tracker.args.track_high_thresh == gui.tracker.args.new_track_thresh == 0.6  # the detector's conf
+    assert gui.tracker.match_scale == cli.tracker.match_scale
+    assert gui.gaze_stage.options == cli.gaze_stage.options == gaze
+    assert (gui.gaze_stage.smooth_alpha, gui.gaze_stage.forget_after, gui.gaze_stage.redecode_motion) == \
+        (cli.gaze_stage.smooth_alpha, cli.gaze_stage.forget_after, cli.gaze_stage.redecode_motion)

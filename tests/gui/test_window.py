@@ -301,6 +301,23 @@ def test_unreadable_file_and_missing_camera(qtbot, make_window, tmp_path):
     assert win.inference.is_alive()
 
 
+def test_stride_auto_runs_in_the_window(qtbot, make_window, store, clip):
+    """The stride picker offers auto (below 1): the gaze stage then encodes when the scene changed."""
+    win = make_window(source=SourceSpec("file", str(clip)))
+    wait_result(qtbot, win)
+    win.controls.stride.setValue(0)
+    assert win.controls.stride.text() == "auto" and win.gaze_settings.stride == "auto"
+    qtbot.waitUntil(lambda: win.inference.processor.gaze_stage.stride == "auto", timeout=WAIT_MS)
+    stage = win.inference.processor.gaze_stage
+    encodes = stage.encodes
+    win.pause()
+    win.seek(3)
+    qtbot.waitUntil(lambda: win.latest is not None and win.latest.result.frame.index == 3, timeout=WAIT_MS)
+    assert np.isfinite(stage.last_scene_change)  # the scene-change measure ran on a frame with heads
+    assert stage.encodes > encodes and len(win.latest.result) == 2
+    assert store.load_gaze().stride == "auto" and win.inference.is_alive()
+
+
 def test_missing_zoo_weights_shows_offline_message(qtbot, make_window, clip, monkeypatch, tmp_path):
     """The zoo model cannot be downloaded here: the real OfflineError text appears in the window."""
     from gazecam.gui.processing import ProcessorBuilder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
@@ -48,6 +49,30 @@ def flag_wording(message: str) -> str:
         return f"{PARAMETER_FLAGS[name]} {value}"
 
     return _PARAMETER.sub(flag, message)
+
+
+def number(kind: type[int] | type[float], expected: str, *, low: float | None = None, high: float | None = None,
+           above: float | None = None, finite: bool = False, words: tuple[str, ...] = (), echo_text: bool = False
+           ) -> Callable[[str], int | float | str]:
+    """An argparse ``type`` for a number: the one place the command line parses numbers.
+
+    ``low`` <= value <= ``high`` (``above``: value > it; ``finite``: no infinity); ``words`` are accepted as
+    they are (e.g. ``auto``).  Errors read ``expected EXPECTED, got ...``: the text as typed when it is not a
+    number (or with ``echo_text``), else the parsed value.
+    """
+    def parse(text: str) -> int | float | str:
+        if text.strip().lower() in words:
+            return text.strip().lower()
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if ((low is not None and not value >= low) or (high is not None and not value <= high)
+                or (above is not None and not value > above) or (finite and value == float("inf"))):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {repr(text) if echo_text else value}")
+        return value
+
+    return parse
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = DEFAULT_MODEL) -> None:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
     from .jobs import ProcessOptions
 
-__all__ = ["Pipeline", "FrameProcessor", "PipelineStats", "StageTotals", "build_processor", "make_head_detector",
+__all__ = ["Pipeline", "FrameProcessor", "ProcessorStats", "StageTotals", "build_processor", "make_head_detector",
            "make_tracker"]
 
 
@@ -63,8 +63,8 @@ class StageTotals:
 
 
 @dataclass
-class PipelineStats:
-    """Counters of one pipeline run; ``totals`` includes the render/write times the consumer records."""
+class ProcessorStats:
+    """Counters of a processor's frames; ``totals`` includes the render/write times the consumer records."""
 
     frames: int = 0  # results produced
     people_frames: int = 0  # heads summed over frames (one record line each)
@@ -87,7 +87,7 @@ class FrameProcessor:
         self.detector = detector
         self.tracker = tracker
         self.gaze_stage = gaze_stage
-        self.stats = PipelineStats()
+        self.stats = ProcessorStats()
 
     def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
         """Gaze for every head of ``frame``; ``capture_ms``: time spent getting it (for the totals)."""
@@ -149,7 +149,7 @@ class Pipeline:
         self._started = False
 
     @property
-    def stats(self) -> PipelineStats:
+    def stats(self) -> ProcessorStats:
         return self.processor.stats
 
     @property

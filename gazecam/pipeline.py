@@ -12,9 +12,9 @@ consumer's job (:mod:`gazecam.jobs`, the GUI), which reports their times with :m
             ...
         pipe.stats                   # frames, people-frames, per-stage time totals, capture counters
 
-Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a :class:`~gazecam.gaze.GazeOptions`)
-between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration after the current frame;
-:meth:`Pipeline.close` releases the source.
+Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a
+:class:`~gazecam.gaze.GazeOptions`) between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration
+after the current frame; :meth:`Pipeline.close` releases the source.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ class Pipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                result = self.processor.step(frame, capture_ms=(time.perf_counter() - t0) * 1e3)  # waiting for the reader
+                capture_ms = (time.perf_counter() - t0) * 1e3  # waiting for the reader
+                result = self.processor.step(frame, capture_ms=capture_ms)
                 self.stats.wall_s = time.perf_counter() - t_start
                 yield result
         finally:
@@ -203,7 +204,6 @@ class Pipeline:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
 
 
 def make_head_detector(options: "ProcessOptions", *, device: str | None,
@@ -233,9 +233,9 @@ def build_processor(model: "GazeBackend", options: "ProcessOptions", *, fps: flo
     Head boxes come from ``options.heads_path`` (:class:`~gazecam.records.FileHeads`; its own track ids,
     when it has them, replace the tracker) or from the detector (:func:`make_head_detector`).  ``detector``:
     one the caller already built from the same options (the GUI keeps one across model changes; ``process``
-    reads the heads file before the source opens).  ``track=False``: no tracker (fixed benchmark boxes).  The tracker comes from
-    :func:`make_tracker` (``fps`` of the source), the gaze stage from ``options.gaze``.  ``notify``: user-facing
-    notes of the detector (default: the log).
+    reads the heads file before the source opens).  The tracker comes from :func:`make_tracker` (``fps`` of
+    the source; ``track=False``: none, e.g. fixed benchmark boxes), the gaze stage from ``options.gaze``.
+    ``notify``: user-facing notes of the detector (default: the log).
     """
     from .records import FileHeads
 

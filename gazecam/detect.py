@@ -9,7 +9,7 @@ Detectors (chosen with ``--detector PATH|pose|offline|face|auto`` via :func:`mak
   checked on download by :func:`validate_pose_file`), never through ultralytics' own downloader.
 * :class:`~gazecam.detect_offline.OfflineHeadDetector` - offline fallback, nothing to download: OpenCV's
   HOG pedestrian detector (head estimated from the top of the body box) + Haar face cascades.
-* :class:`~gazecam.detect_offline.CascadeHeadDetector` - the Haar face cascades alone (close-up faces).
+* :class:`~gazecam.detect_faces.CascadeHeadDetector` - the Haar face cascades alone (close-up faces).
 
 Known head boxes from a file (``--heads FILE``) are :class:`gazecam.records.FileHeads`.
 
@@ -27,13 +27,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from .detect_offline import (
-    CASCADE_WARNING,
-    OFFLINE_WARNING,
-    CascadeHeadDetector,
-    OfflineHeadDetector,
-    expand_faces_to_heads,
-)
+from .detect_faces import CASCADE_WARNING, CascadeHeadDetector, expand_faces_to_heads
+from .detect_offline import OFFLINE_WARNING, OfflineHeadDetector
 from .errors import GazecamError, InputError, one_line
 from .types import Frame, HeadBoxes
 from .ultra import load_yolo, ultralytics_device
@@ -94,12 +89,6 @@ class HeadDetector(Protocol):
     def detect(self, frame: Frame) -> HeadBoxes:
         """Head boxes of ``frame`` in pixels, clipped to the frame, ``track_ids`` -1 (or ids from a file)."""
         ...
-
-
-# -- helpers ----------------------------------------------------------------------------------------
-def _boxes(xyxy: np.ndarray, conf: np.ndarray, image_size: tuple[int, int]) -> HeadBoxes:
-    return HeadBoxes(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), image_size=image_size,
-                     confidence=np.asarray(conf, np.float32).reshape(-1)).clipped()
 
 
 # -- pose keypoints -> head boxes (pure) --------------------------------------------------------------
@@ -203,7 +192,7 @@ class YoloHeadDetector:
                                imgsz=self.imgsz, verbose=False)[0]
         if r.boxes is None or len(r.boxes) == 0:
             return HeadBoxes.empty(size)
-        return _boxes(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(), size)
+        return HeadBoxes.detected(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(), size)
 
 
 # -- pose model -------------------------------------------------------------------------------------
@@ -236,7 +225,7 @@ class PoseHeadDetector:
         kp = r.keypoints.data.cpu().numpy()  # (N, 17, 3) x, y, conf (pixels)
         xyxy, idx = heads_from_keypoints(kp, min_conf=self.kpt_conf)
         conf = r.boxes.conf.cpu().numpy()[idx]
-        return _boxes(xyxy, conf, size)
+        return HeadBoxes.detected(xyxy, conf, size)
 
 
 _POSE_ORIGINAL = f"the original {POSE_WEIGHTS_FILE} ({POSE_WEIGHTS_URL})"

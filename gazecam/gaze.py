@@ -33,26 +33,27 @@ in/out score, ``new = alpha * current + (1 - alpha) * previous``.  State of a tr
 ``forget_after`` frames is dropped (a returning id starts afresh).  Boxes without a track id (-1) are never
 smoothed.  Only fresh decodes update the average.
 
-The attributes ``smooth``, ``smooth_alpha``, ``inout_threshold``, ``stride``, ``max_stride`` and
-``scene_threshold`` may be changed between frames (e.g. from a GUI thread); each :meth:`process` call reads
-them once.
+The stage's :class:`GazeOptions` (smoothing, in/out threshold, stride, max stride, scene threshold) may be
+replaced between frames (e.g. from a GUI thread); each :meth:`process` call reads them once.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import InputError
 from .social import who_looks_at_whom
 from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends.base import GazeBackend
 
-__all__ = ["GazeStage", "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
+__all__ = ["GazeStage", "GazeOptions", "GazeOptionsError",
+           "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
            "DEFAULT_SCENE_THRESHOLD", "DEFAULT_MAX_STRIDE", "DEFAULT_REDECODE_MOTION"]
 
 THUMB_SIZE = 64  # long side of the scene-change thumbnail, px
@@ -121,21 +122,73 @@ class _TrackGaze:
     box_norm: np.ndarray  # (4,) float32 head box (xyxy_norm) of the last decode
 
 
-class GazeStage:
-    """Turns (frame, tracked heads) into a :class:`~gazecam.types.GazeResult`."""
+class GazeOptionsError(InputError, ValueError):
+    """A :class:`GazeOptions` value out of range (an ``InputError`` and a ``ValueError``)."""
 
-    def __init__(self, *, model: "GazeBackend", smooth: bool = True, smooth_alpha: float = 0.5,
-                 inout_threshold: float = 0.5, stride: int | str = 1, forget_after: int = 30,
-                 max_stride: int = DEFAULT_MAX_STRIDE, scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
-                 redecode_motion: float = DEFAULT_REDECODE_MOTION) -> None:
+
+@dataclass(frozen=True, kw_only=True)
+class GazeOptions:
+    """How the gaze stage runs (validated here, the one place): smoothing, in/out threshold and encoder stride.
+
+    ``stride``: the encoder every N-th frame, or ``"auto"`` (when the scene changed, at least every
+    ``max_stride`` frames; ``scene_threshold``: share of the picture that must change).
+    """
+
+    smooth: bool = True  # per-track temporal smoothing
+    inout_threshold: float = 0.5  # in/out score at or above which the target is inside the frame
+    stride: int | str = 1
+    max_stride: int = DEFAULT_MAX_STRIDE
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.stride != "auto" and not _whole(self.stride):
+            raise GazeOptionsError(f"stride={self.stride!r}: expected a whole number >= 1 or 'auto'")
+        if not _whole(self.max_stride):
+            raise GazeOptionsError(f"max_stride={self.max_stride!r}: expected a whole number >= 1")
+        for name in ("inout_threshold", "scene_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise GazeOptionsError(f"{name}={value!r}: expected a number between 0 and 1")
+        object.__setattr__(self, "smooth", bool(self.smooth))
+
+
+def _whole(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
+def _option(name: str) -> property:
+    def get(self: "GazeStage") -> Any:
+        return getattr(self.options, name)
+
+    def put(self: "GazeStage", value: Any) -> None:
+        self.options = replace(self.options, **{name: value})  # validated by GazeOptions
+
+    return property(get, put, doc=f"``options.{name}``; may be set between frames")
+
+
+class GazeStage:
+    """Turns (frame, tracked heads) into a :class:`~gazecam.types.GazeResult`.
+
+    ``options`` (:class:`GazeOptions`; keyword ``settings`` such as ``stride=2`` override its fields) may be
+    replaced between frames, as may each of its fields through the attribute of the same name.
+    """
+
+    smooth = _option("smooth")
+    inout_threshold = _option("inout_threshold")
+    stride = _option("stride")
+    max_stride = _option("max_stride")
+    scene_threshold = _option("scene_threshold")
+
+    def __init__(self, *, model: "GazeBackend", options: GazeOptions | None = None, smooth_alpha: float = 0.5,
+                 forget_after: int = 30, redecode_motion: float = DEFAULT_REDECODE_MOTION, **settings: Any) -> None:
         self.model = model
-        self.smooth = bool(smooth)
-        self.smooth_alpha = smooth_alpha
-        self.inout_threshold = inout_threshold
-        self.stride = stride
-        self.max_stride = max_stride
-        self.scene_threshold = scene_threshold
-        self.redecode_motion = redecode_motion
+        self.options = replace(options or GazeOptions(), **settings)
+        if not 0.0 < float(smooth_alpha) <= 1.0:
+            raise ValueError(f"smooth_alpha must be in (0, 1] (1 = no smoothing), got {smooth_alpha}")
+        if not 0.0 <= float(redecode_motion) <= 1.0:
+            raise ValueError(f"redecode_motion must be in [0, 1] (share of the frame size), got {redecode_motion}")
+        self.smooth_alpha = float(smooth_alpha)
+        self.redecode_motion = float(redecode_motion)
         self.forget_after = int(forget_after)
         self._tracks: dict[int, _TrackGaze] = {}
         self._feats: Any = None
@@ -145,71 +198,6 @@ class GazeStage:
         self.encodes = 0  # how many times the encoder ran
         self.last_scene_change = float("nan")  # stride="auto": scene_change on the last frame with heads
         self.last_camera_shift = (0, 0)  # stride="auto": camera_shift on the last frame with heads
-
-    # -- live-tunable settings (validated) -------------------------------------------------------
-    @property
-    def smooth_alpha(self) -> float:
-        return self._alpha
-
-    @smooth_alpha.setter
-    def smooth_alpha(self, value: float) -> None:
-        if not 0.0 < float(value) <= 1.0:
-            raise ValueError(f"smooth_alpha must be in (0, 1] (1 = no smoothing), got {value}")
-        self._alpha = float(value)
-
-    @property
-    def inout_threshold(self) -> float:
-        return self._threshold
-
-    @inout_threshold.setter
-    def inout_threshold(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"inout_threshold must be in [0, 1], got {value}")
-        self._threshold = float(value)
-
-    @property
-    def stride(self) -> int | str:
-        return self._stride
-
-    @stride.setter
-    def stride(self, value: int | str) -> None:
-        if value == "auto":
-            self._stride: int | str = "auto"
-            return
-        if isinstance(value, str) or int(value) != value or int(value) < 1:
-            raise ValueError(f"stride must be an integer >= 1 (encoder every N-th frame) or 'auto', got {value!r}")
-        self._stride = int(value)
-
-    @property
-    def max_stride(self) -> int:
-        return self._max_stride
-
-    @max_stride.setter
-    def max_stride(self, value: int) -> None:
-        if isinstance(value, bool) or int(value) != value or int(value) < 1:
-            raise ValueError(f"max_stride must be an integer >= 1 (stride='auto' encodes at least every N frames), "
-                             f"got {value!r}")
-        self._max_stride = int(value)
-
-    @property
-    def scene_threshold(self) -> float:
-        return self._scene_threshold
-
-    @scene_threshold.setter
-    def scene_threshold(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"scene_threshold must be in [0, 1] (share of the picture that changed), got {value}")
-        self._scene_threshold = float(value)
-
-    @property
-    def redecode_motion(self) -> float:
-        return self._redecode_motion
-
-    @redecode_motion.setter
-    def redecode_motion(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"redecode_motion must be in [0, 1] (share of the frame size), got {value}")
-        self._redecode_motion = float(value)
 
     def reset(self) -> None:
         """Forget smoothing state and cached scene features (e.g. on a new source)."""
@@ -223,7 +211,8 @@ class GazeStage:
     def process(self, frame: Frame, heads: HeadBoxes, timings: StageTimes | None = None) -> GazeResult:
         """Gaze for every head of ``frame``; zero heads -> an empty result without running the model."""
         timings = timings if timings is not None else StageTimes()
-        stride, smooth, alpha, threshold = self.stride, self.smooth, self.smooth_alpha, self.inout_threshold
+        opts, alpha = self.options, self.smooth_alpha  # read once: the GUI may replace them between frames
+        stride, smooth, threshold = opts.stride, opts.smooth, opts.inout_threshold
         count = self._count
         self._count += 1
         self._forget(count)
@@ -241,8 +230,8 @@ class GazeStage:
             thumb = scene_thumbnail(frame.image)
             self.last_scene_change = scene_change(thumb, self._thumb)
             self.last_camera_shift = camera_shift(thumb, self._thumb)
-            encode_now = (self._feats is None or self.last_scene_change > self.scene_threshold
-                          or self.last_camera_shift != (0, 0) or count - self._last_encode >= self.max_stride)
+            encode_now = (self._feats is None or self.last_scene_change > opts.scene_threshold
+                          or self.last_camera_shift != (0, 0) or count - self._last_encode >= opts.max_stride)
         else:
             encode_now = self._feats is None or count - self._last_encode >= stride  # type: ignore[operator]
         ids = heads.track_ids

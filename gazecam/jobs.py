@@ -3,11 +3,11 @@
 ``gazecam process`` (and many-video runs) call it with a model loaded once (:func:`gazecam.loading.load_model`)::
 
     model = load_model(ModelSpec(name="gazelle_dinov2_vitb14_inout"))
-    report = process_source("clip.mp4", model=model, options=ProcessOptions(stride=2),
+    report = process_source("clip.mp4", model=model, options=ProcessOptions(gaze=GazeOptions(stride=2)),
                             video_path=Path("out.mp4"), records_path=Path("out.jsonl"))
 
-It opens the source, builds the head detector (or reads known boxes), tracker, gaze stage and renderer,
-runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
+It opens the source, builds the per-frame processor (:func:`gazecam.pipeline.build_processor`: head
+detector or known boxes, tracker, gaze stage) and the renderer, runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
 Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same
@@ -29,85 +29,16 @@ from typing import TYPE_CHECKING
 
 from .capture import Capture, CaptureStats, SourceInfo
 from .errors import InputError
-from .outputs import Named, check_before_writing, check_outputs
-from .outputs import check_output_path as _check_writable
+from .options import HEATMAP_MODES, ProcessOptions
+from .outputs import Named, check_before_writing
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .aoi import AOISet
     from .backends import GazeBackend
 
-__all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_output_path", "check_job_outputs",
-           "source_file", "HEATMAP_MODES"]
+__all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_job_outputs", "HEATMAP_MODES"]
 
 log = logging.getLogger(__name__)
-
-HEATMAP_MODES = ("combined", "per-person", "none")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProcessOptions:
-    """How a video is processed (everything but the model and the outputs)."""
-
-    detector: str = "auto"  # auto | pose | face | a YOLO model file (.pt/.onnx)
-    detector_class: str | int | None = None  # head class of a multi-class YOLO model
-    detector_conf: float = 0.25
-    heads_path: Path | None = None  # known head boxes (see gazecam.records.FileHeads) instead of a detector
-    stride: int | str = 1  # scene encoder every N-th frame, or "auto" (when the scene changed; see gazecam.gaze)
-    max_stride: int = 15  # stride="auto": encoder at least every N frames (gazecam.gaze.DEFAULT_MAX_STRIDE)
-    scene_threshold: float = 0.2  # stride="auto": share of the picture that must change (DEFAULT_SCENE_THRESHOLD)
-    smooth: bool = True
-    inout_threshold: float = 0.5
-    heatmap: str = "combined"  # combined | per-person | none
-    max_frames: int | None = None
-    aois: "AOISet | None" = None  # areas of interest: each record gets the AOI looked at (gazecam.aoi)
-
-    def __post_init__(self) -> None:
-        if self.stride != "auto" and (isinstance(self.stride, bool) or not isinstance(self.stride, int)
-                                      or self.stride < 1):
-            raise InputError(f"stride={self.stride!r}: expected a whole number >= 1 or 'auto'")
-        if isinstance(self.max_stride, bool) or not isinstance(self.max_stride, int) or self.max_stride < 1:
-            raise InputError(f"max_stride={self.max_stride!r}: expected a whole number >= 1")
-        if self.max_frames is not None and (isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int)
-                                            or self.max_frames < 1):
-            raise InputError(f"max_frames={self.max_frames!r}: expected a whole number >= 1 or None")
-        for name in ("detector_conf", "inout_threshold", "scene_threshold"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise InputError(f"{name}={value!r}: expected a number between 0 and 1")
-        if self.heatmap not in HEATMAP_MODES:
-            raise InputError(f"heatmap={self.heatmap!r}: expected one of {', '.join(HEATMAP_MODES)}")
-        if self.heads_path is not None:
-            object.__setattr__(self, "heads_path", Path(self.heads_path))
-            if (self.detector or "auto").lower() != "auto":
-                raise InputError(f"heads_path={str(self.heads_path)!r} and detector={self.detector!r}: give either "
-                                 "known boxes or a detector, not both")
-        else:
-            _check_detector(self.detector)
-
-    def result_key(self) -> dict[str, object]:
-        """The options that change results, JSON-able (for manifests of many-video runs)."""
-        return {"detector": None if self.heads_path is not None else self.detector,
-                "detector_class": self.detector_class, "detector_conf": self.detector_conf,
-                "heads_path": None if self.heads_path is None else str(self.heads_path),
-                "stride": self.stride, **({"max_stride": self.max_stride, "scene_threshold": self.scene_threshold}
-                                          if self.stride == "auto" else {}),
-                "smooth": self.smooth, "inout_threshold": self.inout_threshold,
-                "heatmap": self.heatmap, "max_frames": self.max_frames,
-                **({"aois": self.aois.to_json()["aois"]} if self.aois is not None else {})}
-
-
-def _check_detector(spec: str | None) -> None:
-    """A detector that is neither a known name nor an existing file fails here, before any model loads."""
-    from .detect import DETECTOR_ALIASES, DETECTOR_NAMES
-
-    names = DETECTOR_NAMES
-    spec = (spec or "auto").strip()
-    if spec.lower() in names or spec.lower() in DETECTOR_ALIASES or Path(spec).expanduser().is_file():
-        return
-    what = "does not exist" if not Path(spec).expanduser().exists() else "is not a file"
-    raise InputError(f"detector={spec!r}: expected {', '.join(names)} or a YOLO model file (.pt/.onnx); "
-                     f"{spec} {what}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,26 +62,6 @@ class ProcessReport:
     heads_zero_area: int = 0  # known head boxes (heads_path) of zero area, skipped
     heads_outside: int = 0  # known head boxes entirely outside their frame, skipped
     heads_after_end: int = 0  # known head boxes for frames after the last frame processed, unused
-
-
-def source_file(info: SourceInfo) -> Path | None:
-    """The file a source reads (a video or one image), or None (folders, cameras, streams)."""
-    if info.kind in ("video", "images"):
-        path = Path(info.uri)
-        if path.is_file():
-            return path
-    return None
-
-
-def check_output_path(path: Path, *, parameter: str, input_path: Path | None = None) -> None:
-    """Fail now (``InputError`` naming ``parameter``) if ``path`` cannot be written or is ``input_path``.
-
-    See :func:`gazecam.outputs.check_output_path` (the folder is really written to) and
-    :func:`gazecam.outputs.check_outputs` (the same file by any link).
-    """
-    _check_writable(path, parameter=parameter)
-    if input_path is not None:
-        check_outputs([Named(parameter, Path(path))], [Named("source", Path(input_path))])
 
 
 def source_path(info: SourceInfo) -> Path | None:
@@ -197,13 +108,10 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     the log).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
     from .aoi import label_result
-    from .detect import make_detector
-    from .gaze import GazeStage
-    from .pipeline import Pipeline
+    from .pipeline import Pipeline, build_processor
     from .records import FileHeads, RecordsMeta
     from .render import GazeRenderer, untrained_banner_text
     from .sinks import ClipWriter, RecordsSink
-    from .track import HeadTracker
 
     video_path = None if video_path is None else Path(video_path).expanduser()
     records_path = None if records_path is None else Path(records_path).expanduser()
@@ -221,22 +129,8 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         check_job_outputs(info, options=options, video_path=video_path, records_path=records_path)
         aois = None if options.aois is None else options.aois.normalised((info.width, info.height))
 
-        track_buffer = max(1, round(info.fps or 30))
-        if heads_file is not None:
-            detector = heads_file
-            tracker = None if heads_file.has_track_ids else HeadTracker(track_buffer=track_buffer)
-        else:
-            device = getattr(model, "device", None)
-            detector = make_detector(options.detector, device=None if device is None else str(device),
-                                     class_name_or_id=options.detector_class, conf=options.detector_conf,
-                                     notify=say)
-            tracker = HeadTracker(track_buffer=track_buffer, high_thresh=options.detector_conf,
-                                  new_track_thresh=options.detector_conf)
-        gaze = GazeStage(model=model, smooth=options.smooth, inout_threshold=options.inout_threshold,
-                         stride=options.stride, max_stride=options.max_stride,
-                         scene_threshold=options.scene_threshold)
-        pipe = stack.enter_context(Pipeline(capture, detector=detector, tracker=tracker, gaze_stage=gaze,
-                                            max_frames=options.max_frames))
+        processor = build_processor(model, options, fps=info.fps, detector=heads_file, notify=say)
+        pipe = stack.enter_context(Pipeline(capture, processor=processor, max_frames=options.max_frames))
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",
                                 heatmap_mode="per_person" if options.heatmap == "per-person" else "combined",
                                 banner=untrained_banner_text(released=model.released), aois=aois)

@@ -2,18 +2,19 @@
 
 Threads: :class:`~gazecam.capture.Capture` reads the source in its own thread (files: every frame through a
 bounded queue; live sources: newest frame wins).  Detection, tracking and the gaze model run in the thread
-that iterates the pipeline - one thread owns the models.  The per-frame step is :class:`FrameProcessor`
-(shared with the GUI and the benchmark).  Rendering and writing are the consumer's job (:mod:`gazecam.jobs`,
-the GUI), which reports their times with :meth:`Pipeline.record_times`.
+that iterates the pipeline - one thread owns the models.  The per-frame step is a :class:`FrameProcessor`
+(shared with the GUI and the benchmark), assembled by :func:`build_processor`.  Rendering and writing are the
+consumer's job (:mod:`gazecam.jobs`, the GUI), which reports their times with :meth:`Pipeline.record_times`.
 
-    with Pipeline("clip.mp4", detector=det, tracker=HeadTracker(), gaze_stage=GazeStage(model=m)) as pipe:
+    processor = build_processor(model, ProcessOptions(gaze=GazeOptions(stride=2)), fps=30)
+    with Pipeline("clip.mp4", processor=processor) as pipe:
         for result in pipe:          # GazeResult per frame, in order
             ...
         pipe.stats                   # frames, people-frames, per-stage time totals, capture counters
 
-Live control (e.g. a GUI worker): change ``pipe.gaze_stage.smooth / smooth_alpha / inout_threshold /
-stride`` between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration after the current frame;
-:meth:`Pipeline.close` releases the source.
+Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a
+:class:`~gazecam.gaze.GazeOptions`) between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration
+after the current frame; :meth:`Pipeline.close` releases the source.
 """
 
 from __future__ import annotations
@@ -21,19 +22,25 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from .capture import Capture, CaptureStats, SourceInfo
-from .detect import HeadDetector
+from .detect import HeadDetector, make_detector
 from .errors import GazecamError
 from .gaze import GazeStage
 from .track import HeadTracker
 from .types import Frame, GazeResult, StageTimes
 
-__all__ = ["Pipeline", "FrameProcessor", "PipelineStats", "StageTotals", "run"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends import GazeBackend
+    from .options import ProcessOptions
+
+__all__ = ["Pipeline", "FrameProcessor", "ProcessorStats", "StageTotals", "build_processor", "make_head_detector",
+           "make_tracker"]
 
 
 @dataclass
@@ -56,8 +63,8 @@ class StageTotals:
 
 
 @dataclass
-class PipelineStats:
-    """Counters of one pipeline run; ``totals`` includes the render/write times the consumer records."""
+class ProcessorStats:
+    """Counters of a processor's frames; ``totals`` includes the render/write times the consumer records."""
 
     frames: int = 0  # results produced
     people_frames: int = 0  # heads summed over frames (one record line each)
@@ -80,7 +87,7 @@ class FrameProcessor:
         self.detector = detector
         self.tracker = tracker
         self.gaze_stage = gaze_stage
-        self.stats = PipelineStats()
+        self.stats = ProcessorStats()
 
     def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
         """Gaze for every head of ``frame``; ``capture_ms``: time spent getting it (for the totals)."""
@@ -127,36 +134,22 @@ class Pipeline:
     """Iterate to get one :class:`GazeResult` per captured frame.
 
     ``source``: anything :class:`~gazecam.capture.Capture` opens, or an open ``Capture``.  The source is
-    opened here (bad input fails now, :attr:`info` is known before the first frame).  ``tracker=None``
-    keeps the detector's ids (e.g. ``--heads`` files with track ids).  ``max_frames`` stops early.
-    Each frame goes through :meth:`FrameProcessor.step` (:attr:`processor`).
+    opened here (bad input fails now, :attr:`info` is known before the first frame).  Each frame goes
+    through ``processor`` (:meth:`FrameProcessor.step`; see :func:`build_processor`).  ``max_frames`` stops early.
     """
 
-    def __init__(self, source: str | int | Path | Capture, *, detector: HeadDetector, gaze_stage: GazeStage,
-                 tracker: HeadTracker | None = None, max_frames: int | None = None, live: bool | None = None,
-                 queue_size: int = 8) -> None:
+    def __init__(self, source: str | int | Path | Capture, *, processor: FrameProcessor,
+                 max_frames: int | None = None, live: bool | None = None, queue_size: int = 8) -> None:
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-        self.processor = FrameProcessor(detector=detector, gaze_stage=gaze_stage, tracker=tracker)
+        self.processor = processor
         self.max_frames = max_frames
         self.capture = source if isinstance(source, Capture) else Capture(source, live=live, queue_size=queue_size)
         self._stop = threading.Event()
         self._started = False
 
     @property
-    def detector(self) -> HeadDetector:
-        return self.processor.detector
-
-    @property
-    def tracker(self) -> HeadTracker | None:
-        return self.processor.tracker
-
-    @property
-    def gaze_stage(self) -> GazeStage:
-        return self.processor.gaze_stage
-
-    @property
-    def stats(self) -> PipelineStats:
+    def stats(self) -> ProcessorStats:
         return self.processor.stats
 
     @property
@@ -174,10 +167,6 @@ class Pipeline:
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
-
-    def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
-        """One frame through detection, tracking and gaze (see :meth:`FrameProcessor.step`)."""
-        return self.processor.step(frame, capture_ms=capture_ms)
 
     def record_times(self, *, render_ms: float = float("nan"), write_ms: float = float("nan")) -> None:
         """The consumer's render / write milliseconds of one frame, for :attr:`stats`."""
@@ -197,7 +186,8 @@ class Pipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                result = self.step(frame, capture_ms=(time.perf_counter() - t0) * 1e3)  # waiting for the reader
+                capture_ms = (time.perf_counter() - t0) * 1e3  # waiting for the reader
+                result = self.processor.step(frame, capture_ms=capture_ms)
                 self.stats.wall_s = time.perf_counter() - t_start
                 yield result
         finally:
@@ -216,8 +206,46 @@ class Pipeline:
         self.close()
 
 
-def run(source: str | int | Path | Capture, *, detector: HeadDetector, gaze_stage: GazeStage,
-        tracker: HeadTracker | None = None, max_frames: int | None = None) -> Iterator[GazeResult]:
-    """Generator form of :class:`Pipeline`: yields results, closes the source when done or closed."""
-    with Pipeline(source, detector=detector, gaze_stage=gaze_stage, tracker=tracker, max_frames=max_frames) as p:
-        yield from p
+def make_head_detector(options: "ProcessOptions", *, device: str | None,
+                       notify: Callable[[str], None] | None = None) -> HeadDetector:
+    """The head detector ``options`` name, with their head class and confidence (not for ``heads_path``)."""
+    return make_detector(options.detector, device=device, class_name_or_id=options.detector_class,
+                         conf=options.detector_conf, notify=notify)
+
+
+def make_tracker(options: "ProcessOptions", *, fps: float | None) -> HeadTracker:
+    """The tracker for a source of ``fps`` frames/s (None: 30): a lost track is kept for one second.
+
+    Detected boxes start and confirm tracks at the detector's confidence; known boxes (``heads_path``)
+    keep the tracker's defaults.
+    """
+    buffer = max(1, round(fps or 30))
+    if options.heads_path is not None:
+        return HeadTracker(track_buffer=buffer)
+    return HeadTracker(track_buffer=buffer, high_thresh=options.detector_conf, new_track_thresh=options.detector_conf)
+
+
+def build_processor(model: "GazeBackend", options: "ProcessOptions", *, fps: float | None,
+                    detector: HeadDetector | None = None, track: bool = True,
+                    notify: Callable[[str], None] | None = None) -> FrameProcessor:
+    """The one way to assemble the per-frame step: head boxes -> tracker -> gaze stage, as ``options`` say.
+
+    Head boxes come from ``options.heads_path`` (:class:`~gazecam.records.FileHeads`; its own track ids,
+    when it has them, replace the tracker) or from the detector (:func:`make_head_detector`).  ``detector``:
+    one the caller already built from the same options (the GUI keeps one across model changes; ``process``
+    reads the heads file before the source opens).  The tracker comes from :func:`make_tracker` (``fps`` of
+    the source; ``track=False``: none, e.g. fixed benchmark boxes), the gaze stage from ``options.gaze``.
+    ``notify``: user-facing notes of the detector (default: the log).
+    """
+    from .records import FileHeads
+
+    heads: Any
+    if options.heads_path is not None:
+        heads = detector if isinstance(detector, FileHeads) else FileHeads(options.heads_path)
+        tracker = None if heads.has_track_ids or not track else make_tracker(options, fps=fps)
+    else:
+        device = getattr(model, "device", None)
+        heads = detector if detector is not None else make_head_detector(
+            options, device=None if device is None else str(device), notify=notify)
+        tracker = make_tracker(options, fps=fps) if track else None
+    return FrameProcessor(detector=heads, tracker=tracker, gaze_stage=GazeStage(model=model, options=options.gaze))

@@ -95,6 +95,12 @@ class HeadBoxes:
     def empty(cls, image_size: tuple[int, int]) -> "HeadBoxes":
         return cls(xyxy=np.zeros((0, 4), np.float32), image_size=image_size)
 
+    @classmethod
+    def detected(cls, xyxy: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int]) -> "HeadBoxes":
+        """A detector's boxes (any array-likes of N x 4 pixels and N scores), clipped to the frame, untracked."""
+        return cls(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), image_size=image_size,
+                   confidence=np.asarray(confidence, np.float32).reshape(-1)).clipped()
+
     @property
     def xyxy_norm(self) -> np.ndarray:
         """(N, 4) float32 boxes normalised by the frame size."""
@@ -161,9 +167,8 @@ class StageTimes:
     """Milliseconds spent per stage for one frame (NaN = stage did not run)."""
 
     capture: float = float("nan")
-    detect: float = float("nan")
-    preprocess: float = float("nan")
-    encode: float = float("nan")
+    detect: float = float("nan")  # detection + tracking
+    encode: float = float("nan")  # preprocessing + scene encoder
     decode: float = float("nan")
     render: float = float("nan")
     write: float = float("nan")

@@ -107,15 +107,17 @@ def shoot(a: argparse.Namespace, source: Path, tmp: Path) -> int:
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from gazecam.gaze import GazeOptions
     from gazecam.gui.app import ensure_app, make_window
-    from gazecam.gui.settings import GazeSettings, ModelChoice, SettingsStore
+    from gazecam.gui.settings import SettingsStore
     from gazecam.gui.sources import SourceSpec
+    from gazecam.loading import ModelSpec
 
     app = ensure_app()
     store = SettingsStore(QSettings(str(tmp / "gui.ini"), QSettings.Format.IniFormat))
-    store.save_gaze(GazeSettings(inout_threshold=a.inout_threshold))
-    model = ModelChoice(backbone="dinov2_vits14", backbone_weights=str(GOLDEN / "dinov2_vits14_random.pth"),
-                        gaze_weights=str(GOLDEN / "gazelle_vits14_inout_random.pt"), device="cpu")
+    store.save_gaze(GazeOptions(inout_threshold=a.inout_threshold))
+    model = ModelSpec(backbone="dinov2_vits14", backbone_weights=str(GOLDEN / "dinov2_vits14_random.pth"),
+                      gaze_weights=str(GOLDEN / "gazelle_vits14_inout_random.pt"), device="cpu")
     win = make_window(source=SourceSpec("file", str(source)), model=model, detector=a.detector, store=store)
     w, h = (int(v) for v in a.size.lower().split("x"))
     win.resize(w, h)

@@ -32,23 +32,20 @@ def main() -> None:
     a = ap.parse_args()
 
     from gazecam import GazeModel
-    from gazecam.detect import make_detector
-    from gazecam.gaze import GazeStage
+    from gazecam.gaze import GazeOptions
     from gazecam.imageio import write_png
-    from gazecam.pipeline import Pipeline
+    from gazecam.jobs import ProcessOptions
+    from gazecam.pipeline import Pipeline, build_processor
     from gazecam.render import GazeRenderer, untrained_banner_text
-    from gazecam.track import HeadTracker
 
     if a.model:
         model = GazeModel.from_pretrained(a.model, device="cpu")
     else:
         model = GazeModel.from_files(backbone="dinov2_vits14", backbone_weights=GOLDEN / "dinov2_vits14_random.pth",
                                      gaze_weights=GOLDEN / "gazelle_vits14_inout_random.pt", device="cpu")
-    detector = make_detector(a.detector, device="cpu")
-    stage = GazeStage(model=model, inout_threshold=a.inout_threshold)
+    options = ProcessOptions(detector=a.detector, gaze=GazeOptions(inout_threshold=a.inout_threshold))
     renderer = GazeRenderer(heatmap_mode=a.heatmap, banner=untrained_banner_text(released=model.released))
-    with Pipeline(a.input, detector=detector, tracker=HeadTracker(), gaze_stage=stage,
-                  max_frames=a.frame + 1) as pipe:
+    with Pipeline(a.input, processor=build_processor(model, options, fps=None), max_frames=a.frame + 1) as pipe:
         result = None
         for result in pipe:
             pass

@@ -204,12 +204,13 @@ def test_process_source_stride_auto_records_fresh_frames(tmp_path):
 
     from fakes import CountingModel
 
+    from gazecam.gaze import GazeOptions
     from gazecam.jobs import ProcessOptions, process_source
 
     frames = [_static_clip(i, seed=1) for i in range(10)] + [_static_clip(i, seed=2) for i in range(10, 14)]
     video = _write_clip(tmp_path / "cut.mp4", frames)
     model = CountingModel()
-    options = ProcessOptions(heads_path=_write_heads(tmp_path / "h.jsonl", 14), stride="auto", max_stride=6)
+    options = ProcessOptions(heads_path=_write_heads(tmp_path / "h.jsonl", 14), gaze=GazeOptions(stride="auto", max_stride=6))
     assert options.result_key()["max_stride"] == 6 and options.result_key()["stride"] == "auto"
     report = process_source(video, model=model, options=options, records_path=tmp_path / "r.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]

@@ -88,7 +88,7 @@ GRAPH = {name: _imports(name) for name in MODULES}
 
 def test_the_walk_sees_the_package():
     assert {"gazecam.pipeline", "gazecam.jobs", "gazecam.loading", "gazecam.sinks", "gazecam.sinks.clip",
-            "gazecam.gui.engine", "gazecam.commands.process", "gazecam.cli"} <= set(MODULES)
+            "gazecam.gui.processing", "gazecam.commands.process", "gazecam.cli"} <= set(MODULES)
     assert "gazecam.capture" in GRAPH["gazecam.pipeline"][0]  # a module-level import
     assert "gazecam.jobs" in GRAPH["gazecam.commands.process"][1]  # an import inside a function
     assert "gazecam.backends" not in GRAPH["gazecam.loading"][0]  # TYPE_CHECKING / function-level only

@@ -14,7 +14,9 @@ from fakes import CountingModel
 
 from gazecam.capture import Capture
 from gazecam.errors import InputError
-from gazecam.jobs import ProcessOptions, ProcessReport, check_output_path, process_source
+from gazecam.gaze import GazeOptions
+from gazecam.jobs import ProcessOptions, ProcessReport, process_source
+from gazecam.outputs import check_output_path
 
 H, W = 96, 128
 
@@ -47,7 +49,7 @@ def frames_in(path: Path) -> int:
 def test_video_and_records_with_report_and_progress(tmp_path):
     video = make_video(tmp_path / "in.mp4", n=8)
     model, seen = CountingModel(), []
-    options = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 8), stride=2)
+    options = ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 8), gaze=GazeOptions(stride=2))
     report = process_source(video, model=model, options=options, video_path=tmp_path / "o.mp4",
                             records_path=tmp_path / "o.csv", on_frame=lambda r: seen.append(r.frame.index))
     assert isinstance(report, ProcessReport)
@@ -126,12 +128,13 @@ def test_check_output_path_names_the_parameter(tmp_path):
     ({"heads_path": Path("h.jsonl"), "detector": "pose"}, "not both"),
 ])
 def test_options_are_validated(kwargs, match):
+    gaze = {k: kwargs.pop(k) for k in ("stride", "inout_threshold") if k in kwargs}  # GazeOptions fields
     with pytest.raises(InputError, match=match):
-        ProcessOptions(**kwargs)
+        ProcessOptions(**kwargs, gaze=GazeOptions(**gaze))
 
 
 def test_result_key_is_json_and_tells_options_apart():
-    a, b = ProcessOptions(), ProcessOptions(stride=2)
+    a, b = ProcessOptions(), ProcessOptions(gaze=GazeOptions(stride=2))
     assert json.loads(json.dumps(a.result_key())) == a.result_key()
     assert a.result_key() != b.result_key()
     assert ProcessOptions(heads_path="h.jsonl").result_key()["heads_path"] == "h.jsonl"

@@ -16,7 +16,7 @@ from gazecam.capture import Capture
 from gazecam.records import FileHeads
 from gazecam.errors import GazecamError
 from gazecam.gaze import GazeStage
-from gazecam.pipeline import Pipeline, run
+from gazecam.pipeline import FrameProcessor, Pipeline
 from gazecam.track import HeadTracker
 from gazecam.types import Frame, HeadBoxes
 
@@ -48,8 +48,8 @@ def heads_file(path: Path, n: int) -> Path:
 def test_results_in_order_with_tracked_ids_and_timings(tmp_path):
     video = make_video(tmp_path / "v.mp4", n=10)
     model = CountingModel()
-    with Pipeline(video, detector=FileHeads(heads_file(tmp_path / "h.jsonl", 10)), tracker=HeadTracker(),
-                  gaze_stage=GazeStage(model=model)) as pipe:
+    with Pipeline(video, processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 10)), tracker=HeadTracker(),
+                  gaze_stage=GazeStage(model=model))) as pipe:
         assert pipe.info.width == W and pipe.info.height == H and pipe.info.fps == 10
         results = list(pipe)
     assert [r.frame.index for r in results] == list(range(10))
@@ -70,11 +70,11 @@ def test_results_in_order_with_tracked_ids_and_timings(tmp_path):
 def test_max_frames_stop_and_reuse(tmp_path):
     video = make_video(tmp_path / "v.mp4", n=10)
     det = FileHeads(heads_file(tmp_path / "h.jsonl", 10))
-    with Pipeline(video, detector=det, gaze_stage=GazeStage(model=CountingModel()), max_frames=3) as pipe:
+    with Pipeline(video, processor=FrameProcessor(detector=det, gaze_stage=GazeStage(model=CountingModel())), max_frames=3) as pipe:
         assert len(list(pipe)) == 3
         with pytest.raises(RuntimeError, match="iterated once"):
             list(pipe)
-    with Pipeline(video, detector=det, gaze_stage=GazeStage(model=CountingModel())) as pipe:
+    with Pipeline(video, processor=FrameProcessor(detector=det, gaze_stage=GazeStage(model=CountingModel()))) as pipe:
         got = []
         for r in pipe:
             got.append(r)
@@ -83,16 +83,17 @@ def test_max_frames_stop_and_reuse(tmp_path):
         assert len(got) == 2 and pipe.stopped
 
 
-def test_generator_form_and_live_settings(tmp_path):
+def test_live_settings_between_frames(tmp_path):
     video = make_video(tmp_path / "v.mp4", n=6)
     model = CountingModel()
     stage = GazeStage(model=model, stride=1)
-    gen = run(video, detector=FileHeads(heads_file(tmp_path / "h.jsonl", 6)), gaze_stage=stage,
-              tracker=HeadTracker())
-    first = next(gen)
-    assert first.fresh
-    stage.stride = 100  # changed while running: the encoder is not run again
-    rest = list(gen)
+    with Pipeline(video, processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 6)),
+                                                  gaze_stage=stage, tracker=HeadTracker())) as pipe:
+        gen = iter(pipe)
+        first = next(gen)
+        assert first.fresh
+        stage.stride = 100  # changed while running: the encoder is not run again
+        rest = list(gen)
     assert model.encodes == 1 and all(not r.fresh for r in rest if len(r))
 
 
@@ -105,7 +106,7 @@ def test_detector_errors_reach_the_caller_with_the_cause(tmp_path):
             raise ZeroDivisionError("boom")
 
     video = make_video(tmp_path / "v.mp4", n=3)
-    with Pipeline(video, detector=Broken(), gaze_stage=GazeStage(model=CountingModel())) as pipe:
+    with Pipeline(video, processor=FrameProcessor(detector=Broken(), gaze_stage=GazeStage(model=CountingModel()))) as pipe:
         with pytest.raises(GazecamError, match="head detection \\(broken\\) failed on frame 0") as e:
             list(pipe)
     assert isinstance(e.value.__cause__, ZeroDivisionError)
@@ -114,8 +115,8 @@ def test_detector_errors_reach_the_caller_with_the_cause(tmp_path):
 
 def test_close_mid_run_releases_the_capture_thread(tmp_path):
     video = make_video(tmp_path / "v.mp4", n=30)
-    pipe = Pipeline(Capture(video, queue_size=2), detector=FileHeads(heads_file(tmp_path / "h.jsonl", 30)),
-                    gaze_stage=GazeStage(model=CountingModel()))
+    pipe = Pipeline(Capture(video, queue_size=2), processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 30)),
+                    gaze_stage=GazeStage(model=CountingModel())))
     it = iter(pipe)
     next(it)
     pipe.close()
@@ -125,8 +126,8 @@ def test_close_mid_run_releases_the_capture_thread(tmp_path):
 
 def test_with_the_golden_model(tmp_path, golden_model_inout):
     video = make_video(tmp_path / "v.mp4", n=3)
-    with Pipeline(video, detector=FileHeads(heads_file(tmp_path / "h.jsonl", 3)), tracker=HeadTracker(),
-                  gaze_stage=GazeStage(model=golden_model_inout, stride=2)) as pipe:
+    with Pipeline(video, processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 3)), tracker=HeadTracker(),
+                  gaze_stage=GazeStage(model=golden_model_inout, stride=2))) as pipe:
         results = list(pipe)
     assert [r.fresh for r in results] == [True, False, True]
     assert all(r.heatmaps.shape == (1, 64, 64) and r.inout.shape == (1,) for r in results)
@@ -135,8 +136,8 @@ def test_with_the_golden_model(tmp_path, golden_model_inout):
 
 def test_bad_max_frames(tmp_path):
     with pytest.raises(ValueError, match="max_frames"):
-        Pipeline(make_video(tmp_path / "v.mp4", n=1), detector=FileHeads(heads_file(tmp_path / "h.jsonl", 1)),
-                 gaze_stage=GazeStage(model=CountingModel()), max_frames=0)
+        Pipeline(make_video(tmp_path / "v.mp4", n=1), processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 1)),
+                 gaze_stage=GazeStage(model=CountingModel())), max_frames=0)
 
 
 def test_pipeline_and_process_command_import_no_heavy_modules():
@@ -151,8 +152,6 @@ def test_pipeline_and_process_command_import_no_heavy_modules():
 
 def test_frame_processor_step_without_a_source_and_consumer_times():
     """The step the GUI and the benchmark share: no capture, results never changed afterwards."""
-    from gazecam.pipeline import FrameProcessor
-
     class Two:
         name = "two"
         is_fallback = False
@@ -177,8 +176,6 @@ def test_frame_processor_step_without_a_source_and_consumer_times():
 
 
 def test_frame_processor_names_the_failing_model():
-    from gazecam.pipeline import FrameProcessor
-
     class Failing(CountingModel):
         def encode(self, image):
             raise RuntimeError("out of memory")

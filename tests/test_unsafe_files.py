@@ -203,27 +203,28 @@ def test_live_model_loading_refuses_code_running_files(server, home, marker, gol
     pytest.importorskip("PyQt6.QtCore")
     from gazecam.detect_offline import OfflineHeadDetector
     from gazecam.errors import GazecamError
-    from gazecam.gui.engine import DetectorUnavailable, PipelineBuilder, load_model_choice
-    from gazecam.gui.settings import GazeSettings, ModelChoice
+    from gazecam.gaze import GazeOptions
+    from gazecam.gui.processing import DetectorUnavailable, ProcessorBuilder, load_gui_model
+    from gazecam.loading import ModelSpec
 
-    files = ModelChoice(backbone_weights=str(golden_dir / "dinov2_vits14_random.pth"),
-                        gaze_weights=str(golden_dir / "gazelle_vits14_inout_random.pt"), device="cpu")
+    files = ModelSpec(backbone_weights=str(golden_dir / "dinov2_vits14_random.pth"),
+                      gaze_weights=str(golden_dir / "gazelle_vits14_inout_random.pt"), device="cpu")
     # a bad pose file in the cache: `auto` falls back with the reason, shown in the window's notice
     code_running_file(home / POSE, marker)
-    engine = PipelineBuilder(detector_spec="auto").build(files, GazeSettings())
-    assert isinstance(engine.detector, OfflineHeadDetector)
-    assert "refused to load" in engine.info.detector_warning and "\n" not in engine.info.detector_warning
+    processor, info = ProcessorBuilder(detector="auto").build(files, GazeOptions())
+    assert isinstance(processor.detector, OfflineHeadDetector)
+    assert "refused to load" in info.detector_warning and "\n" not in info.detector_warning
     # a code-running YOLO head model: the detector is unavailable, with the reason
     evil = code_running_file(tmp_path / "evil.pt", marker)
     with pytest.raises(DetectorUnavailable, match="refused to load"):
-        PipelineBuilder(detector_spec=str(evil)).build(files, GazeSettings())
+        ProcessorBuilder(detector=str(evil)).build(files, GazeOptions())
     # a code-running gaze decoder from the mirror, and as a local file
     entry = get_zoo_model(NAME)
     server.routes[f"/{entry.backbone_file.filename}"] = golden_dir / "dinov2_vits14_random.pth"
     server.routes[f"/{entry.decoder.filename}"] = code_running_file(tmp_path / "dec.pt", marker, tensors=True)
     monkeypatch.setenv("GAZECAM_MIRROR", server.url)
     with pytest.raises(GazecamError, match="could run code"):
-        load_model_choice(ModelChoice(zoo_name=NAME, device="cpu"))
+        load_gui_model(ModelSpec(name=NAME, device="cpu"))
     with pytest.raises(GazecamError, match="could run code"):
-        load_model_choice(ModelChoice(backbone_weights=files.backbone_weights,
-                                      gaze_weights=str(tmp_path / "dec.pt"), device="cpu"))
+        load_gui_model(ModelSpec(backbone_weights=files.backbone_weights,
+                                 gaze_weights=str(tmp_path / "dec.pt"), device="cpu"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
@@ -12,6 +13,7 @@ from ..loading import DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backends import GazeBackend
+    from ..gaze import GazeOptions
     from ..model import GazeModel
 
 from ..models.archs import BACKBONE_NAMES as BACKBONES  # noqa: E402 (torch-free table)
@@ -48,6 +50,30 @@ def flag_wording(message: str) -> str:
         return f"{PARAMETER_FLAGS[name]} {value}"
 
     return _PARAMETER.sub(flag, message)
+
+
+def number(kind: type[int] | type[float], expected: str, *, low: float | None = None, high: float | None = None,
+           above: float | None = None, finite: bool = False, words: tuple[str, ...] = (), echo_text: bool = False
+           ) -> Callable[[str], int | float | str]:
+    """An argparse ``type`` for a number: the one place the command line parses numbers.
+
+    ``low`` <= value <= ``high`` (``above``: value > it; ``finite``: no infinity); ``words`` are accepted as
+    they are (e.g. ``auto``).  Errors read ``expected EXPECTED, got ...``: the text as typed when it is not a
+    number (or with ``echo_text``), else the parsed value.
+    """
+    def parse(text: str) -> int | float | str:
+        if text.strip().lower() in words:
+            return text.strip().lower()
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if ((low is not None and not value >= low) or (high is not None and not value <= high)
+                or (above is not None and not value > above) or (finite and value == float("inf"))):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {repr(text) if echo_text else value}")
+        return value
+
+    return parse
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, default_model: str | None = DEFAULT_MODEL) -> None:
@@ -102,3 +128,12 @@ def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> 
     from ..loading import load_gaze_model
 
     return load_gaze_model(model_spec(args), device=device)
+
+
+def gaze_options(args: argparse.Namespace) -> "GazeOptions":
+    """The :class:`~gazecam.gaze.GazeOptions` of the gaze options (--stride, --max-stride, --scene-threshold,
+    --no-smooth, --inout-threshold) of ``process`` and ``batch``."""
+    from ..gaze import GazeOptions
+
+    return GazeOptions(smooth=not args.no_smooth, inout_threshold=args.inout_threshold, stride=args.stride,
+                       max_stride=args.max_stride, scene_threshold=args.scene_threshold)

@@ -29,34 +29,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on Linux)")
 
 
-def model_choice_from_args(args: argparse.Namespace):
-    """The :class:`~gazecam.gui.settings.ModelChoice` the model options ask for (None: no model named).
+def model_spec_from_args(args: argparse.Namespace):
+    """The :class:`~gazecam.loading.ModelSpec` the model options ask for (None: no model named).
 
-    Without --model / weight files the window loads the saved choice (or the default zoo model), with
+    Without --model / weight files the window loads the saved one (or the default zoo model), with
     --device/--backend/--precision/--compile applied when given.
     """
-    from ..gui.settings import ModelChoice
     from .common import model_spec
 
     spec = model_spec(args, progress=False)  # the option checks of every command
-    if spec.is_files:
-        return ModelChoice(backbone=spec.backbone,
-                           backbone_weights=None if spec.backbone_weights is None else str(args.backbone_weights),
-                           gaze_weights=str(args.gaze_weights), **_runtime(args))
-    if args.model:
-        return ModelChoice(zoo_name=args.model, **_runtime(args))
-    return None
-
-
-def _runtime(args: argparse.Namespace) -> dict:
-    return {"device": args.device, "backend": getattr(args, "backend", "auto") or "auto",
-            "precision": getattr(args, "precision", "fp32") or "fp32", "compile": bool(getattr(args, "compile", False))}
+    return spec if spec.is_files or args.model else None
 
 
 def _explicit_runtime(args: argparse.Namespace) -> dict:
-    """Runtime options that differ from their defaults (so they override a saved choice)."""
+    """Runtime options that differ from their defaults (so they override a saved model)."""
+    given = {"device": args.device, "backend": getattr(args, "backend", "auto") or "auto",
+             "precision": getattr(args, "precision", "fp32") or "fp32",
+             "compile": bool(getattr(args, "compile", False))}
     defaults = {"device": "auto", "backend": "auto", "precision": "fp32", "compile": False}
-    return {k: v for k, v in _runtime(args).items() if v != defaults[k]}
+    return {k: v for k, v in given.items() if v != defaults[k]}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import GazecamError
 
-    choice = model_choice_from_args(args)
+    choice = model_spec_from_args(args)
     from ..aoi import load_aois
 
     aoi_path = Path(args.aoi).expanduser() if args.aoi else None  # a file still to be made: drawn AOIs go there
@@ -74,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise GazecamError(f"gazecam live needs PyQt6 ({e}); install it with `pip install PyQt6`") from e
     from ..gui.app import ensure_app, exec_window, make_window
-    from ..gui.settings import ModelChoice, SettingsStore, open_settings
+    from ..gui.settings import SettingsStore, open_settings
+    from ..loading import ModelSpec
     from ..gui.sources import SourceSpec
 
     app = ensure_app()
@@ -83,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         store.q.clear()
     if choice is None:
         saved = store.load_model()
-        choice = saved if saved is not None else ModelChoice(zoo_name=args._default_model)
+        choice = saved if saved is not None else ModelSpec(name=args._default_model, progress=False)
         choice = replace(choice, **_explicit_runtime(args))
     window = make_window(source=SourceSpec.parse(args.source), model=choice, detector=args.detector, store=store,
                          aois=aois, aoi_path=aoi_path)

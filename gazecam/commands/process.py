@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, log_to
 from .aoi_args import add_aoi_argument, aois_from_args
-from .common import add_model_arguments, flag_wording, load_model
+from .common import add_model_arguments, flag_wording, gaze_options, load_model, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..jobs import ProcessReport
@@ -22,33 +22,9 @@ HELP = "annotate a video, image folder or camera with where everyone looks (+ pe
 EXIT_INTERRUPTED = 130  # after SIGINT; after SIGTERM: 143 (128 + the signal's number)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
-    return v
-
-
-def _stride(text: str) -> int | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return _positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or auto, got {text!r}") from None
-
-
-def _unit_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {v}")
-    return v
+_positive_int = number(int, "a whole number >= 1", low=1)
+_stride = number(int, "a whole number >= 1 or auto", low=1, words=("auto",), echo_text=True)
+_unit_float = number(float, "a number between 0 and 1", low=0.0, high=1.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,9 +105,8 @@ def _run(args: argparse.Namespace) -> int:
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
-                             stride=args.stride, max_stride=args.max_stride, scene_threshold=args.scene_threshold,
-                             smooth=not args.no_smooth, inout_threshold=args.inout_threshold,
-                             heatmap=args.heatmap, max_frames=args.max_frames, aois=aois_from_args(args))
+                             gaze=gaze_options(args), heatmap=args.heatmap, max_frames=args.max_frames,
+                             aois=aois_from_args(args))
     out = Path(args.output) if args.output else None
     rec = Path(args.records) if args.records else None
     with ExitStack() as stack:

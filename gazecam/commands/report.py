@@ -8,28 +8,13 @@ from pathlib import Path
 
 from ..errors import InputError
 from .aoi_args import add_aoi_argument, aois_from_args
+from .common import number
 
 HELP = "turn records into a social-gaze report: looking-at times, mutual gaze, joint attention, pictures"
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
-    if not (v >= 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
-    return v
-
-
-def _radius(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a normalised distance between 0 and 1.5, got {text!r}") from None
-    if not 0 <= v <= 1.5:
-        raise argparse.ArgumentTypeError(f"expected a normalised distance between 0 and 1.5, got {text!r}")
-    return v
+_seconds = number(float, "seconds >= 0", low=0.0, finite=True, echo_text=True)
+_radius = number(float, "a normalised distance between 0 and 1.5", low=0.0, high=1.5, echo_text=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

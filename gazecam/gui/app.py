@@ -1,4 +1,4 @@
-"""Start-up of the desktop app: QApplication, settings store, engine builder, main window."""
+"""Start-up of the desktop app: QApplication, settings store, processor builder, main window."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
-from .engine import PipelineBuilder, available_backends, available_devices
-from .settings import APPLICATION, ORGANIZATION, ModelChoice, SettingsStore
+from ..loading import ModelSpec
+from .processing import ProcessorBuilder, available_backends, available_devices
+from .settings import APPLICATION, ORGANIZATION, SettingsStore
 from .sources import SourceSpec
 from .window import MainWindow
 
@@ -41,17 +42,17 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def make_window(*, source: SourceSpec | None, model: ModelChoice | None, detector: str = "auto",
+def make_window(*, source: SourceSpec | None, model: ModelSpec | None, detector: str = "auto",
                 store: SettingsStore | None = None, builder=None, **kwargs) -> MainWindow:
     from ..zoo import ZOO
 
     store = store or SettingsStore(QSettings(ORGANIZATION, APPLICATION))
-    builder = builder or PipelineBuilder(detector_spec=detector)
+    builder = builder or ProcessorBuilder(detector=detector)
     return MainWindow(store=store, builder=builder, source=source, model=model, zoo_names=list(ZOO),
                       devices=available_devices(), backends=available_backends(), **kwargs)
 
 
-def run_app(*, source: SourceSpec | None, model: ModelChoice | None, detector: str = "auto",
+def run_app(*, source: SourceSpec | None, model: ModelSpec | None, detector: str = "auto",
             on_ready: Callable[[MainWindow], None] | None = None) -> int:
     """Open the window and run the Qt event loop until it is closed; returns the exit code."""
     app = ensure_app()

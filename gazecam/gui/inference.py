@@ -9,8 +9,10 @@ import time
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..errors import one_line
-from .settings import GazeSettings, ModelChoice
-from .workers import JOIN_TIMEOUT_S, Engine, EngineBuilder, InferenceOutput, LatestSlot, TimedFrame
+from ..gaze import GazeOptions
+from ..loading import ModelSpec
+from ..pipeline import FrameProcessor
+from .workers import JOIN_TIMEOUT_S, Builder, InferenceOutput, LatestSlot, TimedFrame
 
 __all__ = ["InferenceWorker"]
 
@@ -21,24 +23,26 @@ class InferenceWorker(QObject):
     """Owns the models: loads them, runs detection + tracking + gaze on the newest submitted frame."""
 
     resultReady = pyqtSignal()
-    modelLoading = pyqtSignal(object)  # ModelChoice
+    modelLoading = pyqtSignal(object)  # ModelSpec
     modelLoaded = pyqtSignal(object)  # ModelInfo
     modelFailed = pyqtSignal(str)
     failed = pyqtSignal(str)  # a frame could not be processed (the worker keeps going)
 
-    def __init__(self, *, builder: EngineBuilder, gaze: GazeSettings, parent: QObject | None = None) -> None:
+    def __init__(self, *, builder: Builder, gaze: GazeOptions, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.inbox: LatestSlot[TimedFrame] = LatestSlot()
         self.results: LatestSlot[InferenceOutput] = LatestSlot()
         self._builder = builder
         self._gaze = gaze
         self._lock = threading.Lock()
-        self._pending_model: ModelChoice | None = None
-        self._pending_gaze: GazeSettings | None = None
+        self._pending_model: ModelSpec | None = None
+        self._pending_gaze: GazeOptions | None = None
+        self._pending_fps: list[float | None] = []  # a new source's frame rate (the tracker follows it)
         self._pending_reset = False
+        self._fps: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gazecam-inference", daemon=True)
-        self.engine: Engine | None = None
+        self.processor: FrameProcessor | None = None
         self.processed = 0
         self.errors = 0
 
@@ -48,12 +52,18 @@ class InferenceWorker(QObject):
     def submit(self, item: TimedFrame) -> None:
         self.inbox.put(item)
 
-    def load_model(self, choice: ModelChoice) -> None:
+    def load_model(self, spec: ModelSpec) -> None:
         with self._lock:
-            self._pending_model = choice
+            self._pending_model = spec
         self.inbox.wake()
 
-    def set_gaze(self, gaze: GazeSettings) -> None:
+    def set_source_fps(self, fps: float | None) -> None:
+        """A source of ``fps`` frames/s opened: the tracker keeps lost heads for one second of it."""
+        with self._lock:
+            self._pending_fps = [fps]
+        self.inbox.wake()
+
+    def set_gaze(self, gaze: GazeOptions) -> None:
         with self._lock:
             self._pending_gaze = gaze
         self.inbox.wake()
@@ -78,23 +88,28 @@ class InferenceWorker(QObject):
             choice, self._pending_model = self._pending_model, None
             gaze, self._pending_gaze = self._pending_gaze, None
             reset, self._pending_reset = self._pending_reset, False
+            fps, self._pending_fps = self._pending_fps, []
         if gaze is not None:
             self._gaze = gaze
+        if fps:
+            self._fps = fps[0]
         if choice is not None:
-            self.engine = None  # free the old model before loading the next one
+            self.processor = None  # free the old model before loading the next one
             self.modelLoading.emit(choice)
             try:
-                self.engine = self._builder.build(choice, self._gaze)
+                self.processor, info = self._builder.build(choice, self._gaze, fps=self._fps)
             except Exception as e:  # noqa: BLE001 - OfflineError, WeightsError, CUDA missing, ...
                 self.modelFailed.emit(one_line(e))
             else:
-                self.modelLoaded.emit(self.engine.info)
+                self.modelLoaded.emit(info)
             return
-        if self.engine is not None:
+        if self.processor is not None:
             if gaze is not None:
-                self.engine.set_gaze(gaze)
+                self.processor.gaze_stage.options = gaze
+            if fps:
+                self.processor.tracker = self._builder.tracker(self._gaze, fps=self._fps)
             if reset:
-                self.engine.reset()
+                self.processor.reset()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -103,11 +118,11 @@ class InferenceWorker(QObject):
             except Exception as e:  # noqa: BLE001
                 self.failed.emit(f"could not apply the settings: {one_line(e)}")
             item = self.inbox.wait_take(0.2)
-            if item is None or self.engine is None or self._stop.is_set():
+            if item is None or self.processor is None or self._stop.is_set():
                 continue
             t0 = time.perf_counter()
             try:
-                result = self.engine.process(item.frame)
+                result = self.processor.step(item.frame)
             except Exception as e:  # noqa: BLE001 - report, count and keep serving frames
                 self.errors += 1
                 self.failed.emit(f"frame {item.frame.index}: {one_line(e)}")
@@ -119,4 +134,4 @@ class InferenceWorker(QObject):
                                   infer_ms=(time.perf_counter() - t0) * 1000.0)
             if self.results.put(out):
                 self.resultReady.emit()
-        self.engine = None
+        self.processor = None

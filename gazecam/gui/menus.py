@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 
-from .widgets import ControlPanel
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .window import MainWindow
+from .controls import ControlPanel
 
 __all__ = ["build_menus", "shortcuts_text"]
 
@@ -19,8 +16,9 @@ OVERLAY_KEYS = {"arrows": "A", "heatmap": "H", "combined_heatmap": "C", "boxes":
                 "out_of_frame": "O", "looking_at": "L"}
 
 
-def build_menus(win: "MainWindow") -> dict[str, QAction]:
-    """Source, Playback, View, Model and Help menus of ``win``; returns the actions by name."""
+def build_menus(win: Any) -> dict[str, QAction]:
+    """Source, Playback, View, Model and Help menus of ``win`` (a :class:`~gazecam.gui.window.MainWindow`,
+    not imported here: the window imports this module); returns the actions by name."""
     mb = win.menuBar()
     actions: dict[str, QAction] = {}
 

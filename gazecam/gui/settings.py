@@ -1,8 +1,9 @@
 """GUI settings as typed dataclasses, persisted with QSettings between runs.
 
 Three groups, each applied live by a different owner:
-``ViewSettings`` (drawing, UI thread), ``GazeSettings`` (gaze stage, inference thread) and
-``ModelChoice`` (which weights and device, loaded by the inference thread).
+``ViewSettings`` (drawing, UI thread), :class:`~gazecam.gaze.GazeOptions` (gaze stage, inference thread) and
+:class:`~gazecam.loading.ModelSpec` (which weights and device, loaded by the inference thread; files saved
+before ModelSpec name the zoo model ``zoo_name``, read as ``name``).
 
 Where they are kept (:func:`open_settings`, Qt's user settings; not under ``GAZECAM_HOME``, which holds
 only the model cache): ``$XDG_CONFIG_HOME/gazecam/gazecam-live.conf`` on Linux (``~/.config/...`` when
@@ -16,11 +17,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import InputError
+from ..gaze import GazeOptions
+from ..loading import ModelSpec
+
 if TYPE_CHECKING:  # pragma: no cover
     from PyQt6.QtCore import QSettings
 
-__all__ = ["ORGANIZATION", "APPLICATION", "ViewSettings", "GazeSettings", "ModelChoice", "SettingsStore",
-           "open_settings"]
+__all__ = ["ORGANIZATION", "APPLICATION", "ViewSettings", "SettingsStore", "model_label", "open_settings"]
 
 ORGANIZATION = "gazecam"
 APPLICATION = "gazecam-live"
@@ -42,43 +46,11 @@ class ViewSettings:
     heatmap_opacity: float = 0.45  # 0..1
 
 
-@dataclass(frozen=True, slots=True)
-class GazeSettings:
-    """Parameters of the gaze stage (applied by the inference thread between frames)."""
-
-    inout_threshold: float = 0.5  # in/out score above which the target is judged inside the frame
-    smooth: bool = True  # per-track temporal smoothing
-    stride: int = 1  # run the encoder every Nth inferred frame
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.inout_threshold <= 1.0:
-            raise ValueError(f"inout_threshold must be in [0, 1], got {self.inout_threshold}")
-        if self.stride < 1:
-            raise ValueError(f"stride must be >= 1, got {self.stride}")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelChoice:
-    """Which weights to run: a zoo model by name, or local backbone + decoder files."""
-
-    zoo_name: str | None = None
-    backbone: str | None = None  # DINOv2 architecture of local files (None = infer from the file)
-    backbone_weights: str | None = None
-    gaze_weights: str | None = None
-    device: str = "auto"
-    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt (gazecam.backends)
-    precision: str = "fp32"  # fp32 | fp16 | bf16 | int8 | auto (gazecam.backends.precision)
-    compile: bool = False  # torch.compile (torch backend)
-
-    @property
-    def is_files(self) -> bool:
-        return bool(self.backbone_weights or self.gaze_weights)
-
-    @property
-    def label(self) -> str:
-        if self.is_files:
-            return f"{Path(self.gaze_weights or '?').name} (local files)"
-        return self.zoo_name or "no model"
+def model_label(spec: ModelSpec) -> str:
+    """How the window names a model: the zoo name, or the gaze file's name for local files."""
+    if spec.is_files:
+        return f"{Path(spec.gaze_weights or '?').name} (local files)"
+    return str(spec.zoo_name)
 
 
 def open_settings() -> "QSettings":
@@ -96,13 +68,16 @@ def _coerce(value: Any, default: Any) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
         return bool(value)
-    try:
-        if isinstance(default, int):
+    if isinstance(default, int):
+        try:
             return int(value)
-        if isinstance(default, float):
+        except (TypeError, ValueError):
+            return str(value)  # e.g. stride "auto"; the dataclass decides
+    if isinstance(default, float):
+        try:
             return float(value)
-    except (TypeError, ValueError):
-        return default
+        except (TypeError, ValueError):
+            return default
     if default is None:
         return None if value in ("", "@Invalid()") else str(value)
     return str(value)
@@ -114,22 +89,25 @@ class SettingsStore:
     def __init__(self, qsettings: "QSettings") -> None:
         self.q = qsettings
 
-    def _load(self, group: str, cls: type[T]) -> T:
+    def _load(self, group: str, cls: type[T], *, old_keys: dict[str, str] | None = None) -> T:
         base = cls()
         values = {}
         for f in fields(cls):  # type: ignore[arg-type]
-            key = f"{group}/{f.name}"
-            if self.q.contains(key):
+            key = next((f"{group}/{k}" for k in (f.name, (old_keys or {}).get(f.name)) if k
+                        and self.q.contains(f"{group}/{k}")), None)
+            if key is not None:
                 values[f.name] = _coerce(self.q.value(key), getattr(base, f.name))
         try:
             return replace(base, **values)  # type: ignore[type-var]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, InputError):
             return base  # a hand-edited or old config: fall back to the defaults
 
-    def _save(self, group: str, obj: Any) -> None:
+    def _save(self, group: str, obj: Any, *, skip: tuple[str, ...] = ()) -> None:
         for f in fields(obj):
-            value = getattr(obj, f.name)
-            self.q.setValue(f"{group}/{f.name}", "" if value is None else value)
+            if f.name not in skip:
+                value = getattr(obj, f.name)
+                self.q.setValue(f"{group}/{f.name}", "" if value is None else value if not isinstance(value, Path)
+                                else str(value))
 
     def load_view(self) -> ViewSettings:
         return self._load("view", ViewSettings)
@@ -137,19 +115,22 @@ class SettingsStore:
     def save_view(self, s: ViewSettings) -> None:
         self._save("view", s)
 
-    def load_gaze(self) -> GazeSettings:
-        return self._load("gaze", GazeSettings)
+    def load_gaze(self) -> GazeOptions:
+        return self._load("gaze", GazeOptions)
 
-    def save_gaze(self, s: GazeSettings) -> None:
+    def save_gaze(self, s: GazeOptions) -> None:
         self._save("gaze", s)
 
-    def load_model(self) -> ModelChoice | None:
+    def load_model(self) -> ModelSpec | None:
+        """The saved model (None: none saved, or one that is not a valid :class:`ModelSpec`)."""
         if not self.q.contains("model/device"):
             return None
-        return self._load("model", ModelChoice)
+        spec = self._load("model", ModelSpec, old_keys={"name": "zoo_name"})
+        return spec if spec.name or spec.is_files else None
 
-    def save_model(self, m: ModelChoice) -> None:
-        self._save("model", m)
+    def save_model(self, m: ModelSpec) -> None:
+        self.q.remove("model/zoo_name")  # the older name of ``name``
+        self._save("model", m, skip=("progress",))
 
     def value(self, key: str, default: Any = None) -> Any:
         return self.q.value(key, default)

@@ -2,8 +2,8 @@
 
 Threads: :mod:`~gazecam.gui.playback` publishes the newest frame; the UI thread draws it with the
 newest result of :mod:`~gazecam.gui.inference` (re-based onto the frame) and hands the frame to the
-inference thread, which owns the models.  The UI thread never waits on either.  The transport bar is
-:mod:`~gazecam.gui.transport`, recording and snapshots :mod:`~gazecam.gui.recording`.
+inference thread, which owns the models.  The UI thread never waits on either.  The widgets are laid out by
+:mod:`~gazecam.gui.layout`; recording and snapshots are :mod:`~gazecam.gui.recording`.
 """
 
 from __future__ import annotations
@@ -14,34 +14,27 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, Qt, QTimer
+from PyQt6.QtCore import QByteArray, QTimer
 from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QInputDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 from ..aoi import AOISet
 from ..capture import SourceInfo
+from ..gaze import GazeOptions
+from ..loading import ModelSpec
 from ..types import Frame
-from .aoi_editor import AOIPeopleTable, install_aoi_editor
+from .aoi_editor import install_aoi_editor
 from .inference import InferenceWorker
+from .layout import build_layout
 from .menus import build_menus, shortcuts_text
 from .overlay import Overlay, rebase_result
 from .playback import PlaybackWorker
 from .recording import RecorderWorker, RecordingController, RecordingSummary, SinkFactory, default_sink_factory
-from .settings import GazeSettings, ModelChoice, SettingsStore, ViewSettings
+from .settings import SettingsStore, ViewSettings, model_label
 from .sources import FrameSource, SourceSpec, list_cameras, open_source
-from .status import EventRate, StatusLabels
-from .transport import TransportBar
-from .widgets import ControlPanel, MessagePanel, ModelDialog, VideoView, rgb_to_qimage
-from .workers import EngineBuilder, InferenceOutput, ModelInfo, TimedFrame
+from .status import EventRate
+from .widgets import rgb_to_qimage
+from .workers import Builder, InferenceOutput, ModelInfo, TimedFrame
 
 __all__ = ["MainWindow"]
 
@@ -51,8 +44,8 @@ STALE_RESULT_S = 5.0  # a result older than this (source time) is no longer draw
 class MainWindow(QMainWindow):
     """gazecam live: one window, one source at a time, one model at a time."""
 
-    def __init__(self, *, store: SettingsStore, builder: EngineBuilder, source: SourceSpec | None = None,
-                 model: ModelChoice | None = None, zoo_names: list[str] | None = None,
+    def __init__(self, *, store: SettingsStore, builder: Builder, source: SourceSpec | None = None,
+                 model: ModelSpec | None = None, zoo_names: list[str] | None = None,
                  devices: list[str] | None = None, backends: list[str] | None = None,
                  source_opener: Callable[[SourceSpec], FrameSource] = open_source,
                  sink_factory: SinkFactory = default_sink_factory, ask_paths: bool = True,
@@ -76,7 +69,7 @@ class MainWindow(QMainWindow):
         self.annotated: np.ndarray | None = None  # the frame on screen, with overlays
         self.latest: InferenceOutput | None = None
         self.model_info: ModelInfo | None = None
-        self.model_choice: ModelChoice | None = None
+        self.model_choice: ModelSpec | None = None
         self._display_rate = EventRate()
         self._infer_rate = EventRate()
         self._latency_ms = float("nan")
@@ -92,7 +85,8 @@ class MainWindow(QMainWindow):
         self.inference.modelFailed.connect(self._on_model_failed)
         self.inference.failed.connect(self._on_inference_error)
 
-        self._build_ui(zoo_names or [], devices or ["auto", "cpu"], backends or ["torch"])
+        build_layout(self, zoo_names=zoo_names or [], devices=devices or ["auto", "cpu"],
+                     backends=backends or ["torch"])
         self.actions_by_name = build_menus(self)
         self.aoi_editor = install_aoi_editor(self, aois=aois, path=aoi_path)  # gui/aoi_editor.py
         self._restore_geometry()
@@ -111,59 +105,6 @@ class MainWindow(QMainWindow):
             self.controls.model_state.setText("no model chosen: pick one and press Load model")
         if source is not None:
             self.open_source(source)
-
-    # ------------------------------------------------------------------ UI construction
-    def _build_ui(self, zoo_names: list[str], devices: list[str], backends: list[str]) -> None:
-        central = QWidget()
-        col = QVBoxLayout(central)
-        col.setContentsMargins(4, 4, 4, 4)
-        col.setSpacing(4)
-        self.banner = QLabel()
-        self.banner.setObjectName("untrainedBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("#untrainedBanner {background:#b3261e; color:white; font-weight:bold; "
-                                  "padding:4px 8px; border-radius:3px;}")
-        self.banner.hide()
-        col.addWidget(self.banner)
-        # One panel per topic, so a missing camera and a missing model are both on screen.
-        self.source_message = MessagePanel()
-        self.model_message = MessagePanel()
-        self.notice = MessagePanel()  # detector fallback, recording problems
-        for panel in (self.source_message, self.model_message, self.notice):
-            panel.actionTriggered.connect(self._on_message_action)
-            col.addWidget(panel)
-        self.video = VideoView()
-        col.addWidget(self.video, 1)
-        self.transport = TransportBar()
-        self.transport.stepRequested.connect(self.step)
-        self.transport.playToggled.connect(self.toggle_play)
-        self.transport.seekRequested.connect(self.seek)
-        self.transport.speedChanged.connect(self._on_speed)
-        self.transport.recordClicked.connect(self.toggle_recording)
-        self.transport.snapshotClicked.connect(lambda: self.snapshot())
-        self.seek_slider = self.transport.seek_slider  # the widgets tests and shortcuts reach for
-        self.speed_combo = self.transport.speed_combo
-        self.record_button = self.transport.record_button
-        col.addWidget(self.transport)
-        self.setCentralWidget(central)
-
-        self.controls = ControlPanel(view=self.view_settings, gaze=self.gaze_settings, zoo_names=zoo_names,
-                                     devices=devices, backends=backends)
-        self.controls.viewChanged.connect(self._on_view_changed)
-        self.controls.gazeChanged.connect(self._on_gaze_changed)
-        self.controls.modelRequested.connect(self.load_model)
-        self.controls_dock = QDockWidget("Controls", self)
-        self.controls_dock.setObjectName("controlsDock")
-        self.controls_dock.setWidget(self.controls)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.controls_dock)
-
-        self.people = AOIPeopleTable()  # PeopleTable with per-AOI seconds
-        self.people_dock = QDockWidget("People", self)
-        self.people_dock.setObjectName("peopleDock")
-        self.people_dock.setWidget(self.people)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.people_dock)
-
-        self.status = StatusLabels(self.statusBar())
 
     # ------------------------------------------------------------------ sources
     def open_source(self, spec: SourceSpec) -> None:
@@ -281,6 +222,7 @@ class MainWindow(QMainWindow):
         self.source_info = info
         self.source_message.hide()
         self.transport.set_seekable(not info.live)
+        self.inference.set_source_fps(info.fps)  # the tracker keeps a lost head for one second
         name = self.source_spec.label if self.source_spec else info.uri
         if not info.live:
             self.transport.set_length(last_index, info.fps)
@@ -376,7 +318,7 @@ class MainWindow(QMainWindow):
         self.store.save_view(view)
         self._draw(record=False)
 
-    def _on_gaze_changed(self, gaze: GazeSettings) -> None:
+    def _on_gaze_changed(self, gaze: GazeOptions) -> None:
         self.gaze_settings = gaze
         self.inference.set_gaze(gaze)
         self.store.save_gaze(gaze)
@@ -386,26 +328,28 @@ class MainWindow(QMainWindow):
         self.controls.set_view(view)
 
     # ------------------------------------------------------------------ model
-    def load_model(self, choice: ModelChoice) -> None:
+    def load_model(self, choice: ModelSpec) -> None:
         self.model_choice = choice
         self.inference.load_model(choice)
 
     def ask_model_files(self) -> None:
-        base = self.model_choice if self.model_choice and self.model_choice.is_files else ModelChoice()
+        from .controls import ModelDialog
+
+        base = self.model_choice if self.model_choice and self.model_choice.is_files else None
         dlg = ModelDialog(base, parent=self)
         if dlg.exec() == ModelDialog.DialogCode.Accepted:
             choice = replace(dlg.choice(), **self.controls.runtime())
             self.controls.show_choice(choice)
             self.load_model(choice)
 
-    def _on_model_loading(self, choice: ModelChoice) -> None:
+    def _on_model_loading(self, choice: ModelSpec) -> None:
         self.model_info = None
         self.latest = None
         self.overlay.clear_model()
         self.banner.hide()
-        self.controls.model_state.setText(f"loading {choice.label} on {choice.device} …")
+        self.controls.model_state.setText(f"loading {model_label(choice)} on {choice.device} …")
         self.controls.load_button.setEnabled(False)
-        self.status.set_model(f"model: loading {choice.label} …")
+        self.status.set_model(f"model: loading {model_label(choice)} …")
         self._draw()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:

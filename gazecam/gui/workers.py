@@ -1,4 +1,4 @@
-"""What the GUI's threads exchange: one-slot mailboxes, timed frames, results, model info, engine interfaces.
+"""What the GUI's threads exchange: one-slot mailboxes, timed frames, results, model info, the builder interface.
 
 The threads themselves: :mod:`~gazecam.gui.playback` (source -> newest frame), :mod:`~gazecam.gui.inference`
 (owns the models), :mod:`~gazecam.gui.recording` (encodes the annotated video).
@@ -18,12 +18,17 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ..types import Frame, GazeResult
-from .settings import GazeSettings, ModelChoice
 
-__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Engine", "EngineBuilder",
+if TYPE_CHECKING:  # pragma: no cover
+    from ..gaze import GazeOptions
+    from ..loading import ModelSpec
+    from ..pipeline import FrameProcessor
+    from ..track import HeadTracker
+
+__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Builder",
            "next_epoch", "JOIN_TIMEOUT_S"]
 
 T = TypeVar("T")
@@ -106,19 +111,11 @@ class ModelInfo:
     detector_warning: str = ""
 
 
-class Engine(Protocol):
-    """Frame -> GazeResult for one loaded model (detector, tracker, gaze stage); used by one thread."""
+class Builder(Protocol):
+    """Loads a model and builds its :class:`~gazecam.pipeline.FrameProcessor` inside the inference thread
+    (so that thread owns the models); :class:`~gazecam.gui.processing.ProcessorBuilder` is the real one."""
 
-    info: ModelInfo
+    def build(self, spec: "ModelSpec", gaze: "GazeOptions", *, fps: float | None = None
+              ) -> "tuple[FrameProcessor, ModelInfo]": ...
 
-    def process(self, frame: Frame) -> GazeResult: ...
-
-    def set_gaze(self, settings: GazeSettings) -> None: ...
-
-    def reset(self) -> None: ...
-
-
-class EngineBuilder(Protocol):
-    """Builds an :class:`Engine` inside the inference thread (so that thread owns the models)."""
-
-    def build(self, choice: ModelChoice, gaze: GazeSettings) -> Engine: ...
+    def tracker(self, gaze: "GazeOptions", *, fps: float | None) -> "HeadTracker | None": ...

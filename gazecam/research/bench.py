@@ -38,7 +38,7 @@ __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport",
            "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
-STAGES = STAGE_NAMES  # the pipeline's stages, in order (gazecam.types.StageTimes)
+STAGES = (*STAGE_NAMES[:2], "preprocess", *STAGE_NAMES[2:])  # the pipeline's stages, preprocessing apart
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
@@ -391,8 +391,11 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
     """
     import torch
 
-    from ..gaze import GazeStage
-    from ..pipeline import FrameProcessor
+    from ..gaze import GazeOptions
+    from ..options import ProcessOptions
+    from ..pipeline import build_processor
+
+    options = ProcessOptions(gaze=GazeOptions(smooth=False))
 
     results: list[ConfigResult] = []
     frame_size = (0, 0)
@@ -401,7 +404,7 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
         detector = _FixedHeads(bench_head_boxes(n), hooks.detect)
         models = {r.label: _StageModel(r, model) for r in runners}
         # one per-frame step (detect -> gaze) per configuration, as the pipeline runs it: stride 1, no smoothing
-        steps = {r.label: FrameProcessor(detector=detector, gaze_stage=GazeStage(model=models[r.label], smooth=False))
+        steps = {r.label: build_processor(models[r.label], options, fps=None, detector=detector, track=False)
                  for r in runners}
         streams = {r.label: hooks.frames() for r in runners}
         times = {r.label: {s: [] for s in STAGES} for r in runners}

@@ -50,10 +50,10 @@ def store(tmp_path):
 
 @pytest.fixture
 def fake_builder():
-    from gazecam.gui.engine import PipelineBuilder
+    from gazecam.gui.processing import ProcessorBuilder
 
     detector = FakeDetector()
-    builder = PipelineBuilder(model_loader=lambda choice: FakeModel(),
+    builder = ProcessorBuilder(model_loader=lambda choice: FakeModel(),
                               detector_factory=lambda spec, device, notify: detector, track=False)
     builder.fake_detector = detector  # type: ignore[attr-defined]
     return builder
@@ -62,12 +62,12 @@ def fake_builder():
 @pytest.fixture
 def make_window(qtbot, store, fake_builder, tmp_path):
     """Factory: a shown MainWindow (fake model by default); closed at teardown."""
-    from gazecam.gui.settings import ModelChoice
+    from gazecam.loading import ModelSpec
     from gazecam.gui.window import MainWindow
 
     windows = []
 
-    def make(*, source=None, builder=None, model=ModelChoice(zoo_name="fake"), **kwargs):
+    def make(*, source=None, builder=None, model=ModelSpec(name="fake"), **kwargs):
         w = MainWindow(store=store, builder=builder or fake_builder, source=source, model=model,
                        zoo_names=["fake"], **kwargs)
         qtbot.addWidget(w)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from gazecam.cli import build_parser
-from gazecam.commands.live import model_choice_from_args
+from gazecam.commands.live import model_spec_from_args
 from gazecam.errors import InputError
-from gazecam.gui.settings import ModelChoice
+from gazecam.loading import ModelSpec
 
 
 def parse(*argv):
@@ -20,20 +21,20 @@ def parse(*argv):
 def test_defaults_camera_zero_and_saved_model():
     args = parse()
     assert args.source is None and args.detector == "auto"
-    assert model_choice_from_args(args) is None  # the window uses the saved choice or the default zoo model
+    assert model_spec_from_args(args) is None  # the window uses the saved choice or the default zoo model
 
 
 def test_model_options():
-    assert model_choice_from_args(parse("clip.mp4", "--model", "gazelle_dinov2_vitl14", "--device", "cpu")) == \
-        ModelChoice(zoo_name="gazelle_dinov2_vitl14", device="cpu")
-    files = model_choice_from_args(parse("--backbone-weights", "b.pth", "--gaze-weights", "g.pt"))
-    assert files.is_files and files.backbone_weights == "b.pth" and files.gaze_weights == "g.pt"
-    alone = model_choice_from_args(parse("--gaze-weights", "g.pt"))  # a gaze file that holds its backbone
-    assert alone.is_files and alone.backbone_weights is None and alone.gaze_weights == "g.pt"
+    assert model_spec_from_args(parse("clip.mp4", "--model", "gazelle_dinov2_vitl14", "--device", "cpu")) == \
+        ModelSpec(name="gazelle_dinov2_vitl14", device="cpu", progress=False)
+    files = model_spec_from_args(parse("--backbone-weights", "b.pth", "--gaze-weights", "g.pt"))
+    assert files.is_files and files.backbone_weights == Path("b.pth") and files.gaze_weights == Path("g.pt")
+    alone = model_spec_from_args(parse("--gaze-weights", "g.pt"))  # a gaze file that holds its backbone
+    assert alone.is_files and alone.backbone_weights is None and alone.gaze_weights == Path("g.pt")
     with pytest.raises(InputError, match="needs gaze_weights"):
-        model_choice_from_args(parse("--backbone-weights", "b.pth"))
+        model_spec_from_args(parse("--backbone-weights", "b.pth"))
     with pytest.raises(InputError, match="not both"):
-        model_choice_from_args(parse("--model", "x", "--backbone-weights", "b", "--gaze-weights", "g"))
+        model_spec_from_args(parse("--model", "x", "--backbone-weights", "b", "--gaze-weights", "g"))
 
 
 def test_command_module_imports_no_qt_or_torch():
@@ -45,8 +46,8 @@ def test_command_module_imports_no_qt_or_torch():
 
 
 def test_runtime_options_are_carried():
-    choice = model_choice_from_args(parse("--model", "gazelle_dinov2_vitb14", "--backend", "onnxruntime",
-                                          "--precision", "fp32", "--device", "cpu"))
+    choice = model_spec_from_args(parse("--model", "gazelle_dinov2_vitb14", "--backend", "onnxruntime",
+                                        "--precision", "fp32", "--device", "cpu"))
     assert (choice.backend, choice.precision, choice.device, choice.compile) == ("onnxruntime", "fp32", "cpu", False)
 
 

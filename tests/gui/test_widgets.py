@@ -41,10 +41,11 @@ def test_wrap_label_grows_to_fit_its_text_in_a_narrow_dock(qtbot):
 
 
 def test_control_panel_model_state_shows_a_long_state_whole(qtbot):
-    from gazecam.gui.settings import GazeSettings, ViewSettings
-    from gazecam.gui.widgets import ControlPanel
+    from gazecam.gaze import GazeOptions
+    from gazecam.gui.controls import ControlPanel
+    from gazecam.gui.settings import ViewSettings
 
-    panel = ControlPanel(view=ViewSettings(), gaze=GazeSettings(), zoo_names=["z"], devices=["cpu"],
+    panel = ControlPanel(view=ViewSettings(), gaze=GazeOptions(), zoo_names=["z"], devices=["cpu"],
                          backends=["auto"])
     qtbot.addWidget(panel)
     panel.resize(280, 800)

@@ -10,7 +10,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 
 from gazecam.capture import CaptureError, SourceInfo
-from gazecam.gui.settings import ModelChoice, ViewSettings
+from gazecam.gui.settings import ViewSettings
+from gazecam.loading import ModelSpec
 from gazecam.gui.sources import SourceSpec
 from gazecam.types import Frame
 
@@ -110,9 +111,9 @@ class SlowModel(FakeModel):
 
 
 def test_video_never_stalls_when_inference_is_slow(qtbot, make_window, clip):
-    from gazecam.gui.engine import PipelineBuilder
+    from gazecam.gui.processing import ProcessorBuilder
 
-    builder = PipelineBuilder(model_loader=lambda choice: SlowModel(),
+    builder = ProcessorBuilder(model_loader=lambda choice: SlowModel(),
                               detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
     win = make_window(builder=builder)
     qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
@@ -133,9 +134,9 @@ def test_gaze_settings_apply_live(qtbot, make_window, clip, fake_builder):
     win.controls.threshold.setValue(0.1)  # both people now "in"
     win.controls.smooth.setChecked(False)
     win.controls.stride.setValue(3)
-    qtbot.waitUntil(lambda: win.inference.engine is not None and win.inference.engine.stage.stride == 3,
+    qtbot.waitUntil(lambda: win.inference.processor is not None and win.inference.processor.gaze_stage.stride == 3,
                     timeout=WAIT_MS)
-    stage = win.inference.engine.stage
+    stage = win.inference.processor.gaze_stage
     assert stage.inout_threshold == pytest.approx(0.1) and stage.smooth is False
     # The playback may have ended already: step back through the clip to get fresh results.
     win.pause()
@@ -300,15 +301,32 @@ def test_unreadable_file_and_missing_camera(qtbot, make_window, tmp_path):
     assert win.inference.is_alive()
 
 
+def test_stride_auto_runs_in_the_window(qtbot, make_window, store, clip):
+    """The stride picker offers auto (below 1): the gaze stage then encodes when the scene changed."""
+    win = make_window(source=SourceSpec("file", str(clip)))
+    wait_result(qtbot, win)
+    win.controls.stride.setValue(0)
+    assert win.controls.stride.text() == "auto" and win.gaze_settings.stride == "auto"
+    qtbot.waitUntil(lambda: win.inference.processor.gaze_stage.stride == "auto", timeout=WAIT_MS)
+    stage = win.inference.processor.gaze_stage
+    encodes = stage.encodes
+    win.pause()
+    win.seek(3)
+    qtbot.waitUntil(lambda: win.latest is not None and win.latest.result.frame.index == 3, timeout=WAIT_MS)
+    assert np.isfinite(stage.last_scene_change)  # the scene-change measure ran on a frame with heads
+    assert stage.encodes > encodes and len(win.latest.result) == 2
+    assert store.load_gaze().stride == "auto" and win.inference.is_alive()
+
+
 def test_missing_zoo_weights_shows_offline_message(qtbot, make_window, clip, monkeypatch, tmp_path):
     """The zoo model cannot be downloaded here: the real OfflineError text appears in the window."""
-    from gazecam.gui.engine import PipelineBuilder
+    from gazecam.gui.processing import ProcessorBuilder
 
     monkeypatch.setenv("GAZECAM_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("GAZECAM_MIRROR", "http://127.0.0.1:9")  # refused at once: no network wait
-    builder = PipelineBuilder(detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
+    builder = ProcessorBuilder(detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
     win = make_window(source=SourceSpec("file", str(clip)), builder=builder,
-                      model=ModelChoice(zoo_name="gazelle_dinov2_vitb14_inout", device="cpu"))
+                      model=ModelSpec(name="gazelle_dinov2_vitb14_inout", device="cpu"))
     qtbot.waitUntil(lambda: win.model_message.isVisible(), timeout=WAIT_MS)
     text = win.model_message.text()
     assert "gazelle_dinov2_vitb14_inout.pt" in text and "put it at" in text
@@ -324,11 +342,11 @@ def test_missing_zoo_weights_shows_offline_message(qtbot, make_window, clip, mon
 
 def test_golden_model_end_to_end(qtbot, make_window, clip, golden_model_inout):
     """The real Gaze-LLE model (golden random ViT-S weights) in the inference thread."""
-    from gazecam.gui.engine import PipelineBuilder
+    from gazecam.gui.processing import ProcessorBuilder
 
-    builder = PipelineBuilder(model_loader=lambda choice: golden_model_inout,
+    builder = ProcessorBuilder(model_loader=lambda choice: golden_model_inout,
                               detector_factory=lambda spec, device, notify: FakeDetector(), track=False)
-    win = make_window(builder=builder, model=ModelChoice(backbone_weights="golden", gaze_weights="golden"))
+    win = make_window(builder=builder, model=ModelSpec(backbone_weights="golden", gaze_weights="golden"))
     open_paused_at_start(qtbot, win, clip)
     qtbot.waitUntil(lambda: win.latest is not None and win.latest.result.frame.index == 0, timeout=30_000)
     result = win.latest.result
@@ -352,7 +370,7 @@ def test_settings_remembered(qtbot, make_window, store, clip):
     assert again.view_settings.heatmap_opacity == pytest.approx(0.3)
     assert again.gaze_settings.stride == 4 and again.controls.stride.value() == 4
     assert again.width() == 720  # (offscreen screen is 800x600)
-    assert store.load_model() == ModelChoice(zoo_name="fake")
+    assert store.load_model() == ModelSpec(name="fake")
 
 
 def test_image_folder_plays_seeks_steps_and_records(qtbot, make_window, tmp_path):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from gui_fakes import FakeDetector, FakeModel
 
-from gazecam.gui.engine import PipelineBuilder
-from gazecam.gui.settings import GazeSettings, ModelChoice
+from gazecam.gaze import GazeOptions
+from gazecam.gui.processing import ProcessorBuilder
+from gazecam.loading import ModelSpec
 from gazecam.errors import GazecamError
 from gazecam.gui.inference import InferenceWorker
 from gazecam.gui.recording import RecorderWorker
@@ -90,27 +91,27 @@ def _frame(i: int) -> TimedFrame:
 
 
 def _builder(loader):
-    return PipelineBuilder(model_loader=loader, detector_factory=lambda s, d, n: FakeDetector(), track=False)
+    return ProcessorBuilder(model_loader=loader, detector_factory=lambda s, d, n: FakeDetector(), track=False)
 
 
 def test_inference_worker_loads_processes_and_survives_errors(qtbot):
     model = FakeModel()
-    worker = InferenceWorker(builder=_builder(lambda c: model), gaze=GazeSettings())
+    worker = InferenceWorker(builder=_builder(lambda c: model), gaze=GazeOptions())
     worker.start()
     try:
         with qtbot.waitSignal(worker.modelLoaded, timeout=5000) as loaded:
-            worker.load_model(ModelChoice(zoo_name="fake"))
+            worker.load_model(ModelSpec(name="fake"))
         assert loaded.args[0].name == "fake-model" and loaded.args[0].released is False
         with qtbot.waitSignal(worker.resultReady, timeout=5000):
             worker.submit(_frame(0))
         out = worker.results.take()
         assert out.result.frame.index == 0 and len(out.result) == 2 and out.infer_ms >= 0
         # A failing frame is reported and the worker keeps serving.
-        worker.engine.detector = None  # detect() now raises AttributeError
+        worker.processor.detector = None  # detect() now raises AttributeError
         with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
             worker.submit(_frame(1))
         assert "frame 1" in failed.args[0]
-        worker.engine.detector = FakeDetector()
+        worker.processor.detector = FakeDetector()
         with qtbot.waitSignal(worker.resultReady, timeout=5000):
             worker.submit(_frame(2))
         assert worker.results.take().result.frame.index == 2 and worker.errors == 1
@@ -121,29 +122,29 @@ def test_inference_worker_loads_processes_and_survives_errors(qtbot):
 
 def test_inference_worker_reports_model_errors(qtbot):
     def missing(choice):
-        raise FileNotFoundError(f"no weights for {choice.label}")
+        raise FileNotFoundError(f"no weights for {choice.name}")
 
-    worker = InferenceWorker(builder=_builder(missing), gaze=GazeSettings())
+    worker = InferenceWorker(builder=_builder(missing), gaze=GazeOptions())
     worker.start()
     try:
         with qtbot.waitSignal(worker.modelFailed, timeout=5000) as failed:
-            worker.load_model(ModelChoice(zoo_name="nothing"))
+            worker.load_model(ModelSpec(name="nothing"))
         assert "no weights for nothing" in failed.args[0]
-        assert worker.engine is None and worker.is_alive()
+        assert worker.processor is None and worker.is_alive()
     finally:
         worker.stop()
 
 
 def test_settings_reach_the_gaze_stage(qtbot):
-    worker = InferenceWorker(builder=_builder(lambda c: FakeModel()), gaze=GazeSettings(stride=2))
+    worker = InferenceWorker(builder=_builder(lambda c: FakeModel()), gaze=GazeOptions(stride=2))
     worker.start()
     try:
         with qtbot.waitSignal(worker.modelLoaded, timeout=5000):
-            worker.load_model(ModelChoice(zoo_name="fake"))
-        assert worker.engine.stage.stride == 2
-        worker.set_gaze(GazeSettings(inout_threshold=0.9, smooth=False, stride=5))
-        qtbot.waitUntil(lambda: worker.engine.stage.stride == 5, timeout=5000)
-        assert worker.engine.stage.inout_threshold == pytest.approx(0.9) and not worker.engine.stage.smooth
+            worker.load_model(ModelSpec(name="fake"))
+        assert worker.processor.gaze_stage.stride == 2
+        worker.set_gaze(GazeOptions(inout_threshold=0.9, smooth=False, stride=5))
+        qtbot.waitUntil(lambda: worker.processor.gaze_stage.stride == 5, timeout=5000)
+        assert worker.processor.gaze_stage.inout_threshold == pytest.approx(0.9) and not worker.processor.gaze_stage.smooth
     finally:
         worker.stop()
 

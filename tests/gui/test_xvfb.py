@@ -26,17 +26,18 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication
 from gui_fakes import FakeDetector, FakeModel
 from gazecam.gui.app import ensure_app
-from gazecam.gui.engine import PipelineBuilder
-from gazecam.gui.settings import ModelChoice, SettingsStore
+from gazecam.gui.processing import ProcessorBuilder
+from gazecam.gui.settings import SettingsStore
+from gazecam.loading import ModelSpec
 from gazecam.gui.sources import SourceSpec
 from gazecam.gui.window import MainWindow
 
 app = ensure_app()
 store = SettingsStore(QSettings(sys.argv[2] + ".ini", QSettings.Format.IniFormat))
-builder = PipelineBuilder(model_loader=lambda c: FakeModel(), detector_factory=lambda s, d, n: FakeDetector(),
-                          track=False)
+builder = ProcessorBuilder(model_loader=lambda c: FakeModel(), detector_factory=lambda s, d, n: FakeDetector(),
+                           track=False)
 win = MainWindow(store=store, builder=builder, source=SourceSpec("file", sys.argv[1]),
-                 model=ModelChoice(zoo_name="fake"), zoo_names=["fake"])
+                 model=ModelSpec(name="fake"), zoo_names=["fake"])
 win.resize(900, 600)
 win.show()
 deadline = time.monotonic() + 60

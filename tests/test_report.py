@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -213,3 +214,45 @@ def test_video_with_several_videos_is_an_error_in_flag_words(tmp_path, capsys):
     code, err = _run(capsys, out, "--video", video, "-o", tmp_path / "b.html")
     assert code == 1 and "--video" in err and "gives the background of one video, but the report has 2" in err
     assert not (tmp_path / "b.html").exists()
+
+
+# -- issue 18 cases 1, 10, 11: impossible sidecar values and ids -------------------------------------------------
+@pytest.mark.parametrize("sizes, field", [
+    ({"width": 1024, "height": -576}, "height"), ({"width": 1, "height": 1e7}, "height"),
+    ({"width": float("nan"), "height": 576}, "width"), ({"width": 1024, "height": float("inf")}, "height"),
+])
+def test_impossible_sidecar_sizes_are_one_line_errors(tmp_path, capsys, sizes, field):
+    rec = write_jsonl(tmp_path / "a.jsonl", classroom())
+    meta = {"source": "a.mp4", "model": "m", "released": True, "fps": 10.0, **sizes}
+    (tmp_path / "a.jsonl.meta.json").write_text(json.dumps(meta))  # NaN / Infinity as Python's json writes them
+    code, err = _run(capsys, rec, "-o", tmp_path / "r.html")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"records sidecar {tmp_path / 'a.jsonl.meta.json'}: '{field}'" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("field", ["track_id", "looking_at"])
+def test_ids_beyond_int64_are_one_line_errors(tmp_path, capsys, field):
+    lines = write_jsonl(tmp_path / "a.jsonl", classroom()).read_text().splitlines()
+    row = json.loads(lines[6])
+    row[field] = 1e30
+    lines[6] = json.dumps(row)
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    code, err = _run(capsys, tmp_path / "a.jsonl", "-o", tmp_path / "r.html")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"records {tmp_path / 'a.jsonl'}, line 7: '{field}' must be a 64-bit integer" in err
+
+
+@pytest.mark.parametrize("aspect", [1e7, 1e-7, 16.0, 1 / 16])
+def test_figure_sizes_are_bounded_whatever_the_frame_shape(aspect):
+    from PIL import Image
+
+    from gazecam.analysis import analyze
+    from gazecam.report.figures import density_png, thumbnails_png
+
+    a = analyze(classroom())
+    for png in (density_png(a, aspect=aspect), thumbnails_png(a, aspect=aspect),
+                density_png(a, background=np.zeros((min(20000, max(1, round(100 * aspect))),
+                                                    min(20000, max(1, round(100 / aspect))), 3), np.uint8))):
+        w, h = Image.open(io.BytesIO(png)).size
+        assert w * h <= 4000 * 4000 and max(w, h) <= 8000, (w, h)

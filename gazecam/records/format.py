@@ -47,6 +47,7 @@ _PX_DECIMALS = 2
 _NORM_DECIMALS = 5
 _SCORE_DECIMALS = 4
 _TIME_DECIMALS = 4
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _num(value: float, decimals: int) -> float | None:
@@ -119,6 +120,8 @@ def _int(row: Mapping[str, object], key: str, *, nullable: bool) -> int | None:
     if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
         want = "an integer or null" if nullable else "an integer"
         raise RecordFieldError(key, f"'{key}' must be {want}, got {v!r}")
+    if not _INT64_MIN <= v <= _INT64_MAX:
+        raise RecordFieldError(key, f"'{key}' must be a 64-bit integer (within ±9.2e18), got {v!r}")
     return int(v)
 
 

@@ -11,6 +11,7 @@ Colours of people are the video overlay's (:func:`gazecam.render.color_for`).  N
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
@@ -169,12 +170,38 @@ def timeline_png(analysis: GazeAnalysis) -> bytes:
 
 
 # --------------------------------------------------------------------------- density maps
+#: Height / width of the drawn frame is kept within [1 / MAX_DRAWN_ASPECT, MAX_DRAWN_ASPECT] (figure sizes stay
+#: bounded whatever a sidecar or a video says).
+MAX_DRAWN_ASPECT = 4.0
+_CANVAS_SIDE = 360  # the longer side of the neutral canvas, pixels
+_BACKGROUND_SIDE = 960  # the longer side of a video frame as drawn (the density figure is 800 pixels wide)
+
+
+def _drawn_aspect(aspect: float) -> float:
+    if not (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0):
+        return 9 / 16
+    return min(max(float(aspect), 1 / MAX_DRAWN_ASPECT), MAX_DRAWN_ASPECT)
+
+
 def _canvas(background: np.ndarray | None, aspect: float) -> np.ndarray:
-    """The background frame dimmed to grey, or a neutral canvas of the video's aspect (height/width)."""
-    if background is None:
-        h = 360
-        return np.full((h, max(1, round(h / aspect)), 3), 0.93)
-    gray = background.astype(np.float32).mean(axis=2, keepdims=True) / 255.0
+    """The background frame dimmed to grey, or a neutral canvas of the video's aspect (height/width).
+
+    At most :data:`_BACKGROUND_SIDE` pixels on the longer side and within :data:`MAX_DRAWN_ASPECT` (a frame of
+    another shape is drawn squeezed to it).
+    """
+    if background is None or background.ndim != 3 or min(background.shape[:2]) < 1:
+        ratio = _drawn_aspect(aspect)
+        h, w = (_CANVAS_SIDE, round(_CANVAS_SIDE / ratio)) if ratio >= 1 else (round(_CANVAS_SIDE * ratio), _CANVAS_SIDE)
+        return np.full((max(1, h), max(1, w), 3), 0.93)
+    from PIL import Image
+
+    bh, bw = background.shape[:2]
+    ratio = _drawn_aspect(bh / bw)
+    side = min(_BACKGROUND_SIDE, max(bh, bw))
+    h, w = (side, round(side / ratio)) if ratio >= 1 else (round(side * ratio), side)
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(background[..., :3], np.uint8)).resize(
+        (max(1, w), max(1, h)), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    gray = small.astype(np.float32).mean(axis=2, keepdims=True) / 255.0
     return np.repeat(0.25 + 0.6 * gray, 3, axis=2)
 
 

@@ -8,7 +8,8 @@ from html import escape
 
 from ..analysis import Episode, PersonTimes
 from .build import Report, ReportSection
-from .figures import density_png, format_seconds, matrix_png, thumbnails_png, timeline_png
+from .figures import (MAX_THUMBNAILS, density_png, format_seconds, matrix_png, shown_people, thumbnails_png,
+                      timeline_png)
 
 __all__ = ["render_html"]
 
@@ -110,7 +111,8 @@ def _people_table(section: ReportSection) -> str:
 
 
 def _matrix_table(section: ReportSection) -> str:
-    people = section.analysis.people
+    """The looking-at matrix as numbers, for the people the figures draw (all pairs are in the CSV/JSON)."""
+    people = shown_people(section.analysis)
     head = "".join(f"<th>{_chip(p.track_id)}</th>" for p in people)
     rows = []
     for p in people:
@@ -144,11 +146,16 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
         parts.append('<div class="card"><p class="empty">No one was seen in these records: no person was '
                      "detected (or tracked) in any frame, so there is nothing to analyse.</p></div>")
     else:
+        drawn = len(shown_people(a))
+        only = (f" Only the {drawn} people seen longest are drawn here and below; all {len(a.people)} are in the "
+                "People table, the JSON and the CSV tables (looking_at.csv has every pair)."
+                if drawn < len(a.people) else "")
+        few = (f" The {MAX_THUMBNAILS} people seen longest." if len(a.people) > MAX_THUMBNAILS else "")
         parts.append(f"<h3>People</h3><div class='card'>{_people_table(section)}</div>")
         parts.append("<h3>Who looks at whom</h3><div class='grid2 wide-right'>"
                      f"<figure class='card'>{_img(matrix_png(a), 'looking-at matrix')}"
                      "<figcaption>Seconds each person (row) looked at each other person (column), and the share "
-                     "of the looker's visible time.</figcaption></figure>"
+                     f"of the looker's visible time.{escape(only)}</figcaption></figure>"
                      f"<div class='card'>{_matrix_table(section)}</div></div>")
         parts.append(f"<h3>Over time</h3><figure class='card'>{_img(timeline_png(a), 'timeline per person')}"
                      "<figcaption>Each bar is what that person looked at; red marks mutual gaze, purple joint "
@@ -163,7 +170,7 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
                      f"<figcaption>Density of every in-frame gaze point; rings mark each person's mean head "
                      f"position{canvas}.</figcaption></figure>"
                      f"<figure class='card'>{_img(thumbnails_png(a, background=section.background, aspect=section.aspect), 'per-person density')}"
-                     "<figcaption>The same, per person.</figcaption></figure></div>")
+                     f"<figcaption>The same, per person.{escape(few)}</figcaption></figure></div>")
     if section.notes:
         parts.append("<ul class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
     return "\n".join(parts)

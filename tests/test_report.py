@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -256,3 +257,35 @@ def test_figure_sizes_are_bounded_whatever_the_frame_shape(aspect):
                                                     min(20000, max(1, round(100 / aspect))), 3), np.uint8))):
         w, h = Image.open(io.BytesIO(png)).size
         assert w * h <= 4000 * 4000 and max(w, h) <= 8000, (w, h)
+
+
+# -- issue 18 case 12: hundreds of track ids -----------------------------------------------------------------------
+def test_many_people_bounded_figures_and_everyone_in_the_tables(tmp_path, capsys):
+    """60 people in 3 frames: the figures draw the 24 seen longest (12 thumbnails), at bounded sizes;
+    every person is in the HTML people table, the JSON and the CSV."""
+    from PIL import Image
+
+    n = 60
+    people = {t: (lambda f, t=t: ("person", t + 1) if t % 3 == 0 else ("scene", (0.02 * (t % 40), 0.5)))
+              for t in range(1, n + 1)}
+    rec = write_jsonl(tmp_path / "crowd.jsonl", build(3, people))
+    code, err = _run(capsys, rec, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json", "--csv-dir",
+                     tmp_path / "tables")
+    assert code == 0, err
+    assert f"{n} people" in err
+    html = (tmp_path / "r.html").read_text()
+    assert "Only the 24 people seen longest are drawn" in html and "The 12 people seen longest." in html
+    pngs = [base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    assert len(pngs) == 4
+    for png in pngs:
+        w, h = Image.open(io.BytesIO(png)).size
+        assert w <= 1200 and h <= 2000, (w, h)
+    people_table = html.split("<h3>People</h3>")[1].split("</table>")[0]
+    assert people_table.count("<tr>") == n + 1
+    assert len(json.loads((tmp_path / "r.json").read_text())["people"]) == n
+    assert len((tmp_path / "tables" / "people.csv").read_text().splitlines()) == n + 1
+    report = build_report([rec])
+    from gazecam.report.figures import shown_people
+
+    shown = shown_people(report.sections[0].analysis)
+    assert len(shown) == 24 and [p.track_id for p in shown] == sorted(p.track_id for p in shown)

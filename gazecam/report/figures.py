@@ -300,8 +300,8 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
     placed: list[tuple[float, float]] = []
     drawn = {p.track_id for p in shown_people(analysis)}
     for tid, (x, y) in (heads_norm or {}).items():
-        if tid not in drawn:
-            continue
+        if tid not in drawn or not (0 <= x <= 1 and 0 <= y <= 1):
+            continue  # a ring outside the picture would only push the figure's margins
         ly = y
         while any(abs(x - px) < 0.08 and abs(ly - py) < 0.06 for px, py in placed):
             ly += 0.065  # another label is there (heads at the same place): one line lower

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import AnalysisParams, GazeAnalysis, analyze
+from ..analysis import AnalysisParams, GazeAnalysis, PersonTimes, analyze
 from ..errors import InputError
 from ..records import GazeRecord, RecordsMeta, read_records
 from ..records.meta import atomic_write
 from .inputs import RecordsSource, SkippedInput, resolve_inputs
 
-__all__ = ["ReportSection", "ReportTotals", "Report", "build_report", "write_html", "write_json", "write_csv",
+__all__ = ["ReportSection", "ReportTotals", "Report", "PersonMetric", "PERSON_METRICS", "build_report", "write_html", "write_json", "write_csv",
            "read_first_frame", "check_outputs", "CSV_TABLES"]
 
 #: The tables ``write_csv`` writes (file names in the folder).
@@ -109,6 +109,31 @@ class Report:
             for key, items in s.analysis.to_json().items():
                 out[key].extend({"video": s.source.label, **item} for item in items)  # type: ignore[union-attr]
         return out
+
+
+# --------------------------------------------------------------------------- per-person metrics
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonMetric:
+    """One per-person column of the report: the HTML people table and ``people.csv`` both list
+    :data:`PERSON_METRICS` in order (add a metric there to get it in both).
+
+    ``key``: the CSV column; ``title``: the HTML header; ``seconds``: the value for one person;
+    ``share``: whether the HTML also shows it as a % of the person's visible time.
+    """
+
+    key: str
+    title: str
+    seconds: Callable[[PersonTimes], float]
+    share: bool = True
+
+
+#: The per-person columns, in order (after the track id).
+PERSON_METRICS: tuple[PersonMetric, ...] = (
+    PersonMetric(key="visible_s", title="visible", seconds=lambda p: p.visible_s, share=False),
+    PersonMetric(key="looking_at_people_s", title="looking at people", seconds=lambda p: p.people_s),
+    PersonMetric(key="scene_s", title="looking at the scene", seconds=lambda p: p.scene_s),
+    PersonMetric(key="out_of_frame_s", title="looking out of frame", seconds=lambda p: p.out_of_frame_s),
+)
 
 
 # --------------------------------------------------------------------------- building
@@ -250,7 +275,7 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
     for s in report.sections:
         video = s.source.label
         for p in s.analysis.people:
-            people.append([video, p.track_id, r(p.visible_s), r(p.people_s), r(p.scene_s), r(p.out_of_frame_s)])
+            people.append([video, p.track_id, *(r(m.seconds(p)) for m in PERSON_METRICS)])
             for other, sec in p.looking_at_s.items():
                 looking.append([video, p.track_id, other, r(sec), r(p.percent_of_visible(sec))])
         for e in s.analysis.mutual_gaze:
@@ -262,8 +287,7 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
                           t.kind if t else "", t.track_id if t and t.track_id is not None else "",
                           *(round(v, 4) if v != "" else "" for v in xy)])
     tables = {
-        "people.csv": _table(["video", "track_id", "visible_s", "looking_at_people_s", "scene_s", "out_of_frame_s"],
-                             people),
+        "people.csv": _table(["video", "track_id", *(m.key for m in PERSON_METRICS)], people),
         "looking_at.csv": _table(["video", "track_id", "looks_at", "seconds", "percent_of_visible"], looking),
         "mutual_gaze.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s"], mutual),
         "joint_attention.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s", "target",

@@ -7,7 +7,7 @@ import datetime as _dt
 from html import escape
 
 from ..analysis import Episode, PersonTimes
-from .build import Report, ReportSection
+from .build import PERSON_METRICS, Report, ReportSection
 from .figures import (MAX_THUMBNAILS, density_png, format_seconds, matrix_png, shown_people, thumbnails_png,
                       timeline_png)
 
@@ -102,12 +102,13 @@ def _facts(section: ReportSection) -> str:
 
 
 def _people_table(section: ReportSection) -> str:
+    """One row per person, one column per :data:`~gazecam.report.build.PERSON_METRICS` entry."""
     rows = []
     for p in section.analysis.people:
-        rows.append(f"<tr><td>{_chip(p.track_id)}</td><td>{_s(p.visible_s)}</td><td>{_pct(p, p.people_s)}</td>"
-                    f"<td>{_pct(p, p.scene_s)}</td><td>{_pct(p, p.out_of_frame_s)}</td></tr>")
-    return ("<table><tr><th>person</th><th>visible</th><th>looking at people</th><th>looking at the scene</th>"
-            "<th>looking out of frame</th></tr>" + "".join(rows) + "</table>")
+        cells = "".join(f"<td>{_pct(p, m.seconds(p)) if m.share else _s(m.seconds(p))}</td>" for m in PERSON_METRICS)
+        rows.append(f"<tr><td>{_chip(p.track_id)}</td>{cells}</tr>")
+    head = "".join(f"<th>{escape(m.title)}</th>" for m in PERSON_METRICS)
+    return f"<table><tr><th>person</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
 def _matrix_table(section: ReportSection) -> str:

@@ -289,3 +289,13 @@ def test_many_people_bounded_figures_and_everyone_in_the_tables(tmp_path, capsys
 
     shown = shown_people(report.sections[0].analysis)
     assert len(shown) == 24 and [p.track_id for p in shown] == sorted(p.track_id for p in shown)
+
+
+def test_a_batch_video_with_an_impossible_sidecar_is_a_named_skip(tmp_path, capsys):
+    out = _batch(tmp_path)
+    (out / "sub" / "a.jsonl.meta.json").write_text('{"source": "a.mp4", "model": "m", "released": true, '
+                                                   '"width": NaN, "height": 576}')
+    code, err = _run(capsys, out, "--json", tmp_path / "b.json")
+    assert code == 0, err
+    assert f"skipped /data/sub/a.mp4: records sidecar {out / 'sub' / 'a.jsonl.meta.json'}: 'width'" in err
+    assert [p["track_id"] for p in json.loads((tmp_path / "b.json").read_text())["people"]] == [1, 2, 3, 4]  # a.mp4

@@ -211,6 +211,8 @@ def test_gazecam_records_are_accepted_as_head_files(tmp_path):
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\nnot json\n', r"line 2: not valid JSON"),
     ("a.jsonl", '{"xyxy": [1, 2, 3, 4]}\n', r"line 1: missing 'frame'"),
     ("a.jsonl", '{"frame": -1, "xyxy": [1, 2, 3, 4]}\n', r"line 1: 'frame' must be >= 0"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1e30}\n', r"line 1: 'track_id' must be a 64-bit"),
+    ("a.csv", "frame,x1,y1,x2,y2\n99999999999999999999,1,2,3,4\n", r"line 2: 'frame' must be a 64-bit"),
     ("a.jsonl", '{"frame": 0, "xyxy": [5, 2, 3, 4]}\n', r"line 1: inverted box"),
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, "x", 4]}\n', r"line 1: box values must be numbers"),
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1}\n{"frame": 1, "xyxy": [1, 2, 3, 4]}\n',

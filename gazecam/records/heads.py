@@ -41,6 +41,7 @@ _CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
 _CSV_REC_PX = CSV_GROUPS["head_xyxy"]  # gazecam's own CSV records
 _CSV_REC_NORM = CSV_GROUPS["head_xyxy_norm"]
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_MAX = 2**63 - 1
 
 
 class FileHeads:
@@ -191,6 +192,8 @@ class FileHeads:
             raise self._err(where, f"'frame' must be a non-negative integer, got {frame!r}") from None
         if fi < 0:
             raise self._err(where, f"'frame' must be >= 0, got {fi}")
+        if fi > _INT64_MAX:
+            raise self._err(where, f"'frame' must be a 64-bit integer, got {fi}")
         try:
             box = tuple(float(v) for v in vals)
         except (TypeError, ValueError):
@@ -209,6 +212,8 @@ class FileHeads:
                 raise self._err(where, f"'track_id' must be an integer, got {track_id!r}") from None
             if tid < 0:
                 raise self._err(where, f"'track_id' must be >= 0, got {tid}")
+            if tid > _INT64_MAX:
+                raise self._err(where, f"'track_id' must be a 64-bit integer, got {tid}")
         conf = 1.0
         if confidence not in (None, ""):
             try:

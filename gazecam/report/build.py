@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import AnalysisParams, GazeAnalysis, PersonTimes, analyze
+from ..analysis import AnalysisParams, GazeAnalysis, analyze
 from ..errors import InputError
 from ..records import GazeRecord, RecordsMeta, read_records
 from ..records.meta import atomic_write
 from .inputs import RecordsSource, SkippedInput, resolve_inputs
 
-__all__ = ["ReportSection", "ReportTotals", "Report", "PersonMetric", "PERSON_METRICS", "build_report", "write_html", "write_json", "write_csv",
+__all__ = ["ReportSection", "ReportTotals", "Report", "build_report", "write_html", "write_json", "write_csv",
            "read_first_frame", "check_outputs", "CSV_TABLES"]
 
 #: The tables ``write_csv`` writes (file names in the folder).
@@ -109,31 +109,6 @@ class Report:
             for key, items in s.analysis.to_json().items():
                 out[key].extend({"video": s.source.label, **item} for item in items)  # type: ignore[union-attr]
         return out
-
-
-# --------------------------------------------------------------------------- per-person metrics
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PersonMetric:
-    """One per-person column of the report: the HTML people table and ``people.csv`` both list
-    :data:`PERSON_METRICS` in order (add a metric there to get it in both).
-
-    ``key``: the CSV column; ``title``: the HTML header; ``seconds``: the value for one person;
-    ``share``: whether the HTML also shows it as a % of the person's visible time.
-    """
-
-    key: str
-    title: str
-    seconds: Callable[[PersonTimes], float]
-    share: bool = True
-
-
-#: The per-person columns, in order (after the track id).
-PERSON_METRICS: tuple[PersonMetric, ...] = (
-    PersonMetric(key="visible_s", title="visible", seconds=lambda p: p.visible_s, share=False),
-    PersonMetric(key="looking_at_people_s", title="looking at people", seconds=lambda p: p.people_s),
-    PersonMetric(key="scene_s", title="looking at the scene", seconds=lambda p: p.scene_s),
-    PersonMetric(key="out_of_frame_s", title="looking out of frame", seconds=lambda p: p.out_of_frame_s),
-)
 
 
 # --------------------------------------------------------------------------- building
@@ -267,6 +242,8 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
     if not folder.parent.is_dir():
         raise InputError(f"cannot create the CSV folder {folder}: {folder.parent} does not exist")
     folder.mkdir(exist_ok=True)
+
+    from .metrics import PERSON_METRICS
 
     def r(v: float) -> float:
         return round(float(v), 4)

@@ -7,9 +7,8 @@ import datetime as _dt
 from html import escape
 
 from ..analysis import Episode, PersonTimes
-from .build import PERSON_METRICS, Report, ReportSection
-from .figures import (MAX_THUMBNAILS, density_png, format_seconds, matrix_png, shown_people, thumbnails_png,
-                      timeline_png)
+from .build import Report, ReportSection
+from .figures import density_png, format_seconds, matrix_png, thumbnails_png, timeline_png
 
 __all__ = ["render_html"]
 
@@ -102,7 +101,9 @@ def _facts(section: ReportSection) -> str:
 
 
 def _people_table(section: ReportSection) -> str:
-    """One row per person, one column per :data:`~gazecam.report.build.PERSON_METRICS` entry."""
+    """One row per person, one column per :data:`gazecam.report.metrics.PERSON_METRICS` entry."""
+    from .metrics import PERSON_METRICS
+
     rows = []
     for p in section.analysis.people:
         cells = "".join(f"<td>{_pct(p, m.seconds(p)) if m.share else _s(m.seconds(p))}</td>" for m in PERSON_METRICS)
@@ -113,6 +114,8 @@ def _people_table(section: ReportSection) -> str:
 
 def _matrix_table(section: ReportSection) -> str:
     """The looking-at matrix as numbers, for the people the figures draw (all pairs are in the CSV/JSON)."""
+    from .figures import shown_people
+
     people = shown_people(section.analysis)
     head = "".join(f"<th>{_chip(p.track_id)}</th>" for p in people)
     rows = []
@@ -147,6 +150,8 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
         parts.append('<div class="card"><p class="empty">No one was seen in these records: no person was '
                      "detected (or tracked) in any frame, so there is nothing to analyse.</p></div>")
     else:
+        from .figures import MAX_THUMBNAILS, shown_people
+
         drawn = len(shown_people(a))
         only = (f" Only the {drawn} people seen longest are drawn here and below; all {len(a.people)} are in the "
                 "People table, the JSON and the CSV tables (looking_at.csv has every pair)."

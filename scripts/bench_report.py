@@ -129,7 +129,8 @@ def main() -> None:
             folder.mkdir(exist_ok=True)
             rec = folder / "records.jsonl"
             n = generate(rec, frames=frames, fps=fps, ids=ids, visible=visible)
-            people = len({json.loads(line)["track_id"] for line in open(rec)})
+            with open(rec) as f:
+                people = len({json.loads(line)["track_id"] for line in f})
             ref = parse_only(rec)
             seconds, summary = run_report(rec, folder)
             print(f"{name:<12} {frames:>7} {n:>8} {people:>6} {seconds:>9.1f} {ref:>13.2f}   ({summary})", flush=True)

@@ -18,7 +18,8 @@ import numpy as np
 from collections import defaultdict
 from functools import lru_cache
 
-from ..analysis import STATE_OUT, STATE_PERSON, STATE_SCENE, GazeAnalysis, PersonTimeline, PersonTimes, attention_density
+from ..analysis import (STATE_OUT, STATE_PERSON, STATE_SCENE, GazeAnalysis, PersonTimeline, PersonTimes,
+                        attention_density)
 
 __all__ = ["matrix_png", "timeline_png", "density_png", "thumbnails_png", "format_seconds", "shown_people",
            "SCENE_COLOR", "OUT_COLOR", "MAX_FIGURE_PEOPLE", "MAX_THUMBNAILS"]
@@ -246,7 +247,8 @@ def _canvas(background: np.ndarray | None, aspect: float) -> np.ndarray:
     """
     if background is None or background.ndim != 3 or min(background.shape[:2]) < 1:
         ratio = _drawn_aspect(aspect)  # the shorter side is _CANVAS_SIDE
-        h, w = (_CANVAS_SIDE, round(_CANVAS_SIDE / ratio)) if ratio <= 1 else (round(_CANVAS_SIDE * ratio), _CANVAS_SIDE)
+        side = _CANVAS_SIDE
+        h, w = (side, round(side / ratio)) if ratio <= 1 else (round(side * ratio), side)
         return np.full((max(1, h), max(1, w), 3), 0.93)
     from PIL import Image
 

@@ -274,7 +274,7 @@ def test_many_people_bounded_figures_and_everyone_in_the_tables(tmp_path, capsys
     assert code == 0, err
     assert f"{n} people" in err
     html = (tmp_path / "r.html").read_text()
-    assert "Only the 24 people seen longest are drawn" in html and "The 12 people seen longest." in html
+    assert "Only the 24 people seen longest are drawn" in html and "The per-person density maps show the 12 people seen longest." in html
     pngs = [base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
     assert len(pngs) == 4
     for png in pngs:

@@ -156,7 +156,8 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
         only = (f" Only the {drawn} people seen longest are drawn here and below; all {len(a.people)} are in the "
                 "People table, the JSON and the CSV tables (looking_at.csv has every pair)."
                 if drawn < len(a.people) else "")
-        few = (f" The {MAX_THUMBNAILS} people seen longest." if len(a.people) > MAX_THUMBNAILS else "")
+        if len(a.people) > MAX_THUMBNAILS:
+            only += f" The per-person density maps show the {MAX_THUMBNAILS} people seen longest."
         parts.append(f"<h3>People</h3><div class='card'>{_people_table(section)}</div>")
         parts.append("<h3>Who looks at whom</h3><div class='grid2 wide-right'>"
                      f"<figure class='card'>{_img(matrix_png(a), 'looking-at matrix')}"
@@ -176,7 +177,7 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
                      f"<figcaption>Density of every in-frame gaze point; rings mark each person's mean head "
                      f"position{canvas}.</figcaption></figure>"
                      f"<figure class='card'>{_img(thumbnails_png(a, background=section.background, aspect=section.aspect), 'per-person density')}"
-                     f"<figcaption>The same, per person.{escape(few)}</figcaption></figure></div>")
+                     "<figcaption>The same, per person.</figcaption></figure></div>")
     if section.notes:
         parts.append("<ul class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
     return "\n".join(parts)

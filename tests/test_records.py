@@ -383,3 +383,12 @@ def test_own_records_made_on_frames_of_another_size_are_refused(tmp_path):
     frame = Frame(image=np.zeros((200, 400, 3), np.uint8), index=0, timestamp_s=0.0)
     with pytest.raises(InputError, match=r"plain.jsonl, line 1: .*disagree \(frame 0 is 400x200 pixels\)"):
         heads.detect(frame)
+
+
+def test_a_sidecar_written_with_an_unknown_size_reads_back(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    with RecordsSink(path, meta=RecordsMeta(source="cam", model="m", released=True, width=0, height=0,
+                                            fps=float("nan"))) as sink:
+        sink.write(make_result(0, 1))
+    meta = read_meta(path)
+    assert meta is not None and (meta.width, meta.height, meta.fps) == (None, None, None)

@@ -47,8 +47,17 @@ class RecordsMeta:
     gazecam_version: str = field(default_factory=lambda: _version())
 
     def __post_init__(self) -> None:
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
             object.__setattr__(self, "fps", None)  # an unknown rate is not an error
+        w, h = self.width, self.height  # an unknown size neither: what is written here always reads back
+        if not (w is None or h is None or (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE
+                                           and max(w, h) <= MAX_ASPECT * min(w, h))):
+            object.__setattr__(self, "width", None)
+            object.__setattr__(self, "height", None)
+        for key in ("width", "height"):
+            v = getattr(self, key)
+            if v is not None and not 1 <= v <= MAX_SIDE:
+                object.__setattr__(self, key, None)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

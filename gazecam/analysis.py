@@ -132,19 +132,41 @@ class Episode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PersonTimeline:
-    """One person's state per analysed frame (aligned with :attr:`GazeAnalysis.times_s`).
+    """One person's state in the analysed frames where the person is visible (sparse: memory grows with the
+    person's records, not with the video's length times the number of people).
 
-    ``state``: (F,) int8 :data:`STATE_NOT_VISIBLE` / :data:`STATE_PERSON` / :data:`STATE_SCENE` /
-    :data:`STATE_OUT`; ``target``: (F,) int64 track id looked at, -1 otherwise.
+    ``frames``: F, the number of analysed frames (:attr:`GazeAnalysis.times_s`); ``index``: (K,) int64
+    increasing positions in ``0..F-1`` where the person has a record; ``states``: (K,) int8
+    :data:`STATE_PERSON` / :data:`STATE_SCENE` / :data:`STATE_OUT`; ``targets``: (K,) int64 track id
+    looked at, -1 otherwise.  :attr:`state` / :attr:`target` give the dense (F,) arrays.
     """
 
     track_id: int
-    state: np.ndarray
-    target: np.ndarray
+    frames: int
+    index: np.ndarray
+    states: np.ndarray
+    targets: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.state.shape != self.target.shape or self.state.ndim != 1:
-            raise ValueError(f"PersonTimeline: state {self.state.shape} and target {self.target.shape} differ")
+        if not (self.index.shape == self.states.shape == self.targets.shape and self.index.ndim == 1):
+            raise ValueError(f"PersonTimeline: index {self.index.shape}, states {self.states.shape} and targets "
+                             f"{self.targets.shape} differ")
+        if len(self.index) and not (0 <= self.index[0] and self.index[-1] < self.frames):
+            raise ValueError(f"PersonTimeline: index outside 0..{self.frames - 1}")
+
+    @property
+    def state(self) -> np.ndarray:
+        """(F,) int8 state per analysed frame (:data:`STATE_NOT_VISIBLE` where the person has no record)."""
+        out = np.full(self.frames, STATE_NOT_VISIBLE, np.int8)
+        out[self.index] = self.states
+        return out
+
+    @property
+    def target(self) -> np.ndarray:
+        """(F,) int64 track id looked at per analysed frame, -1 otherwise."""
+        out = np.full(self.frames, -1, np.int64)
+        out[self.index] = self.targets
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,22 +253,40 @@ def mutual_pairs(records: Iterable[GazeRecord]) -> set[tuple[int, int]]:
 
 
 def _complete_linkage(points: np.ndarray, radius: float) -> list[list[int]]:
-    """Clusters of row indices whose pairwise distances are all <= radius (greedy, closest first)."""
-    clusters = [[i] for i in range(len(points))]
-    dist = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)  # (K, K)
-    while len(clusters) > 1:
-        best, pair = math.inf, None
-        for i in range(len(clusters)):
-            for j in range(i + 1, len(clusters)):
-                d = float(dist[np.ix_(clusters[i], clusters[j])].max())
-                if d < best:
-                    best, pair = d, (i, j)
-        if pair is None or best > radius + 1e-9:
+    """Clusters of row indices whose pairwise distances are all <= radius (greedy, closest first).
+
+    Agglomerative complete linkage: repeatedly merge the two clusters whose farthest members are closest
+    (ties: the pair of lowest first members), while that distance is within ``radius``.  The cluster
+    distances are kept in one matrix (a merged cluster's row is the maximum of its parts' rows), so each
+    merge costs O(K) after an O(K^2) argmin; clusters come out ordered by their first member.
+    """
+    k = len(points)
+    if k < 2:
+        return [[i] for i in range(k)]
+    full = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)  # (K, K) cluster distances
+    dist = full.copy()
+    dist[np.tril_indices(k)] = np.inf  # pairs (i < j) only; row i = the cluster whose first member is i
+    members: dict[int, list[int]] = {i: [i] for i in range(k)}
+    while len(members) > 1:
+        flat = int(np.argmin(dist))  # row-major: the first minimal pair (i, j), i < j
+        i, j = divmod(flat, k)
+        if not dist[i, j] <= radius + 1e-9:
             break
-        i, j = pair
-        clusters[i] = sorted(clusters[i] + clusters[j])
-        del clusters[j]
-    return clusters
+        members[i] = sorted(members[i] + members.pop(j))
+        merged = np.maximum(full[i], full[j])  # complete linkage: the farther of the two
+        full[i, :] = merged
+        full[:, i] = merged
+        full[j, :] = np.inf
+        full[:, j] = np.inf
+        row = merged.copy()
+        row[: i + 1] = np.inf
+        dist[i, :] = row
+        col = merged.copy()
+        col[i:] = np.inf
+        dist[:, i] = col
+        dist[j, :] = np.inf
+        dist[:, j] = np.inf  # j is gone: its row and column never win again
+    return [members[i] for i in sorted(members)]
 
 
 def joint_groups(records: Iterable[GazeRecord], *, radius: float) -> list[tuple[tuple[int, ...], JointTarget]]:
@@ -348,22 +388,27 @@ class GazeTotals:
 
 # --------------------------------------------------------------------------- timelines, density
 def timelines(frames: Sequence[FrameRecords], track_ids: Sequence[int]) -> tuple[PersonTimeline, ...]:
-    """Each person's state and target per frame (``frames`` order)."""
-    index = {t: i for i, t in enumerate(track_ids)}
-    state = np.zeros((len(track_ids), len(frames)), np.int8)
-    target = np.full((len(track_ids), len(frames)), -1, np.int64)
+    """Each person's state and target in the frames where the person is visible (``frames`` order)."""
+    wanted = set(track_ids)
+    rows: dict[int, tuple[list[int], list[int], list[int]]] = {t: ([], [], []) for t in track_ids}
     for f, fr in enumerate(frames):
         for r in fr.records:
-            i = index.get(r.track_id) if r.track_id is not None else None
-            if i is None:
+            if r.track_id is None or r.track_id not in wanted:
                 continue
+            index, states, targets = rows[r.track_id]
+            index.append(f)
             if not r.in_frame:
-                state[i, f] = STATE_OUT
+                states.append(STATE_OUT)
+                targets.append(-1)
             elif r.looking_at is not None and r.looking_at != r.track_id:
-                state[i, f], target[i, f] = STATE_PERSON, r.looking_at
+                states.append(STATE_PERSON)
+                targets.append(r.looking_at)
             else:
-                state[i, f] = STATE_SCENE
-    return tuple(PersonTimeline(track_id=t, state=state[i], target=target[i]) for i, t in enumerate(track_ids))
+                states.append(STATE_SCENE)
+                targets.append(-1)
+    return tuple(PersonTimeline(track_id=t, frames=len(frames), index=np.array(rows[t][0], np.int64),
+                                states=np.array(rows[t][1], np.int8), targets=np.array(rows[t][2], np.int64))
+                 for t in track_ids)
 
 
 def attention_density(points_norm: np.ndarray, *, width: int = 160, height: int = 90,
@@ -429,14 +474,17 @@ def analyze(records: Iterable[GazeRecord], *, params: AnalysisParams | None = No
               for pair, a, b in _episodes(mutual_times, dt, params)]
     joint = []
     times_arr = np.array([fr.time_s for fr in frames], np.float64)
+    key_arrays: dict[object, tuple[np.ndarray, np.ndarray]] = {}
     for key, a, b in _episodes(joint_times, dt, params):
         ids, kind, person = key  # type: ignore[misc]
         if kind == "person":
             target = JointTarget(kind="person", track_id=person)
-        else:  # the mean point over the episode's frames
-            t = np.array(joint_times[key])
-            inside = (t >= a - 1e-9) & (t <= b - dt + 1e-9)
-            pts = np.array(joint_points[key])[inside]
+        else:  # the mean point over the episode's frames (times are sorted: two binary searches)
+            if key not in key_arrays:
+                key_arrays[key] = (np.array(joint_times[key], np.float64), np.array(joint_points[key], np.float64))
+            t, xy = key_arrays[key]
+            lo, hi = np.searchsorted(t, a - 1e-9, "left"), np.searchsorted(t, b - dt + 1e-9, "right")
+            pts = xy[lo:hi]
             target = JointTarget(kind="point", xy_norm=(float(pts[:, 0].mean()), float(pts[:, 1].mean())))
         joint.append(Episode(track_ids=ids, start_s=a, end_s=b, target=target))
     ids_sorted = [p.track_id for p in people]

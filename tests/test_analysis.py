@@ -187,3 +187,40 @@ def test_analysis_and_records_import_no_plotting_and_no_torch():
             "print(sorted(m for m in ('matplotlib', 'torch', 'PyQt6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _reference_complete_linkage(points: np.ndarray, radius: float) -> list[list[int]]:
+    """The definition, brute force: merge the closest pair of clusters (farthest members), first pair on ties."""
+    clusters = [[i] for i in range(len(points))]
+    dist = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    while len(clusters) > 1:
+        best, pair = np.inf, None
+        for i in range(len(clusters)):
+            for j in range(i + 1, len(clusters)):
+                d = float(dist[np.ix_(clusters[i], clusters[j])].max())
+                if d < best:
+                    best, pair = d, (i, j)
+        if pair is None or best > radius + 1e-9:
+            break
+        i, j = pair
+        clusters[i] = sorted(clusters[i] + clusters[j])
+        del clusters[j]
+    return clusters
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_complete_linkage_matches_its_definition(seed):
+    from gazecam.analysis import _complete_linkage
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 40))
+    pts = np.round(rng.uniform(0, 1, (k, 2)) * 8) / 8 if seed % 2 else rng.uniform(0, 1, (k, 2))  # ties when odd
+    for radius in (0.0, 0.1, 0.3, 2.0):
+        assert _complete_linkage(pts, radius) == _reference_complete_linkage(pts, radius)
+
+
+def test_timelines_are_sparse_and_match_the_dense_view():
+    a = analyze(classroom())
+    t3 = a.timelines[2]
+    assert len(t3.index) == 60 and len(t3.state) == a.frames == 100  # #3 is gone for 4 s
+    assert (t3.state[t3.index] == t3.states).all() and (np.delete(t3.state, t3.index) == STATE_NOT_VISIBLE).all()

@@ -535,3 +535,38 @@ def test_real_avi_with_packed_b_frames_keeps_every_frame_once(tmp_path, capsys, 
     rows = [json.loads(ln) for ln in rec.read_text().splitlines()]
     assert [r["frame"] for r in rows] == list(range(270))
     assert all(b["time"] >= a["time"] for a, b in zip(rows, rows[1:]))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_own_records_are_accepted_as_heads(tmp_path, capsys, model_args, fast_model, suffix):
+    """Issue 18 case 9: records with both head_xyxy and head_xyxy_norm (as gazecam writes them) are --heads;
+    a file whose two boxes disagree is refused in one line naming the file and line."""
+    video = make_video(tmp_path / "in.mp4", n=4, audio=False)
+    first = tmp_path / f"first{suffix}"
+    code, err = run_cli([str(video), "--records", str(first), "--heads", str(write_heads(tmp_path / "h.jsonl", 4)),
+                         "--no-smooth", *model_args], capsys)
+    assert code == 0, err
+    second = tmp_path / "second.jsonl"
+    code, err = run_cli([str(video), "--records", str(second), "--heads", str(first), "--no-smooth", *model_args],
+                        capsys)
+    assert code == 0, err
+    from gazecam.records import read_records
+
+    boxes = lambda p: [(r.frame, r.track_id, r.head_xyxy) for r in read_records(p)]  # noqa: E731
+    assert boxes(second) == boxes(first) and len(boxes(first)) == 8  # the same heads, the same ids
+    lines = first.read_text().splitlines()
+    if suffix == ".jsonl":
+        row = json.loads(lines[2])
+        row["head_xyxy_norm"] = [v + 0.05 for v in row["head_xyxy_norm"]]  # 8 pixels off on 160x120
+        lines[2] = json.dumps(row)
+        where = "line 3"
+    else:
+        cells = lines[2].split(",")
+        cells[3] = str(float(cells[3]) + 8)  # head_x1
+        lines[2] = ",".join(cells)
+        where = "line 3"
+    first.write_text("\n".join(lines) + "\n")
+    code, err = run_cli([str(video), "--records", str(tmp_path / "third.jsonl"), "--heads", str(first),
+                         *model_args], capsys)
+    assert code == 1
+    assert f"heads file {first}, {where}: the pixel box" in error_line(err) and "disagree" in error_line(err)

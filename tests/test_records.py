@@ -199,8 +199,9 @@ def test_gazecam_records_are_accepted_as_head_files(tmp_path):
     p = tmp_path / "rec.jsonl"
     p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9],
                              "head_xyxy_norm": [0.0, 0.0, 0.1, 0.1]}) + "\n")
-    with pytest.raises(InputError, match="exactly one box"):
-        FileHeads(p)  # both pixel and normalised boxes: ambiguous
+    with pytest.raises(InputError, match=rf"heads file {p}, line 1: the pixel box .* and the normalised box .* "
+                                         "disagree"):
+        FileHeads(p)  # both pixel and normalised boxes, and no frame size makes them the same box
     p.write_text(json.dumps({"frame": 0, "time": 0.0, "track_id": 3, "head_xyxy": [1, 1, 9, 9]}) + "\n")
     assert FileHeads(p).detect(_frame()).track_ids.tolist() == [3]
 
@@ -210,6 +211,8 @@ def test_gazecam_records_are_accepted_as_head_files(tmp_path):
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4]}\nnot json\n', r"line 2: not valid JSON"),
     ("a.jsonl", '{"xyxy": [1, 2, 3, 4]}\n', r"line 1: missing 'frame'"),
     ("a.jsonl", '{"frame": -1, "xyxy": [1, 2, 3, 4]}\n', r"line 1: 'frame' must be >= 0"),
+    ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1e30}\n', r"line 1: 'track_id' must be a 64-bit"),
+    ("a.csv", "frame,x1,y1,x2,y2\n99999999999999999999,1,2,3,4\n", r"line 2: 'frame' must be a 64-bit"),
     ("a.jsonl", '{"frame": 0, "xyxy": [5, 2, 3, 4]}\n', r"line 1: inverted box"),
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, "x", 4]}\n', r"line 1: box values must be numbers"),
     ("a.jsonl", '{"frame": 0, "xyxy": [1, 2, 3, 4], "track_id": 1}\n{"frame": 1, "xyxy": [1, 2, 3, 4]}\n',
@@ -253,3 +256,139 @@ def test_file_heads_skips_zero_area_and_counts_boxes_outside_and_after_the_end(t
     frame = lambda i: Frame(image=np.zeros((50, 60, 3), np.uint8), index=i, timestamp_s=i / 25)  # noqa: E731
     assert len(fh.detect(frame(0))) == 1 and len(fh.detect(frame(1))) == 0 and fh.outside == 1
     assert fh.boxes_after(1) == 1 and fh.boxes_after(4) == 0
+
+
+# -- issue 18 case 10: ids beyond 64-bit integers ----------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("field", ["track_id", "looking_at"])
+def test_ids_outside_int64_name_file_line_and_field(tmp_path, suffix, field):
+    path = tmp_path / f"rec{suffix}"
+    with RecordsSink(path) as sink:
+        sink.write(make_result(0, 2))
+        sink.write(make_result(1, 2))
+    lines = path.read_text().splitlines()
+    if suffix == ".jsonl":
+        row = json.loads(lines[2])
+        row[field] = 1e30
+        lines[2] = json.dumps(row)
+        where = "line 3"
+    else:
+        cells = lines[2].split(",")
+        cells[CSV_COLUMNS.index(field)] = "1e30"
+        lines[2] = ",".join(cells)
+        where = "line 3"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordsError, match=rf"records {path}, {where}: '{field}' must be a 64-bit integer") as e:
+        read_records(path)
+    assert "\n" not in str(e.value)
+    row = _row(**{field: 2**63})  # one past the largest int64, as an exact JSON integer
+    with pytest.raises(RecordsError, match=rf"line 1: '{field}' must be a 64-bit integer"):
+        read_records(_write_jsonl(tmp_path / "big.jsonl", [row]))
+    ok = _row(track_id=2**63 - 1, looking_at=None)
+    assert read_records(_write_jsonl(tmp_path / "max.jsonl", [ok]))[0].track_id == 2**63 - 1
+
+
+def test_unparseable_huge_integers_and_deep_nesting_are_one_line_errors(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text(json.dumps(_row()) + "\n" + '{"frame": ' + "9" * 5000 + "}\n")
+    with pytest.raises(RecordsError, match=rf"records {p}, line 2: not a records line"):
+        read_records(p)
+    p.write_text("[" * 100000 + "]" * 100000 + "\n")
+    with pytest.raises(RecordsError, match=rf"records {p}, line 1"):
+        read_records(p)
+
+
+# -- issue 18 cases 1 and 11: sidecar values ------------------------------------------------------------------
+@pytest.mark.parametrize("text, field", [
+    ('"height": -576', "height"), ('"height": 1e7', "height"), ('"width": 1, "height": 10000', "height"),
+    ('"width": NaN', "width"), ('"height": Infinity', "height"), ('"width": 640.5', "width"),
+    ('"width": "640"', "width"), ('"fps": NaN', "fps"), ('"fps": -30', "fps"), ('"fps": 1e300', "fps"),
+])
+def test_impossible_sidecar_values_name_the_sidecar_and_field(tmp_path, text, field):
+    path = tmp_path / "rec.jsonl"
+    _write_jsonl(path, [_row()])
+    good = {"source": "a.mp4", "model": "m", "released": True, "width": 1024, "height": 576, "fps": 25.0}
+    for key in ("width", "height", "fps"):
+        if f'"{key}"' in text:
+            del good[key]
+    meta_path(path).write_text(json.dumps(good)[:-1] + ", " + text + "}")
+    with pytest.raises(RecordsError, match=rf"records sidecar {meta_path(path)}: '{field}'") as e:
+        read_meta(path)
+    assert "\n" not in str(e.value)
+
+
+def test_sane_sidecar_values_and_nulls_read_back(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    meta_path(path).write_text(json.dumps({"source": "a", "model": "m", "released": False, "width": 3840,
+                                           "height": 1080, "fps": 29.97}))
+    meta = read_meta(path)
+    assert meta is not None and (meta.width, meta.height, meta.fps) == (3840, 1080, 29.97)
+    meta_path(path).write_text(json.dumps({"source": "a", "model": "m", "released": False, "width": None,
+                                           "height": None, "fps": None}))
+    meta = read_meta(path)
+    assert meta is not None and (meta.width, meta.height, meta.fps) == (None, None, None)
+    meta_path(path).write_text("{" + '"source": "' + "x" * (2 << 20) + '"}')
+    with pytest.raises(RecordsError, match="bytes; a gazecam sidecar is a few hundred bytes"):
+        read_meta(path)
+
+
+# -- issue 18 case 9: gazecam's own records (JSONL and CSV) as --heads ------------------------------------------
+def _own_records(path: Path, *, meta: RecordsMeta | None = None) -> Path:
+    with RecordsSink(path, meta=meta) as sink:
+        for i in range(3):
+            sink.write(make_result(i, 2))  # 200x100 frames, ids 3 and 7, both box forms in every record
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_own_records_are_heads_with_the_pixel_box(tmp_path, suffix):
+    path = _own_records(tmp_path / f"rec{suffix}")
+    heads = FileHeads(path)
+    assert heads.frames == [0, 1, 2] and heads.has_track_ids
+    frame = Frame(image=np.zeros((100, 200, 3), np.uint8), index=1, timestamp_s=0.1)
+    got = heads.detect(frame)
+    assert got.track_ids.tolist() == [3, 7]
+    np.testing.assert_allclose(got.xyxy, [[10.12, 20.46, 50.79, 70.0], [100, 10, 140, 60]], atol=1e-4)
+    meta = RecordsMeta(source="a.mp4", model="m", released=True, width=200, height=100, fps=30.0)
+    assert FileHeads(_own_records(tmp_path / f"with_meta{suffix}", meta=meta)).num_boxes == 6
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_own_records_whose_two_boxes_disagree_are_refused_with_file_and_line(tmp_path, suffix):
+    path = _own_records(tmp_path / f"rec{suffix}")
+    lines = path.read_text().splitlines()
+    n = 3 if suffix == ".jsonl" else 4  # the second record of frame 1
+    if suffix == ".jsonl":
+        row = json.loads(lines[n - 1])
+        row["head_xyxy_norm"][0] += 0.01  # 2 pixels off on a 200 pixel wide frame
+        lines[n - 1] = json.dumps(row)
+    else:
+        cells = lines[n - 1].split(",")
+        i = CSV_COLUMNS.index("head_x1_norm")
+        cells[i] = str(float(cells[i]) + 0.01)
+        lines[n - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"heads file {path}, line {n}: the pixel box .* disagree") as e:
+        FileHeads(path)
+    assert "\n" not in str(e.value)
+
+
+def test_own_records_made_on_frames_of_another_size_are_refused(tmp_path):
+    meta = RecordsMeta(source="a.mp4", model="m", released=True, width=400, height=200, fps=30.0)
+    path = _own_records(tmp_path / "rec.jsonl", meta=meta)  # boxes agree with 200x100, the sidecar says 400x200
+    with pytest.raises(InputError, match=rf"heads file {path}, line 1: .*disagree \(the records' sidecar says "
+                                         r"400x200 pixels\)"):
+        FileHeads(path)
+    heads = FileHeads(_own_records(tmp_path / "plain.jsonl"))  # no sidecar: checked on the frames read
+    frame = Frame(image=np.zeros((200, 400, 3), np.uint8), index=0, timestamp_s=0.0)
+    with pytest.raises(InputError, match=r"plain.jsonl, line 1: .*disagree \(frame 0 is 400x200 pixels\)"):
+        heads.detect(frame)
+
+
+def test_a_sidecar_written_with_an_unknown_size_reads_back(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    with RecordsSink(path, meta=RecordsMeta(source="cam", model="m", released=True, width=0, height=0,
+                                            fps=float("nan"))) as sink:
+        sink.write(make_result(0, 1))
+    meta = read_meta(path)
+    assert meta is not None and (meta.width, meta.height, meta.fps) == (None, None, None)

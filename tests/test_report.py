@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -213,3 +215,87 @@ def test_video_with_several_videos_is_an_error_in_flag_words(tmp_path, capsys):
     code, err = _run(capsys, out, "--video", video, "-o", tmp_path / "b.html")
     assert code == 1 and "--video" in err and "gives the background of one video, but the report has 2" in err
     assert not (tmp_path / "b.html").exists()
+
+
+# -- issue 18 cases 1, 10, 11: impossible sidecar values and ids -------------------------------------------------
+@pytest.mark.parametrize("sizes, field", [
+    ({"width": 1024, "height": -576}, "height"), ({"width": 1, "height": 1e7}, "height"),
+    ({"width": float("nan"), "height": 576}, "width"), ({"width": 1024, "height": float("inf")}, "height"),
+])
+def test_impossible_sidecar_sizes_are_one_line_errors(tmp_path, capsys, sizes, field):
+    rec = write_jsonl(tmp_path / "a.jsonl", classroom())
+    meta = {"source": "a.mp4", "model": "m", "released": True, "fps": 10.0, **sizes}
+    (tmp_path / "a.jsonl.meta.json").write_text(json.dumps(meta))  # NaN / Infinity as Python's json writes them
+    code, err = _run(capsys, rec, "-o", tmp_path / "r.html")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"records sidecar {tmp_path / 'a.jsonl.meta.json'}: '{field}'" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("field", ["track_id", "looking_at"])
+def test_ids_beyond_int64_are_one_line_errors(tmp_path, capsys, field):
+    lines = write_jsonl(tmp_path / "a.jsonl", classroom()).read_text().splitlines()
+    row = json.loads(lines[6])
+    row[field] = 1e30
+    lines[6] = json.dumps(row)
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    code, err = _run(capsys, tmp_path / "a.jsonl", "-o", tmp_path / "r.html")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"records {tmp_path / 'a.jsonl'}, line 7: '{field}' must be a 64-bit integer" in err
+
+
+@pytest.mark.parametrize("aspect", [1e7, 1e-7, 16.0, 1 / 16])
+def test_figure_sizes_are_bounded_whatever_the_frame_shape(aspect):
+    from PIL import Image
+
+    from gazecam.analysis import analyze
+    from gazecam.report.figures import density_png, thumbnails_png
+
+    a = analyze(classroom())
+    for png in (density_png(a, aspect=aspect), thumbnails_png(a, aspect=aspect),
+                density_png(a, background=np.zeros((min(20000, max(1, round(100 * aspect))),
+                                                    min(20000, max(1, round(100 / aspect))), 3), np.uint8))):
+        w, h = Image.open(io.BytesIO(png)).size
+        assert w * h <= 4000 * 4000 and max(w, h) <= 8000, (w, h)
+
+
+# -- issue 18 case 12: hundreds of track ids -----------------------------------------------------------------------
+def test_many_people_bounded_figures_and_everyone_in_the_tables(tmp_path, capsys):
+    """60 people in 3 frames: the figures draw the 24 seen longest (12 thumbnails), at bounded sizes;
+    every person is in the HTML people table, the JSON and the CSV."""
+    from PIL import Image
+
+    n = 60
+    people = {t: (lambda f, t=t: ("person", t + 1) if t % 3 == 0 else ("scene", (0.02 * (t % 40), 0.5)))
+              for t in range(1, n + 1)}
+    rec = write_jsonl(tmp_path / "crowd.jsonl", build(3, people))
+    code, err = _run(capsys, rec, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json", "--csv-dir",
+                     tmp_path / "tables")
+    assert code == 0, err
+    assert f"{n} people" in err
+    html = (tmp_path / "r.html").read_text()
+    assert "Only the 24 people seen longest are drawn" in html and "The per-person density maps show the 12 people seen longest." in html
+    pngs = [base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    assert len(pngs) == 4
+    for png in pngs:
+        w, h = Image.open(io.BytesIO(png)).size
+        assert w <= 1200 and h <= 2000, (w, h)
+    people_table = html.split("<h3>People</h3>")[1].split("</table>")[0]
+    assert people_table.count("<tr>") == n + 1
+    assert len(json.loads((tmp_path / "r.json").read_text())["people"]) == n
+    assert len((tmp_path / "tables" / "people.csv").read_text().splitlines()) == n + 1
+    report = build_report([rec])
+    from gazecam.report.figures import shown_people
+
+    shown = shown_people(report.sections[0].analysis)
+    assert len(shown) == 24 and [p.track_id for p in shown] == sorted(p.track_id for p in shown)
+
+
+def test_a_batch_video_with_an_impossible_sidecar_is_a_named_skip(tmp_path, capsys):
+    out = _batch(tmp_path)
+    (out / "sub" / "a.jsonl.meta.json").write_text('{"source": "a.mp4", "model": "m", "released": true, '
+                                                   '"width": NaN, "height": 576}')
+    code, err = _run(capsys, out, "--json", tmp_path / "b.json")
+    assert code == 0, err
+    assert f"skipped /data/sub/a.mp4: records sidecar {out / 'sub' / 'a.jsonl.meta.json'}: 'width'" in err
+    assert [p["track_id"] for p in json.loads((tmp_path / "b.json").read_text())["people"]] == [1, 2, 3, 4]  # a.mp4

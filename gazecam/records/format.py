@@ -48,6 +48,8 @@ _PX_DECIMALS = 2
 _NORM_DECIMALS = 5
 _SCORE_DECIMALS = 4
 _TIME_DECIMALS = 4
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_OR_INT = frozenset((float, int))
 
 
 def _num(value: float, decimals: int) -> float | None:
@@ -117,16 +119,22 @@ class RecordFieldError(ValueError):
 
 def _int(row: Mapping[str, object], key: str, *, nullable: bool) -> int | None:
     v = row[key]
+    if type(v) is int and _INT64_MIN <= v <= _INT64_MAX:  # type: ignore[operator]
+        return v  # the common case, first (a report reads every record of a long video)
     if v is None and nullable:
         return None
     if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
         want = "an integer or null" if nullable else "an integer"
         raise RecordFieldError(key, f"'{key}' must be {want}, got {v!r}")
+    if not _INT64_MIN <= v <= _INT64_MAX:
+        raise RecordFieldError(key, f"'{key}' must be a 64-bit integer (within ±9.2e18), got {v!r}")
     return int(v)
 
 
 def _float(row: Mapping[str, object], key: str, *, nullable: bool) -> float | None:
     v = row[key]
+    if type(v) is float and math.isfinite(v):
+        return v
     if v is None and nullable:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -145,6 +153,8 @@ def _vec(row: Mapping[str, object], key: str, n: int) -> tuple[float, ...] | Non
     if key not in row or row[key] is None:
         return None
     v = row[key]
+    if type(v) is list and len(v) == n and set(map(type, v)) <= _FLOAT_OR_INT:
+        return tuple(map(float, v))  # the common case, first
     if not isinstance(v, (list, tuple)) or len(v) != n or not all(
             x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in v):
         raise RecordFieldError(key, f"'{key}' must be a list of {n} numbers, got {v!r}")

@@ -30,6 +30,8 @@ class _FileBox:
     normalised: bool
     track_id: int
     confidence: float
+    xyxy_norm: tuple[float, float, float, float] | None = None  # also given (gazecam records): checked per frame
+    where: str = ""  # "line 3": for errors found when the frame size is known
 
 
 _PX_KEYS = ("xyxy", "head_xyxy")
@@ -39,6 +41,7 @@ _CSV_NORM = ("x1_norm", "y1_norm", "x2_norm", "y2_norm")
 _CSV_REC_PX = CSV_GROUPS["head_xyxy"]  # gazecam's own CSV records
 _CSV_REC_NORM = CSV_GROUPS["head_xyxy_norm"]
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_MAX = 2**63 - 1
 
 
 class FileHeads:
@@ -54,8 +57,10 @@ class FileHeads:
       ``frame,x1_norm,y1_norm,x2_norm,y2_norm`` and optional ``track_id``, ``confidence`` columns.
 
     ``frame`` is the 0-based frame index.  Boxes are ``xyxy`` pixels, or ``xyxy_norm`` (normalised to
-    [0, 1] by the frame's width and height).  gazecam's own records (``head_xyxy`` / ``head_xyxy_norm``,
-    ``track_id``) are accepted too.  ``track_id`` is optional; give it for every box or for none
+    [0, 1] by the frame's width and height).  gazecam's own records, JSONL or CSV (``head_xyxy`` and
+    ``head_xyxy_norm``, ``track_id``), are accepted too: the pixel box is used, and the two must agree
+    (within the records' rounding, for the frame size of the sidecar and of the frames read) or the file
+    is refused with the line that disagrees.  ``track_id`` is optional; give it for every box or for none
     (with ids the pipeline skips its tracker).  Boxes are clipped to the frame.
 
     Skipped and counted (for the run's summary): boxes of zero area (:attr:`zero_area`, when reading),
@@ -97,6 +102,7 @@ class FileHeads:
                              "give it for every box or for none")
         self.has_track_ids = with_ids == {True}
         self.name = f"file:{self.path.name}"
+        self._check_size(records)
 
     @property
     def frames(self) -> list[int]:
@@ -117,6 +123,9 @@ class FileHeads:
         if not boxes:
             return HeadBoxes.empty(size)
         h, w = size
+        for b in boxes:
+            if b.xyxy_norm is not None and not _agree(b.xyxy, b.xyxy_norm, w, h):
+                raise self._disagree(b, f"frame {frame.index} is {w}x{h} pixels")
         xyxy = np.array([b.xyxy for b in boxes], np.float64)  # scaled and clipped before float32
         norm = np.array([b.normalised for b in boxes])
         xyxy[norm] *= np.array([w, h, w, h], np.float64)
@@ -132,6 +141,28 @@ class FileHeads:
     def _err(self, where: str, msg: str) -> InputError:
         return InputError(f"heads file {self.path}, {where}: {msg}")
 
+    def _disagree(self, box: _FileBox, size: str) -> InputError:
+        return self._err(box.where, f"the pixel box {list(box.xyxy)} and the normalised box "
+                         f"{list(box.xyxy_norm or ())} disagree ({size}); give one of them, or records made "
+                         "on frames of this size")
+
+    def _check_size(self, records: list[tuple[int, _FileBox]]) -> None:
+        """Both boxes given: they must agree with each other and with the sidecar's frame size, if any."""
+        both = [b for _, b in records if b.xyxy_norm is not None]
+        if not both:
+            return
+        for b in both:
+            w, h = _implied_size(b.xyxy, b.xyxy_norm)  # type: ignore[arg-type]
+            if not _agree(b.xyxy, b.xyxy_norm, w, h):  # type: ignore[arg-type]
+                raise self._disagree(b, "for any frame size")
+        from .meta import read_meta
+
+        meta = read_meta(self.path)
+        if meta is not None and meta.width and meta.height:
+            for b in both:
+                if not _agree(b.xyxy, b.xyxy_norm, meta.width, meta.height):  # type: ignore[arg-type]
+                    raise self._disagree(b, f"the records' sidecar says {meta.width}x{meta.height} pixels")
+
     def _record(self, obj: Any, where: str) -> tuple[int, _FileBox]:
         if not isinstance(obj, dict):
             raise self._err(where, f"expected an object with 'frame' and 'xyxy' or 'xyxy_norm', got {type(obj).__name__}")
@@ -139,14 +170,19 @@ class FileHeads:
             raise self._err(where, "missing 'frame' (0-based frame index)")
         px = [k for k in _PX_KEYS if k in obj]
         nm = [k for k in _NORM_KEYS if k in obj]
-        if len(px) + len(nm) != 1:
-            raise self._err(where, "expected exactly one box: 'xyxy' (pixels) or 'xyxy_norm' (0..1), "
-                            f"got keys {sorted(obj)}")
+        if len(px) > 1 or len(nm) > 1 or not (px or nm):
+            raise self._err(where, "expected one box: 'xyxy' (pixels) or 'xyxy_norm' (0..1), or gazecam's "
+                            f"records' 'head_xyxy' with 'head_xyxy_norm', got keys {sorted(obj)}")
+        for key in px + nm:
+            vals = obj[key]
+            if not isinstance(vals, (list, tuple)) or len(vals) != 4:
+                raise self._err(where, f"'{key}' must be a list of 4 numbers [x1, y1, x2, y2], got {vals!r}")
         key = (px or nm)[0]
-        vals = obj[key]
-        if not isinstance(vals, (list, tuple)) or len(vals) != 4:
-            raise self._err(where, f"'{key}' must be a list of 4 numbers [x1, y1, x2, y2], got {vals!r}")
-        return self._make(obj["frame"], vals, bool(nm), obj.get("track_id"), obj.get("confidence"), where)
+        frame, box = self._make(obj["frame"], obj[key], not px, obj.get("track_id"), obj.get("confidence"), where)
+        if px and nm:  # gazecam's records: the pixel box, checked against the normalised one
+            _, norm = self._make(obj["frame"], obj[nm[0]], True, None, None, where)
+            box = _FileBox(box.xyxy, False, box.track_id, box.confidence, norm.xyxy, where)
+        return frame, box
 
     def _make(self, frame: Any, vals: Iterable[Any], normalised: bool, track_id: Any, confidence: Any,
               where: str) -> tuple[int, _FileBox]:
@@ -156,6 +192,8 @@ class FileHeads:
             raise self._err(where, f"'frame' must be a non-negative integer, got {frame!r}") from None
         if fi < 0:
             raise self._err(where, f"'frame' must be >= 0, got {fi}")
+        if fi > _INT64_MAX:
+            raise self._err(where, f"'frame' must be a 64-bit integer, got {fi}")
         try:
             box = tuple(float(v) for v in vals)
         except (TypeError, ValueError):
@@ -174,13 +212,15 @@ class FileHeads:
                 raise self._err(where, f"'track_id' must be an integer, got {track_id!r}") from None
             if tid < 0:
                 raise self._err(where, f"'track_id' must be >= 0, got {tid}")
+            if tid > _INT64_MAX:
+                raise self._err(where, f"'track_id' must be a 64-bit integer, got {tid}")
         conf = 1.0
         if confidence not in (None, ""):
             try:
                 conf = float(confidence)
             except (TypeError, ValueError):
                 raise self._err(where, f"'confidence' must be a number, got {confidence!r}") from None
-        return fi, _FileBox(box, normalised, tid, conf)  # type: ignore[arg-type]
+        return fi, _FileBox(box, normalised, tid, conf, where=where)  # type: ignore[arg-type]
 
     def _parse_jsonl(self, text: str) -> list[tuple[int, _FileBox]]:
         out = []
@@ -217,17 +257,45 @@ class FileHeads:
             keys, normalised = _CSV_NORM, True
         elif all(c in cols for c in _CSV_REC_PX):
             keys, normalised = _CSV_REC_PX, False
+        elif all(c in cols for c in _CSV_REC_NORM):
+            keys, normalised = _CSV_REC_NORM, True
         else:
             raise self._err("line 1", f"CSV header needs columns {','.join(_CSV_PX)} (pixels) or "
                             f"{','.join(_CSV_NORM)} (normalised), got {cols}")
+        both = keys == _CSV_REC_PX and all(c in cols for c in _CSV_REC_NORM)  # gazecam's CSV records
         out = []
         for row in reader:
             n = reader.line_num
             if None in row or any(row.get(k) is None for k in keys):
                 raise self._err(f"line {n}", f"expected {len(cols)} columns, got a different number")
-            out.append(self._make(row["frame"], [row[k] for k in keys], normalised, row.get("track_id"),
-                                  row.get("confidence"), f"line {n}"))
+            frame, box = self._make(row["frame"], [row[k] for k in keys], normalised, row.get("track_id"),
+                                    row.get("confidence"), f"line {n}")
+            if both:
+                _, norm = self._make(row["frame"], [row[k] for k in _CSV_REC_NORM], True, None, None, f"line {n}")
+                box = _FileBox(box.xyxy, False, box.track_id, box.confidence, norm.xyxy, box.where)
+            out.append((frame, box))
         return out
+
+
+def _tolerance(side: float) -> float:
+    """How far a pixel coordinate and its normalised twin may differ: records round pixels to 2 decimals and
+    normalised values to 5 (5e-6 of the side), plus float32 error."""
+    return 0.02 + 2e-5 * abs(side)
+
+
+def _implied_size(px: tuple[float, ...], norm: tuple[float, ...]) -> tuple[float, float]:
+    """The frame size (w, h) the two boxes imply (from the far corner; 0 where it cannot tell)."""
+    w = px[2] / norm[2] if norm[2] > 1e-3 else 0.0
+    h = px[3] / norm[3] if norm[3] > 1e-3 else 0.0
+    return w, h
+
+
+def _agree(px: tuple[float, ...], norm: tuple[float, ...], w: float, h: float) -> bool:
+    """Whether ``px`` is ``norm`` scaled by (w, h) within the records' rounding (a side of 0: not checked)."""
+    for i, side in enumerate((w, h, w, h)):
+        if side > 0 and abs(px[i] - norm[i] * side) > _tolerance(side):
+            return False
+    return True
 
 
 def _to_int(v: Any) -> int:

@@ -67,6 +67,8 @@ def read_records(path: str | Path) -> list[GazeRecord]:
             if rec.frame > frame and rec.time_s < time_s:
                 raise RecordsError(f"records {path}, line {line}: time goes back from {time_s} to {rec.time_s} "
                                    "s; the file seems to mix the records of several videos")
+        if prev is None or rec.frame != prev[0]:
+            seen.clear()  # ids of the current frame only (frames come in order)
         if rec.track_id is not None:
             key = (rec.frame, rec.track_id)
             if key in seen:
@@ -86,6 +88,8 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise RecordsError(f"records {path}, line {n}: not valid JSON ({e.msg} at column {e.colno})") from None
+        except (ValueError, RecursionError) as e:  # an integer of thousands of digits, nesting too deep
+            raise RecordsError(f"records {path}, line {n}: not a records line ({e})") from None
         if not isinstance(obj, dict):
             raise RecordsError(f"records {path}, line {n}: expected a JSON object with the record fields "
                                f"({', '.join(RECORD_FIELDS)}), got {type(obj).__name__}")

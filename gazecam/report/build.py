@@ -265,6 +265,8 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
         raise InputError(f"cannot create the CSV folder {folder}: {folder.parent} does not exist")
     folder.mkdir(exist_ok=True)
 
+    from .metrics import PERSON_METRICS
+
     def r(v: float) -> float:
         return round(float(v), 4)
 
@@ -272,7 +274,7 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
     for s in report.sections:
         video = s.source.label
         for p in s.analysis.people:
-            people.append([video, p.track_id, r(p.visible_s), r(p.people_s), r(p.scene_s), r(p.out_of_frame_s)])
+            people.append([video, p.track_id, *(r(m.seconds(p)) for m in PERSON_METRICS)])
             for other, sec in p.looking_at_s.items():
                 looking.append([video, p.track_id, other, r(sec), r(p.percent_of_visible(sec))])
         for e in s.analysis.mutual_gaze:
@@ -284,8 +286,7 @@ def write_csv(report: Report, folder: str | Path) -> list[Path]:
                           t.kind if t else "", t.track_id if t and t.track_id is not None else "",
                           *(round(v, 4) if v != "" else "" for v in xy)])
     tables = {
-        "people.csv": _table(["video", "track_id", "visible_s", "looking_at_people_s", "scene_s", "out_of_frame_s"],
-                             people),
+        "people.csv": _table(["video", "track_id", *(m.key for m in PERSON_METRICS)], people),
         "looking_at.csv": _table(["video", "track_id", "looks_at", "seconds", "percent_of_visible"], looking),
         "mutual_gaze.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s"], mutual),
         "joint_attention.csv": _table(["video", "track_ids", "start_s", "end_s", "duration_s", "target",

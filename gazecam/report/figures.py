@@ -11,19 +11,32 @@ Colours of people are the video overlay's (:func:`gazecam.render.color_for`).  N
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
-from ..analysis import STATE_OUT, STATE_PERSON, STATE_SCENE, GazeAnalysis, attention_density
+from collections import defaultdict
+from functools import lru_cache
 
-__all__ = ["matrix_png", "timeline_png", "density_png", "thumbnails_png", "format_seconds", "SCENE_COLOR",
-           "OUT_COLOR"]
+from ..analysis import (STATE_OUT, STATE_PERSON, STATE_SCENE, GazeAnalysis, PersonTimeline, PersonTimes,
+                        attention_density)
+
+__all__ = ["matrix_png", "timeline_png", "density_png", "thumbnails_png", "format_seconds", "shown_people",
+           "SCENE_COLOR", "OUT_COLOR", "MAX_FIGURE_PEOPLE", "MAX_THUMBNAILS"]
 
 SCENE_COLOR = "#8aa1b1"  # looking at the scene (an in-frame point that is not a person)
 OUT_COLOR = "#f2b880"  # looking out of frame
 MUTUAL_COLOR = "#d62728"
 JOINT_COLOR = "#6a3d9a"
 _DPI = 100
+#: The most people a figure draws (:func:`shown_people`); every person is in the tables.
+MAX_FIGURE_PEOPLE = 24
+#: The most people with their own density thumbnail.
+MAX_THUMBNAILS = 12
+#: The most people whose looking-at matrix cells carry their numbers.
+MAX_MATRIX_TEXT = 12
+#: The most "looks at #id" entries in the timeline's legend.
+MAX_LEGEND_TARGETS = 10
 
 
 def format_seconds(v: float) -> str:
@@ -31,6 +44,7 @@ def format_seconds(v: float) -> str:
     return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
 
 
+@lru_cache(maxsize=1024)
 def _rgb(track_id: int) -> tuple[float, float, float]:
     from ..render import color_for
 
@@ -55,10 +69,28 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+# --------------------------------------------------------------------------- who is drawn
+def shown_people(analysis: GazeAnalysis, limit: int = MAX_FIGURE_PEOPLE) -> tuple[PersonTimes, ...]:
+    """The ``limit`` people seen longest (ties: lower track id), in track-id order: those the figures draw.
+
+    A video whose tracker handed out hundreds of ids would give unreadable (and slow) pictures; every
+    person stays in the report's tables, JSON and CSV.
+    """
+    people = analysis.people
+    if len(people) <= limit:
+        return people
+    longest = sorted(people, key=lambda p: (-p.visible_s, p.track_id))[:limit]
+    return tuple(sorted(longest, key=lambda p: p.track_id))
+
+
 # --------------------------------------------------------------------------- looking-at matrix
 def matrix_png(analysis: GazeAnalysis) -> bytes:
-    """Heatmap: row = looker, column = person looked at; colour = % of the looker's visible time."""
-    people = analysis.people
+    """Heatmap: row = looker, column = person looked at; colour = % of the looker's visible time.
+
+    The :func:`shown_people` only; seconds and percentages are written in the cells up to
+    :data:`MAX_MATRIX_TEXT` people (the HTML table beside it has the numbers).
+    """
+    people = shown_people(analysis)
     ids = [p.track_id for p in people]
     n = len(ids)
     pct = np.zeros((n, n))
@@ -74,8 +106,9 @@ def matrix_png(analysis: GazeAnalysis) -> bytes:
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if n > 1 else 1.0))
     ax.set_facecolor("#eeeeee")
     labels = [f"#{t}" for t in ids]
-    ax.set_xticks(range(n), labels)
-    ax.set_yticks(range(n), labels)
+    many = {} if n <= 12 else {"fontsize": 7}
+    ax.set_xticks(range(n), labels, **many, **({} if n <= 12 else {"rotation": 90}))
+    ax.set_yticks(range(n), labels, **many)
     for tick, tid in zip(ax.get_xticklabels() + ax.get_yticklabels(), ids + ids):
         tick.set_color(tuple(c * 0.8 for c in _rgb(tid)))
         tick.set_fontweight("bold")
@@ -83,69 +116,88 @@ def matrix_png(analysis: GazeAnalysis) -> bytes:
     ax.set_ylabel("looker")
     vmax = im.get_clim()[1]
     small = n > 6
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                ax.text(j, i, "—", ha="center", va="center", color="#999999")
-                continue
-            dark = pct[i, j] > 0.55 * vmax
-            text = format_seconds(secs[i, j]) + ("" if small else f"\n{pct[i, j]:.0f} %")
-            ax.text(j, i, text, ha="center", va="center", fontsize=9 if small else 11,
-                    color="white" if dark else "#222222")
+    if n <= MAX_MATRIX_TEXT:
+        for i in range(n):
+            for j in range(n):
+                if i == j:
+                    ax.text(j, i, "—", ha="center", va="center", color="#999999")
+                    continue
+                dark = pct[i, j] > 0.55 * vmax
+                text = format_seconds(secs[i, j]) + ("" if small else f"\n{pct[i, j]:.0f} %")
+                ax.text(j, i, text, ha="center", va="center", fontsize=9 if small else 11,
+                        color="white" if dark else "#222222")
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("% of the looker's visible time")
-    ax.set_title("Who looks at whom")
+    more = len(analysis.people) - n
+    ax.set_title("Who looks at whom" + (f" ({n} people seen longest; {more} more in the tables)" if more else ""),
+                 **({"fontsize": 10} if more else {}))
     fig.tight_layout()
     return _png(fig)
 
 
 # --------------------------------------------------------------------------- timelines
-def _runs(values: np.ndarray) -> list[tuple[int, int, int]]:
-    """(start index, end index exclusive, value) of equal consecutive values."""
-    if len(values) == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(values)) + 1
+def _timeline_runs(line: PersonTimeline) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of one person's visible frames: (first, last) positions in the analysed frames, state, target.
+
+    A run ends where the state or the target changes or where the person is missing for a frame.
+    """
+    idx, state, target = line.index, line.states, line.targets
+    if len(idx) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty.astype(np.int8), empty
+    cuts = np.flatnonzero((np.diff(idx) != 1) | (np.diff(state) != 0) | (np.diff(target) != 0)) + 1
     starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(values)]])
-    return [(int(a), int(b), int(values[a])) for a, b in zip(starts, ends)]
+    ends = np.concatenate([cuts, [len(idx)]]) - 1
+    return idx[starts], idx[ends], state[starts], target[starts]
 
 
 def timeline_png(analysis: GazeAnalysis) -> bytes:
     """One row per person: bars coloured by the person looked at, scene, out of frame; blank = not visible.
 
     Mutual-gaze episodes are red brackets above the rows of both people, joint-attention episodes purple
-    brackets below the rows involved.
+    brackets below the rows involved.  The :func:`shown_people` only; all bars are one collection (drawing
+    time grows with the number of runs, not with people times frames).
     """
+    from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.patches import Patch
 
-    people = analysis.people
+    people = shown_people(analysis)
     n = len(people)
     times = analysis.times_s
     dt = analysis.frame_duration_s or 1e-3
-    fig = _figure(10.5, 1.6 + 0.62 * n)
+    fig = _figure(10.5, 1.6 + (0.62 if n <= 12 else 0.3) * n)
     ax = fig.add_subplot(1, 1, 1)
     row = {p.track_id: n - 1 - i for i, p in enumerate(people)}  # first person on top
+    half = 0.22 if n <= 12 else 0.3
+    verts, colors = [], []
+    looked_at: dict[int, float] = defaultdict(float)  # target -> seconds, for the legend
     for line in analysis.timelines:
+        if line.track_id not in row:
+            continue
         y = row[line.track_id]
-        # code: target id + 4 for people, 1 scene, 2 out, 0 not visible (separates targets in runs)
-        code = np.where(line.state == STATE_PERSON, line.target + 4,
-                        np.where(line.state == STATE_SCENE, 1, np.where(line.state == STATE_OUT, 2, 0)))
-        for a, b, value in _runs(code):
-            if value == 0:
-                continue
-            color = SCENE_COLOR if value == 1 else OUT_COLOR if value == 2 else _rgb(value - 4)
-            start = float(times[a])
-            end = float(times[b - 1]) + dt
-            ax.broken_barh([(start, end - start)], (y - 0.22, 0.44), facecolors=color, linewidth=0)
-    for e in analysis.mutual_gaze:
-        for tid in e.track_ids:
-            ax.plot([e.start_s, e.end_s], [row[tid] + 0.31] * 2, color=MUTUAL_COLOR, linewidth=3.5,
-                    solid_capstyle="butt")
-    for e in analysis.joint_attention:
-        for tid in e.track_ids:
-            ax.plot([e.start_s, e.end_s], [row[tid] - 0.31] * 2, color=JOINT_COLOR, linewidth=3.5,
-                    solid_capstyle="butt")
-    ax.set_yticks([row[p.track_id] for p in people], [f"#{p.track_id}" for p in people])
+        first, last, state, target = _timeline_runs(line)
+        x0 = times[first]
+        x1 = times[last] + dt
+        for a, b, st, tg in zip(x0.tolist(), x1.tolist(), state.tolist(), target.tolist()):
+            if st == STATE_PERSON:
+                color = _rgb(tg)
+                looked_at[tg] += b - a
+            else:
+                color = SCENE_COLOR if st == STATE_SCENE else OUT_COLOR if st == STATE_OUT else "white"
+            verts.append(((a, y - half), (b, y - half), (b, y + half), (a, y + half)))
+            colors.append(color)
+    if verts:
+        ax.add_collection(PolyCollection(verts, facecolors=colors, linewidths=0, antialiased=False))
+    mark = 0.31 if n <= 12 else 0.38
+    for episodes, offset, color in ((analysis.mutual_gaze, mark, MUTUAL_COLOR),
+                                    (analysis.joint_attention, -mark, JOINT_COLOR)):
+        segments = [((e.start_s, row[t] + offset), (e.end_s, row[t] + offset))
+                    for e in episodes for t in e.track_ids if t in row]
+        if segments:
+            ax.add_collection(LineCollection(segments, colors=color, linewidths=3.5 if n <= 12 else 2,
+                                             capstyle="butt"))
+    ax.set_yticks([row[p.track_id] for p in people], [f"#{p.track_id}" for p in people],
+                  **({} if n <= 12 else {"fontsize": 7}))
     for tick, p in zip(ax.get_yticklabels(), people):
         tick.set_color(tuple(c * 0.8 for c in _rgb(p.track_id)))
         tick.set_fontweight("bold")
@@ -156,25 +208,57 @@ def timeline_png(analysis: GazeAnalysis) -> bytes:
     ax.set_axisbelow(True)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    targets = sorted({int(t) for line in analysis.timelines for t in line.target[line.state == STATE_PERSON]})
-    handles = [Patch(color=_rgb(t), label=f"looks at #{t}") for t in targets]
+    targets = sorted(looked_at, key=lambda t: (-looked_at[t], t))
+    handles = [Patch(color=_rgb(t), label=f"looks at #{t}") for t in sorted(targets[:MAX_LEGEND_TARGETS])]
+    if len(targets) > MAX_LEGEND_TARGETS:
+        handles.append(Patch(color="#cccccc", label=f"{len(targets) - MAX_LEGEND_TARGETS} others (their colour)"))
     handles += [Patch(color=SCENE_COLOR, label="scene"), Patch(color=OUT_COLOR, label="out of frame"),
                 Patch(facecolor="white", edgecolor="#bbbbbb", label="not visible"),
                 Patch(color=MUTUAL_COLOR, label="mutual gaze"), Patch(color=JOINT_COLOR, label="joint attention")]
-    ax.set_title("What each person looks at, over time", pad=8)
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False, fontsize=9)
-    legend_rows = -(-len(handles) // 8)
+    more = len(analysis.people) - n
+    ax.set_title("What each person looks at, over time" + (f" ({n} people seen longest; {more} more in the tables)"
+                                                           if more else ""), pad=8)
+    ncol = len(handles) if len(handles) <= 8 else 6
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
+    legend_rows = -(-len(handles) // ncol)
     fig.tight_layout(rect=(0, 0.28 * legend_rows / fig.get_figheight(), 1, 1))
     return _png(fig)
 
 
 # --------------------------------------------------------------------------- density maps
+#: Height / width of the drawn frame is kept within [1 / MAX_DRAWN_ASPECT, MAX_DRAWN_ASPECT] (figure sizes stay
+#: bounded whatever a sidecar or a video says).
+MAX_DRAWN_ASPECT = 4.0
+_CANVAS_SIDE = 360  # the shorter side of the neutral canvas, pixels
+_BACKGROUND_SIDE = 960  # the longer side of a video frame as drawn (the density figure is 800 pixels wide)
+
+
+def _drawn_aspect(aspect: float) -> float:
+    if not (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0):
+        return 9 / 16
+    return min(max(float(aspect), 1 / MAX_DRAWN_ASPECT), MAX_DRAWN_ASPECT)
+
+
 def _canvas(background: np.ndarray | None, aspect: float) -> np.ndarray:
-    """The background frame dimmed to grey, or a neutral canvas of the video's aspect (height/width)."""
-    if background is None:
-        h = 360
-        return np.full((h, max(1, round(h / aspect)), 3), 0.93)
-    gray = background.astype(np.float32).mean(axis=2, keepdims=True) / 255.0
+    """The background frame dimmed to grey, or a neutral canvas of the video's aspect (height/width).
+
+    At most :data:`_BACKGROUND_SIDE` pixels on the longer side and within :data:`MAX_DRAWN_ASPECT` (a frame of
+    another shape is drawn squeezed to it).
+    """
+    if background is None or background.ndim != 3 or min(background.shape[:2]) < 1:
+        ratio = _drawn_aspect(aspect)  # the shorter side is _CANVAS_SIDE
+        side = _CANVAS_SIDE
+        h, w = (side, round(side / ratio)) if ratio <= 1 else (round(side * ratio), side)
+        return np.full((max(1, h), max(1, w), 3), 0.93)
+    from PIL import Image
+
+    bh, bw = background.shape[:2]
+    ratio = _drawn_aspect(bh / bw)
+    side = min(_BACKGROUND_SIDE, max(bh, bw))
+    h, w = (side, round(side / ratio)) if ratio >= 1 else (round(side * ratio), side)
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(background[..., :3], np.uint8)).resize(
+        (max(1, w), max(1, h)), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    gray = small.astype(np.float32).mean(axis=2, keepdims=True) / 255.0
     return np.repeat(0.25 + 0.6 * gray, 3, axis=2)
 
 
@@ -216,7 +300,10 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
 
     halo = [patheffects.withStroke(linewidth=3.5, foreground="white")]
     placed: list[tuple[float, float]] = []
+    drawn = {p.track_id for p in shown_people(analysis)}
     for tid, (x, y) in (heads_norm or {}).items():
+        if tid not in drawn or not (0 <= x <= 1 and 0 <= y <= 1):
+            continue  # a ring outside the picture would only push the figure's margins
         ly = y
         while any(abs(x - px) < 0.08 and abs(ly - py) < 0.06 for px, py in placed):
             ly += 0.065  # another label is there (heads at the same place): one line lower
@@ -235,10 +322,13 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
 
 def thumbnails_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
                    aspect: float = 9 / 16, columns: int = 2) -> bytes:
-    """One small density map per person (in-frame gaze points only), ``columns`` per row."""
+    """One small density map per person (in-frame gaze points only), ``columns`` per row.
+
+    The :data:`MAX_THUMBNAILS` people seen longest (:func:`shown_people`).
+    """
     canvas = _canvas(background, aspect)
     h, w = canvas.shape[:2]
-    people = analysis.people
+    people = shown_people(analysis, MAX_THUMBNAILS)
     cols = min(columns, max(1, len(people)))
     rows = max(1, -(-len(people) // cols))
     cell_w = 3.6

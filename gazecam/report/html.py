@@ -105,16 +105,22 @@ def _facts(section: ReportSection) -> str:
 
 
 def _people_table(section: ReportSection) -> str:
+    """One row per person, one column per :data:`gazecam.report.metrics.PERSON_METRICS` entry."""
+    from .metrics import PERSON_METRICS
+
     rows = []
     for p in section.analysis.people:
-        rows.append(f"<tr><td>{_chip(p.track_id)}</td><td>{_s(p.visible_s)}</td><td>{_pct(p, p.people_s)}</td>"
-                    f"<td>{_pct(p, p.scene_s)}</td><td>{_pct(p, p.out_of_frame_s)}</td></tr>")
-    return ("<table><tr><th>person</th><th>visible</th><th>looking at people</th><th>looking at the scene</th>"
-            "<th>looking out of frame</th></tr>" + "".join(rows) + "</table>")
+        cells = "".join(f"<td>{_pct(p, m.seconds(p)) if m.share else _s(m.seconds(p))}</td>" for m in PERSON_METRICS)
+        rows.append(f"<tr><td>{_chip(p.track_id)}</td>{cells}</tr>")
+    head = "".join(f"<th>{escape(m.title)}</th>" for m in PERSON_METRICS)
+    return f"<table><tr><th>person</th>{head}</tr>" + "".join(rows) + "</table>"
 
 
 def _matrix_table(section: ReportSection) -> str:
-    people = section.analysis.people
+    """The looking-at matrix as numbers, for the people the figures draw (all pairs are in the CSV/JSON)."""
+    from .figures import shown_people
+
+    people = shown_people(section.analysis)
     head = "".join(f"<th>{_chip(p.track_id)}</th>" for p in people)
     rows = []
     for p in people:
@@ -148,11 +154,19 @@ def _section_html(section: ReportSection, index: int, several: bool) -> str:
         parts.append('<div class="card"><p class="empty">No one was seen in these records: no person was '
                      "detected (or tracked) in any frame, so there is nothing to analyse.</p></div>")
     else:
+        from .figures import MAX_THUMBNAILS, shown_people
+
+        drawn = len(shown_people(a))
+        only = (f" Only the {drawn} people seen longest are drawn here and below; all {len(a.people)} are in the "
+                "People table, the JSON and the CSV tables (looking_at.csv has every pair)."
+                if drawn < len(a.people) else "")
+        if len(a.people) > MAX_THUMBNAILS:
+            only += f" The per-person density maps show the {MAX_THUMBNAILS} people seen longest."
         parts.append(f"<h3>People</h3><div class='card'>{_people_table(section)}</div>")
         parts.append("<h3>Who looks at whom</h3><div class='grid2 wide-right'>"
                      f"<figure class='card'>{_img(matrix_png(a), 'looking-at matrix')}"
                      "<figcaption>Seconds each person (row) looked at each other person (column), and the share "
-                     "of the looker's visible time.</figcaption></figure>"
+                     f"of the looker's visible time.{escape(only)}</figcaption></figure>"
                      f"<div class='card'>{_matrix_table(section)}</div></div>")
         parts.append(f"<h3>Over time</h3><figure class='card'>{_img(timeline_png(a), 'timeline per person')}"
                      "<figcaption>Each bar is what that person looked at; red marks mutual gaze, purple joint "

@@ -92,9 +92,14 @@ def _read_manifest(path: Path) -> tuple[list[RecordsSource], list[SkippedInput]]
         if not rec.is_file():
             skipped.append(SkippedInput(input=name, reason=f"its records {rec} are missing"))
             continue
+        try:
+            meta = read_meta(rec)
+        except RecordsError as e:  # one video's damaged sidecar does not sink the whole batch report
+            skipped.append(SkippedInput(input=name, reason=str(e)))
+            continue
         video = Path(name)
         sources.append(RecordsSource(records_path=rec, label=name, video_path=video if video.is_file() else None,
-                                     meta=read_meta(rec), model_hint=str(entry.get("model") or "")))
+                                     meta=meta, model_hint=str(entry.get("model") or "")))
     return sources, skipped
 
 

@@ -309,10 +309,12 @@ def test_stride_auto_runs_in_the_window(qtbot, make_window, store, clip):
     assert win.controls.stride.text() == "auto" and win.gaze_settings.stride == "auto"
     qtbot.waitUntil(lambda: win.inference.processor.gaze_stage.stride == "auto", timeout=WAIT_MS)
     stage = win.inference.processor.gaze_stage
-    encodes = stage.encodes
     win.pause()
-    win.seek(3)
-    qtbot.waitUntil(lambda: win.latest is not None and win.latest.result.frame.index == 3, timeout=WAIT_MS)
+    epoch = win.latest.epoch if win.latest is not None else None
+    encodes = stage.encodes
+    win.seek(3)  # a new playback epoch: wait for its result, not a frame 3 shown before the seek
+    qtbot.waitUntil(lambda: win.latest is not None and win.latest.epoch != epoch
+                    and win.latest.result.frame.index == 3, timeout=WAIT_MS)
     assert np.isfinite(stage.last_scene_change)  # the scene-change measure ran on a frame with heads
     assert stage.encodes > encodes and len(win.latest.result) == 2
     assert store.load_gaze().stride == "auto" and win.inference.is_alive()

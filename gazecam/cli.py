@@ -11,7 +11,7 @@ import importlib
 import sys
 import traceback
 
-from .errors import GazecamError
+from .errors import GazecamError, one_line
 
 COMMANDS = {
     "process": "gazecam.commands.process",
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"gazecam {args.command}: unexpected error: {type(e).__name__}: {e}\n"
+        print(f"gazecam {args.command}: unexpected error: {one_line(e)}\n"
               "(run again with `gazecam --debug ...` for the full traceback)", file=sys.stderr)
         return EXIT_ERROR
 

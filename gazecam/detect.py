@@ -29,7 +29,7 @@ import numpy as np
 
 from .detect_faces import CASCADE_WARNING, CascadeHeadDetector, expand_faces_to_heads
 from .detect_offline import OFFLINE_WARNING, OfflineHeadDetector
-from .errors import GazecamError, InputError
+from .errors import GazecamError, InputError, one_line
 from .types import Frame, HeadBoxes
 from .ultra import load_yolo, ultralytics_device
 from .weights import WeightsError
@@ -300,7 +300,7 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
             return PoseHeadDetector(weights=weights, conf=conf, device=device)
         except (WeightsError, InputError) as e:  # OfflineError and ChecksumError are WeightsErrors
             if low == "pose":
-                raise GazecamError(f"detector='pose': {_one_line(e)}") from e
+                raise GazecamError(f"detector='pose': {one_line(e)}") from e
             say(f"detector='auto': {_why_no_pose(e, cache)}; using the offline detector (OpenCV pedestrians + "
                 "faces: whole bodies in view and clear faces only) instead")
             return OfflineHeadDetector(warn=False)
@@ -313,10 +313,6 @@ def make_detector(spec: str, *, device: str | None = None, class_name_or_id: str
     return YoloHeadDetector(weights=path, class_name_or_id=class_name_or_id, conf=conf, device=device)
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
-
-
 def _why_no_pose(e: BaseException, cache: "ModelCache | None") -> str:
     """One line: why the pose model cannot be used (missing offline, or a bad file and what to do)."""
     from .hub import ModelCache, OfflineError
@@ -327,4 +323,4 @@ def _why_no_pose(e: BaseException, cache: "ModelCache | None") -> str:
                        and ": " in ln), str(e).splitlines()[0])
         return (f"the pose model {POSE_WEIGHTS_FILE} is not cached and could not be downloaded ({reason}). Put "
                 f"the file at {where} (or set GAZECAM_MIRROR) for the better pose detector")
-    return _one_line(e)
+    return one_line(e)

@@ -12,11 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from gazecam.errors import GazecamError, InputError
+from gazecam.outputs import IMAGE_SUFFIXES, atomic_output
 
 __all__ = ["to_rgb", "read_image", "write_png", "letterbox", "IMAGE_SUFFIXES"]
-
-#: File name suffixes treated as still images (lower case).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -132,8 +130,6 @@ def letterbox(image: np.ndarray, *, width: int, height: int) -> np.ndarray:
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write an image (anything :func:`to_rgb` accepts) as an RGB PNG file."""
     from PIL import Image
-
-    from .outputs import atomic_output
 
     path = Path(path).expanduser()
     image = to_rgb(rgb)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from .capture import Capture, CaptureStats, SourceInfo
 from .errors import InputError
 from .gaze import GazeOptions
-from .outputs import Named, check_output_path, check_outputs
+from .outputs import Named, check_before_writing
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,15 +141,13 @@ def check_job_outputs(info: SourceInfo, *, options: ProcessOptions, video_path: 
     """
     outputs = [Named(name, Path(p).expanduser()) for name, p in (("video_path", video_path),
                                                                  ("records_path", records_path)) if p is not None]
-    for out in outputs:
-        check_output_path(out.path, parameter=out.parameter)
     inputs = []
     source = source_path(info)
     if source is not None:
         inputs.append(Named("source", source))
     if options.heads_path is not None:
         inputs.append(Named("heads_path", Path(options.heads_path)))
-    check_outputs(outputs, inputs)
+    check_before_writing(outputs, inputs)
 
 
 def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", options: ProcessOptions,

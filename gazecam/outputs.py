@@ -10,15 +10,18 @@
   written directly, never renamed over and never removed.  A symlink to a regular file is followed: the
   file it points to is replaced, the link stays.
 * :func:`atomic_output`: the same as a context manager for writers that take a path (exports, reports).
-* :func:`check_output_path` / :func:`check_outputs`: fail before any work when an output cannot be written,
-  is one of the inputs (``os.path.samefile``: hard links and symlinks too; resolved paths for files that do
-  not exist yet), would land in an input folder as one of its images, or two outputs are one file.
+* :func:`check_before_writing`: the one output check (process, batch, the GUI recorder, report): before any
+  work, fail when an output cannot be written (:func:`check_output_path`), is one of the inputs
+  (:func:`check_outputs`; ``os.path.samefile``: hard links and symlinks too; resolved paths for files that
+  do not exist yet), would land in an input folder as one of its images, or two outputs are one file.
+* :func:`begin_output`: a :class:`PendingOutput` for a writer (the sinks), its failure one line.
 
-Errors are :class:`~gazecam.errors.InputError` naming the Python parameter (``video_path='x.mp4'``).
+Check errors are :class:`~gazecam.errors.InputError` naming the Python parameter (``video_path='x.mp4'``).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -26,12 +29,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, SinkError
 
-__all__ = ["PendingOutput", "atomic_output", "partial_path", "fsync_dir", "check_output_path", "check_outputs", "Named",
-           "is_special_file"]
+__all__ = ["PendingOutput", "atomic_output", "begin_output", "partial_path", "fsync_dir", "check_before_writing",
+           "check_output_path", "check_outputs", "Inputs", "Named", "is_special_file", "is_disk_full", "IMAGE_SUFFIXES"]
 
 _MAX_PARTIAL_NAMES = 1000
+
+#: File name suffixes read as still images (lower case): what an image folder input reads, so what an output
+#: must never be inside one (re-exported by :mod:`gazecam.imageio`).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def is_special_file(path: Path) -> bool:
@@ -63,7 +74,8 @@ class PendingOutput:
     folder; for a destination that is not a regular file (a device, a fifo) :attr:`write_path` is the
     destination itself and :attr:`direct` is True.  :meth:`commit` flushes the temporary file to disk and
     renames it over the destination; :meth:`discard` removes it (only it).  Both are idempotent; after one of
-    them the other does nothing.  OSError from the file system is raised as is (the caller words it).
+    them the other does nothing.  OSError from the file system (IsADirectoryError for a folder) is raised
+    as is (the caller words it, e.g. :func:`begin_output`).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -75,6 +87,8 @@ class PendingOutput:
             self.write_path = self.path
             return
         target = _target(self.path)
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(self.path))
         self._target = target
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         for n in range(1, _MAX_PARTIAL_NAMES + 1):
@@ -120,6 +134,27 @@ class PendingOutput:
                 os.unlink(self.write_path)
             except FileNotFoundError:
                 pass
+
+
+def begin_output(path: Path, what: str) -> PendingOutput:
+    """:class:`PendingOutput` of ``path``, else :class:`~gazecam.errors.SinkError` saying why in one line.
+
+    ``what`` names the output (``"video"``, ``"records"``): ``cannot write video out.mp4: directory out
+    does not exist; create it first``.
+    """
+    try:
+        return PendingOutput(path)
+    except OSError as exc:
+        folder = _target(Path(path)).parent
+        if isinstance(exc, IsADirectoryError):
+            reason = "it is a directory; give a file name"
+        elif isinstance(exc, FileNotFoundError):
+            reason = f"directory {folder} does not exist; create it first"
+        elif isinstance(exc, NotADirectoryError):
+            reason = f"{folder} is not a directory"
+        else:
+            reason = f"{exc.strerror or exc}; check the path and its permissions"
+        raise SinkError(f"cannot write {what} {path}: {reason}") from exc
 
 
 def fsync_dir(folder: Path) -> None:
@@ -172,14 +207,6 @@ def _resolved(path: Path) -> Path:
     return Path(os.path.realpath(path.expanduser()))
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """One file: the same inode when both exist, else the same resolved path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return _resolved(a) == _resolved(b)
-
-
 def check_output_path(path: str | Path, *, parameter: str) -> None:
     """Fail now (``InputError`` naming ``parameter``) if ``path`` cannot be written.
 
@@ -218,50 +245,81 @@ def check_output_path(path: str | Path, *, parameter: str) -> None:
 
 
 def _folder_images(folder: Path) -> list[Path]:
-    from .imageio import IMAGE_SUFFIXES
-
     try:
         return [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     except OSError:
         return []
 
 
-def check_outputs(outputs: Sequence[Named], inputs: Sequence[Named]) -> None:
+def _identity(path: Path) -> tuple:
+    """What makes two paths one file: the inode when it exists, else the resolved path."""
+    st = _stat(path.expanduser())
+    return ("inode", st.st_dev, st.st_ino) if st is not None else ("path", _resolved(path))
+
+
+class Inputs:
+    """Inputs to check outputs against, each looked at once (a batch checks many outputs against them).
+
+    Files (a video, a heads file) and folders (a folder of images: its images, and any new image inside it).
+    """
+
+    def __init__(self, inputs: Sequence[Named]) -> None:
+        self._files: dict[tuple, tuple[int, Named]] = {}
+        self._folders: list[tuple[Named, set[tuple], tuple]] = []
+        for i, inp in enumerate(inputs):
+            if inp.path is None:
+                continue
+            if inp.path.is_dir():
+                self._folders.append((inp, {_identity(p) for p in _folder_images(inp.path)}, _identity(inp.path)))
+            else:
+                self._files.setdefault(_identity(inp.path), (i, inp))
+
+    def check(self, outputs: Sequence[Named]) -> None:
+        """:func:`check_outputs` against these inputs."""
+        outs = [(o, _identity(o.path)) for o in outputs if o.path is not None and not is_special_file(o.path)]
+        seen: dict[tuple, Named] = {}
+        for out, ident in outs:
+            if ident in seen:
+                raise InputError(f"{seen[ident].label} and {out.label} name the same file; give each output its "
+                                 "own path")
+            seen[ident] = out
+        hits = [(self._files[ident], out) for out, ident in outs if ident in self._files]
+        if hits:
+            (_, inp), out = min(hits, key=lambda hit: hit[0][0])  # the first input, as given
+            link = "" if _resolved(out.path) == _resolved(inp.path) else " (by a link)"
+            raise InputError(f"{out.label} is the input file {inp.label}{link}; it would be overwritten: "
+                             "choose another output path")
+        for inp, members, folder in self._folders:
+            for out, ident in outs:
+                if ident[0] == "inode" and ident in members:
+                    raise InputError(f"{out.label} is one of the images of the input folder {inp.label}; "
+                                     "choose an output path outside it")
+                if out.path.suffix.lower() in IMAGE_SUFFIXES and _identity(_target(out.path).parent) == folder:
+                    raise InputError(f"{out.label} is inside the input folder {inp.label} and would be read as "
+                                     "one of its images; choose an output path outside it")
+
+
+def check_outputs(outputs: Sequence[Named], inputs: Sequence[Named] | Inputs) -> None:
     """Fail (``InputError``) when an output would overwrite an input or another output.
 
     ``inputs`` may name files (a video, a heads file) and folders (a folder of images: an output that is one
     of its images, or that would be read as one, is refused).  Paths that do not exist yet compare by their
     resolved paths; devices and fifos (``/dev/null``) are never inputs' files and are not compared.
     """
-    from .imageio import IMAGE_SUFFIXES
+    (inputs if isinstance(inputs, Inputs) else Inputs(inputs)).check(outputs)
 
-    outs = [o for o in outputs if o.path is not None]
-    for i, a in enumerate(outs):
-        for b in outs[i + 1:]:
-            if not is_special_file(a.path) and _same_file(a.path, b.path):
-                raise InputError(f"{a.label} and {b.label} name the same file; give each output its own path")
-    for inp in inputs:
-        if inp.path is None:
-            continue
-        folder = inp.path.is_dir()
-        members = {(s.st_dev, s.st_ino) for s in map(_stat, _folder_images(inp.path)) if s} if folder else set()
-        for out in outs:
-            if is_special_file(out.path):
-                continue
-            if not folder:
-                if _same_file(out.path, inp.path):
-                    link = "" if _resolved(out.path) == _resolved(inp.path) else " (by a link)"
-                    raise InputError(f"{out.label} is the input file {inp.label}{link}; it would be overwritten: "
-                                     "choose another output path")
-                continue
-            st = _stat(out.path)
-            if st is not None and (st.st_dev, st.st_ino) in members:
-                raise InputError(f"{out.label} is one of the images of the input folder {inp.label}; "
-                                 "choose an output path outside it")
-            inside = _same_file(_target(out.path).parent, inp.path)
-            if inside and out.path.suffix.lower() in IMAGE_SUFFIXES:
-                raise InputError(f"{out.label} is inside the input folder {inp.label} and would be read as one "
-                                 "of its images; choose an output path outside it")
+
+def check_before_writing(outputs: Sequence[Named], inputs: Sequence[Named] | Inputs = ()) -> None:
+    """The one output check, before any work: each output can be written (:func:`check_output_path`) and
+    none is an input or another output (:func:`check_outputs`); ``InputError`` naming the parameter if not.
+
+    ``outputs`` / ``inputs``: :class:`Named` paths (``Named("video_path", Path("out.mp4"))``); an input may
+    be a folder of images.  Many outputs against the same inputs (a batch): pass ``Inputs(inputs)``, built
+    once.  Used by ``process`` (:func:`gazecam.jobs.check_job_outputs`), the GUI recorder, ``report``, batch.
+    """
+    for out in outputs:
+        check_output_path(out.path, parameter=out.parameter)
+    check_outputs(outputs, inputs)
 
 
 def _stat(path: Path) -> os.stat_result | None:

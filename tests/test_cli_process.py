@@ -19,7 +19,7 @@ from fakes import FullDisk
 from PIL import Image
 
 import gazecam.commands.process as process_cmd
-import gazecam.sinks as sinks_mod
+import gazecam.sinks.video as sinks_mod
 from gazecam.cli import main
 from gazecam.sinks import RECORD_FIELDS
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gazecam.errors import InputError
-from gazecam.outputs import (Named, PendingOutput, atomic_output, check_output_path, check_outputs, is_special_file,
-                             partial_path)
+from gazecam.errors import InputError, SinkError
+from gazecam.outputs import (Inputs, Named, PendingOutput, atomic_output, begin_output, check_before_writing,
+                             check_output_path, check_outputs, is_special_file, partial_path)
 
 
 def char_device(folder: Path, name: str, major: int, minor: int) -> Path:
@@ -190,3 +190,60 @@ def test_a_link_to_a_pipe_like_dev_stdout_is_never_removed(tmp_path):
     assert pending.direct and pending.write_path == stdout
     pending.discard()
     assert stdout.is_symlink() and stat.S_ISFIFO(os.stat(stdout).st_mode)
+
+
+def test_check_before_writing_is_both_checks_writability_first(tmp_path):
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"input")
+    src = [Named("source", video)]
+    with pytest.raises(InputError, match=r"video_path=.*folder .* does not exist"):
+        check_before_writing([Named("video_path", tmp_path / "missing" / "o.mp4")], src)
+    with pytest.raises(InputError, match=r"video_path=.* is the input file source="):
+        check_before_writing([Named("video_path", video)], src)
+    with pytest.raises(InputError, match=r"video_path=.* and records_path=.* name the same file"):
+        check_before_writing([Named("video_path", tmp_path / "o.mp4"), Named("records_path", tmp_path / "o.mp4")])
+    check_before_writing([Named("video_path", tmp_path / "o.mp4")], src)
+    assert video.read_bytes() == b"input" and sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_inputs_looked_at_once_serve_many_outputs(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "img001.png").write_bytes(b"png")
+    files = [tmp_path / f"v{i}.mp4" for i in range(3)]
+    for f in files:
+        f.write_bytes(b"v")
+    heads = tmp_path / "h.jsonl"
+    heads.write_text("{}\n")
+    inputs = Inputs([Named("input", f) for f in files] + [Named("input", folder), Named("heads_path", heads)])
+    for f in files:
+        check_before_writing([Named("output", f.with_suffix(".out.mp4"))], inputs)
+    with pytest.raises(InputError, match=r"output=.*v1.mp4' is the input file input=.*v1.mp4'"):
+        check_before_writing([Named("output", tmp_path / "x.mp4"), Named("output", files[1])], inputs)
+    with pytest.raises(InputError, match=r"is the input file heads_path="):
+        check_outputs([Named("records_path", heads)], inputs)
+    with pytest.raises(InputError, match="is one of the images of the input folder"):
+        check_outputs([Named("output", folder / "img001.png")], inputs)
+    with pytest.raises(InputError, match="would be read as one of its images"):
+        check_outputs([Named("output", folder / "new.png")], inputs)
+    # outputs that hit two inputs: the first input (as given) is named
+    with pytest.raises(InputError, match=r"output=.*v0.mp4' is the input file input=.*v0.mp4'"):
+        check_outputs([Named("output", files[2]), Named("output", files[0])],
+                      [Named("input", files[0]), Named("input", files[2])])
+
+
+def test_begin_output_says_why_in_one_line(tmp_path):
+    with pytest.raises(SinkError, match=r"cannot write video .*o.mp4: directory .*missing does not exist; create"):
+        begin_output(tmp_path / "missing" / "o.mp4", "video")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SinkError, match=r"cannot write records .*: .*file is not a directory"):
+        begin_output(blocker / "o.jsonl", "records")
+    with pytest.raises(SinkError, match="it is a directory; give a file name"):
+        begin_output(tmp_path, "video")
+    with pytest.raises(IsADirectoryError):
+        PendingOutput(tmp_path)  # never renamed over a folder at the end of a run
+    pending = begin_output(tmp_path / "o.mp4", "video")
+    assert pending.write_path == tmp_path / "o.partial.mp4"
+    pending.discard()
+    assert sorted(os.listdir(tmp_path)) == ["file"]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from fakes import FullDisk
 
-from gazecam import sinks as sinks_mod
+from gazecam.sinks import video as sinks_mod  # the module that opens the file
 from gazecam.capture import Capture
 from gazecam.sinks import CSV_COLUMNS, RECORD_FIELDS, RecordsSink, SinkError, VideoSink, fps_fraction
 from gazecam.types import Frame, GazeResult, HeadBoxes

@@ -7,6 +7,7 @@ folders never collide.  No torch import here.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from dataclasses import dataclass, field
@@ -108,6 +109,83 @@ def _glob_base(pattern: str) -> Path:
     return _abspath(Path(*fixed)) if fixed else _abspath(".")
 
 
+def _dir_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names (links followed), None when it cannot be read."""
+    return _dir_id(path)
+
+
+def _glob(pattern: str) -> list[Path]:
+    """``glob.glob(pattern, recursive=True)`` without following symlinked folders below the fixed part
+    (a link loop such as ``l -> .`` is never entered) and without visiting one folder twice; sorted."""
+    base = _glob_base(pattern)
+    parts = Path(pattern).parts
+    fixed = 0
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed += 1
+    rest = list(parts[fixed:])
+    out: list[Path] = []
+    visited: set[tuple[tuple[int, int], int]] = set()  # (folder, pattern part): each searched once
+
+    def entries(folder: Path) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError:
+            return []
+
+    def real_dir(entry: os.DirEntry[str]) -> bool:
+        try:
+            return entry.is_dir(follow_symlinks=False)
+        except OSError:
+            return False
+
+    def match(folder: Path, i: int) -> None:
+        ident = _dir_id(folder)
+        if ident is None or (ident, i) in visited:
+            return
+        visited.add((ident, i))
+        if i == len(rest):
+            out.append(folder)
+            return
+        part = rest[i]
+        if part == "**":
+            match(folder, i + 1)  # zero folders
+            for e in entries(folder):
+                if not _is_hidden(e.name) and real_dir(e):  # symlinked folders are not followed
+                    match(Path(e.path), i)
+            return
+        if not glob.has_magic(part):
+            nxt = folder / part
+            if i + 1 == len(rest):
+                if os.path.lexists(nxt):
+                    out.append(nxt)
+            elif nxt.is_dir():
+                match(nxt, i + 1)
+            return
+        for e in entries(folder):
+            if _is_hidden(e.name) and not part.startswith("."):
+                continue
+            if not fnmatch.fnmatchcase(e.name, part):
+                continue
+            if i + 1 == len(rest):
+                out.append(Path(e.path))
+            elif real_dir(e) or (rest[i + 1] != "**" and Path(e.path).is_dir()):
+                match(Path(e.path), i + 1)  # a symlinked folder only for a fixed depth (no loop possible)
+
+    match(base, 0)
+    return sorted(dict.fromkeys(out))
+
+
 def _list_file_entries(spec: str) -> tuple[Path, list[str]]:
     path = _abspath(spec[1:])
     try:
@@ -129,8 +207,9 @@ def collect_inputs(specs: Iterable[str | Path], *, image_folders: bool = False,
     a folder of images becomes one clip only with ``image_folders=True``).  Glob patterns keep the video
     files (and folders) they match; ``@FILE`` reads one path, folder or pattern per line (``#`` comments;
     relative lines are relative to the list file's folder).  Folders in ``exclude`` (the output folder)
-    are never searched.  Each clip appears once.  Raises :class:`InputError` for a missing input, a list
-    file that cannot be read, or when nothing is found.
+    are never searched.  Each clip appears once: a file reached through a symlink or a hard link too
+    (the first name found is kept); patterns never follow symlinked folders through ``**`` (no link loops).
+    Raises :class:`InputError` for a missing input, a list file that cannot be read, or when nothing is found.
     """
     excl = [_abspath(x) for x in exclude]
     found: list[BatchInput] = []
@@ -153,7 +232,7 @@ def collect_inputs(specs: Iterable[str | Path], *, image_folders: bool = False,
                 found.append(BatchInput(path=path, kind="video", base=path.parent))
             return
         if glob.has_magic(raw):
-            matches = sorted(glob.glob(raw, recursive=True))
+            matches = _glob(raw)
             base = _glob_base(raw)
             hits = 0
             for m in matches:
@@ -185,9 +264,9 @@ def collect_inputs(specs: Iterable[str | Path], *, image_folders: bool = False,
         else:
             add(spec)
 
-    unique: dict[Path, BatchInput] = {}
-    for item in found:
-        unique.setdefault(item.path, item)  # the first spec naming a clip decides its base
+    unique: dict[object, BatchInput] = {}
+    for item in found:  # one file reached twice (a symlink, a hard link, two specs) is one input
+        unique.setdefault(_file_id(item.path) or item.path, item)  # the first spec naming a clip decides its base
     if not unique:
         hint = (f"; {len(ignored)} folder(s) of images were found: ask for them as clips (image_folders=True)"
                 if ignored else "")

@@ -4,7 +4,9 @@
 When inputs of one folder share a stem (``a.mp4``, ``a.avi``), the non-``.mp4`` ones keep their full
 name (``OUT/a.mp4`` + ``OUT/a.jsonl`` and ``OUT/a.avi.mp4`` + ``OUT/a.avi.jsonl``).
 Each output is written to a hidden temporary name beside it (:func:`temp_path`) and renamed when complete,
-together with the records' ``.meta.json`` sidecar that the records writer puts beside them.
+together with the records' ``.meta.json`` sidecar that the records writer puts beside them.  Before the
+renames a hidden commit marker (:attr:`BatchTask.marker`) is written, and removed once the manifest line is:
+a crash in between leaves it, and the next run knows those outputs are its own (and redoes the input).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class BatchTask:
     @property
     def outputs(self) -> tuple[Path, ...]:
         return tuple(p for p in (self.video_path, self.records_path) if p is not None)
+
+    @property
+    def marker(self) -> Path:
+        """The hidden file that says "these outputs are being committed by this batch" (``.a.gazecam-tmp.commit``)."""
+        return temp_path(self.outputs[0]).with_suffix(".commit")
 
     @property
     def sidecars(self) -> tuple[Path, ...]:

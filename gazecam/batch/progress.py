@@ -51,6 +51,9 @@ class TqdmProgress(BatchListener):
         self._warned.add(message)
         self.write(f"{self.prefix}: warning: {message}" + (f" ({where})" if where else ""))
 
+    def manifest_problem(self, *, message: str) -> None:
+        self.write(f"{self.prefix}: warning: {message}")  # also with ``quiet``: the batch's own record
+
     def _desc(self) -> str:
         return f"videos {self._done + self._failed}/{self._todo} ({self._failed} failed)"
 

@@ -3,7 +3,10 @@
 Ray is optional (``pip install "gazecam[ray]"``).  Every node must have gazecam installed and see the
 inputs and the output folder at the same paths (shared storage): each actor writes a probe file into the
 output folder at start and the driver checks that it sees it, and a worker that cannot read an input
-reports it as that input's failure.  The driver (this process) writes the manifest.
+reports it as that input's failure.  The driver (this process) writes the manifest.  ``ray.init`` replaces
+the driver's SIGTERM handler with one that exits at once (a native abort, exit 134); the executor puts
+back the handlers the caller had (:func:`gazecam.signals.stop_on_signals`), so SIGTERM stops the batch
+like the other executors (143, manifest valid, resumable).
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ import logging
 import math
 import os
 import secrets
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import InputError
 from .executors import BatchEvent, Executor, VideoFinished, VideoProgress, VideoStarted, WorkerError
 from .plan import BatchTask
 from .task import JobFactory, TaskOutcome, one_line, run_task, worker_label
 
-__all__ = ["RayExecutor", "RaySlots", "ray_slots", "import_ray", "RAY_INSTALL_HINT"]
+__all__ = ["RayExecutor", "RaySlots", "ray_slots", "import_ray", "keep_signal_handlers", "RAY_INSTALL_HINT"]
 
 RAY_INSTALL_HINT = 'Ray is not installed; install it with: pip install "gazecam[ray]"  (or: pip install ray)'
 PROBE_PREFIX = ".gazecam-probe-"
@@ -83,6 +88,21 @@ def ray_slots(*, node_cpus: list[float], node_gpus: list[float], workers: int | 
                          f"{f' and {gpus_per_worker:g} GPU(s)' if gpus_per_worker else ''}, not {workers}; "
                          "lower workers or cpus_per_worker/gpus_per_worker")
     return RaySlots(workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker)
+
+
+@contextmanager
+def keep_signal_handlers(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Put back this process's handlers of ``signals`` after the block (``ray.init`` installs its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.getsignal(s) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            if handler is not None and signal.getsignal(s) is not handler:
+                signal.signal(s, handler)
 
 
 class BatchActor:
@@ -192,10 +212,11 @@ class RayExecutor(Executor):
             kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                           logging_level=logging.ERROR)
             try:
-                if self._address is None:  # "local": always a new instance, never a stale default cluster
-                    ray.init(address="local", num_cpus=self._local_num_cpus, **kwargs)
-                else:
-                    ray.init(address=self._address, **kwargs)
+                with keep_signal_handlers():  # SIGTERM must reach the batch's handler, not Ray's exit
+                    if self._address is None:  # "local": always a new instance, never a stale default cluster
+                        ray.init(address="local", num_cpus=self._local_num_cpus, **kwargs)
+                    else:
+                        ray.init(address=self._address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 where = "start a local Ray instance" if self._address is None else f"join Ray at {self._address}"
                 raise WorkerError(f"cannot {where}: {one_line(e)}") from e
@@ -316,5 +337,6 @@ class RayExecutor(Executor):
                     pass
             self._actors = []
         if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+            with keep_signal_handlers():
+                ray.shutdown()
             self._owns_ray = False

@@ -7,9 +7,11 @@
 :func:`run_batch` starts the executor (the models load) only when something is to do, so re-running a
 finished batch loads no model, and closes it at the end.  Resume: an input whose last manifest line is ``done`` with the
 same input size/mtime, options, model and output paths, and whose outputs still exist, is skipped
-untouched; everything else is (re)done.  ``force=True`` redoes everything.  An output file that exists but
-was never written by this batch (no manifest line names it) is not replaced unless ``force=True``; an
-output that is the same file as an input (``os.path.samefile``) never is.
+untouched; everything else is (re)done, also an input named by a manifest line that had to be ignored
+(torn by a crash, foreign): such lines are reported through :meth:`BatchListener.manifest_problem`.
+``force=True`` redoes everything.  An output file that exists but was never written by this batch (no
+manifest line names it) is not replaced unless ``force=True``; an output that is the same file as an input
+(``os.path.samefile``) never is; other outputs are checked with :func:`gazecam.outputs.check_output_path`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import InputError
+from ..outputs import check_output_path
 from .executors import Executor, VideoFinished, VideoProgress, VideoStarted
 from .inputs import BatchInput, input_signature, probe_frames
 from .manifest import Manifest, ManifestEntry, ModelIdentity, jsonable
@@ -44,6 +47,7 @@ class BatchSummary:
     interrupted: tuple[str, ...] = ()  # stopped midway (outputs discarded): redone by the next run
     not_started: tuple[str, ...] = ()  # left when the batch was stopped
     excluded: tuple[str, ...] = ()  # inputs that are outputs of this batch (never processed)
+    manifest_problems: tuple[str, ...] = ()  # manifest lines ignored (one line each: file, line number, input)
     frames: int = 0
     wall_s: float = 0.0
     workers: str = ""
@@ -58,6 +62,9 @@ class BatchListener:
 
     def batch_started(self, *, todo: Sequence[BatchTask], skipped: int, failed_early: int, workers: str) -> None:
         """Before the first video (``workers`` describes where jobs run)."""
+
+    def manifest_problem(self, *, message: str) -> None:
+        """A manifest line was ignored (``message``: the file, the line number, the input that is redone)."""
 
     def workers_starting(self, *, workers: str) -> None:
         """Models are loading in the workers."""
@@ -107,8 +114,12 @@ def _file_ids(inputs: Sequence[BatchInput]) -> set[tuple[int, int]]:
     return ids
 
 
+def _real(path: str | Path) -> str:
+    return os.path.realpath(path)
+
+
 def _skip_reason(last: ManifestEntry | None, task: BatchTask, sig: tuple[int, int], identity: ModelIdentity,
-                 options: object) -> str | None:
+                 options: object, manifest: Manifest) -> str | None:
     """None when ``task`` is done and still valid (skip it), else why it is (re)done."""
     if last is None:
         return "new"
@@ -120,11 +131,13 @@ def _skip_reason(last: ManifestEntry | None, task: BatchTask, sig: tuple[int, in
         return "other model"
     if jsonable(last.options) != options:
         return "other options"
-    want = (str(task.video_path) if task.video_path else None, str(task.records_path) if task.records_path else None)
-    if (last.video, last.records) != want:
+    had = tuple(_real(manifest.resolve(p)) if p else None for p in (last.video, last.records))
+    if had != tuple(_real(p) if p else None for p in (task.video_path, task.records_path)):
         return "other outputs"
     if not all(p.is_file() for p in task.outputs):
         return "outputs missing"
+    if task.marker.exists():
+        return "outputs replaced by a run that did not record them"
     return None
 
 
@@ -152,10 +165,15 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
         raise InputError(f"cannot create the output folder {outdir}: {e.strerror or e}") from e
     options = jsonable(dict(result_key))
     with Manifest.open(outdir) as manifest:
+        problems = tuple(manifest.problems())
+        for message in problems:
+            listener.manifest_problem(message=message)
         tasks = plan_tasks(inputs, outdir=outdir, video=video, records_format=records_format)
         ours = manifest.recorded_outputs()
-        planned = {str(p) for t in tasks for p in t.outputs}
-        excluded = tuple(t.key for t in tasks if t.key in ours or t.key in planned)
+        redo = manifest.redo_inputs()  # named by an ignored line: the outputs planned for them are ours too
+        ours |= {_real(p) for t in tasks if t.key in redo or t.marker.exists() for p in (*t.outputs, *t.sidecars)}
+        planned = {_real(p) for t in tasks for p in t.outputs}
+        excluded = tuple(t.key for t in tasks if _real(t.key) in ours or _real(t.key) in planned)
         tasks = [t for t in tasks if t.key not in excluded]
         input_ids = _file_ids([t.input for t in tasks])
         states = manifest.last_states()
@@ -168,14 +186,18 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
             size, mtime = sigs.get(task.key, (None, None))
             entry = ManifestEntry(
                 input=task.key, status="done" if outcome.status == "done" else "failed",
-                video=str(task.video_path) if task.video_path else None,
-                records=str(task.records_path) if task.records_path else None,
+                video=manifest.relative(task.video_path) if task.video_path else None,
+                records=manifest.relative(task.records_path) if task.records_path else None,
                 frames=outcome.frames, people_frames=outcome.people_frames, seconds=outcome.seconds,
                 error=outcome.error if outcome.status != "done" else None, input_size=size, input_mtime_ns=mtime,
                 model=identity.name, weights_sha256=dict(identity.weights_sha256), options=options,
                 node=outcome.node, worker=outcome.worker, warnings=list(outcome.warnings))
-            manifest.append(entry)
+            manifest.append(entry)  # InputError (disk full): the commit marker stays, the next run redoes it
             if outcome.status == "done":
+                try:
+                    task.marker.unlink(missing_ok=True)  # the line names the outputs now
+                except OSError:
+                    pass
                 state.done.append(task.key)
                 state.frames += outcome.frames
             else:
@@ -191,7 +213,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
                                                 error=f"cannot read input {task.key}: {e.strerror or e}")))
                 continue
             sigs[task.key] = sig
-            reason = None if force else _skip_reason(states.get(task.key), task, sig, identity, options)
+            reason = None if force else _skip_reason(states.get(task.key), task, sig, identity, options, manifest)
             if reason is None and not force:
                 skipped.append(task.key)
                 continue
@@ -247,6 +269,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
             manifest_path=manifest.path, done=tuple(state.done), failed=tuple(state.failed),
             skipped=tuple(skipped), interrupted=tuple(state.interrupted),
             not_started=tuple(t.key for t in reversed(pending)), excluded=excluded, frames=state.frames,
+            manifest_problems=problems,
             wall_s=time.monotonic() - t0, workers=executor.describe())
     listener.batch_finished(summary)
     return summary
@@ -266,7 +289,13 @@ def _output_problem(task: BatchTask, *, input_ids: set[tuple[int, int]], ours: s
             return f"the output {out} is an input of this batch (the same file); it is never overwritten"
         if not os.path.isfile(out):
             return f"the output {out} exists and is not a regular file; move it away"
-        if str(owner.get(out, out)) not in ours and not force:
+        if _real(owner.get(out, out)) not in ours and not force:
             return (f"the output {out} exists but was not written by this batch (no manifest line names it); "
                     "move it away, or redo everything with force=True")
+    for out, parameter in ((task.video_path, "video_path"), (task.records_path, "records_path")):
+        if out is not None and out.parent.is_dir():  # mirrored sub-folders are created by the worker
+            try:
+                check_output_path(out, parameter=parameter)
+            except InputError as e:
+                return str(e)
     return None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
-from ..errors import GazecamError
+from ..errors import log_to, one_line
 from ..outputs import fsync_dir, partial_path
 from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
@@ -73,46 +73,25 @@ class TaskOutcome:
     warnings: tuple[str, ...] = ()
 
 
-def one_line(exc: BaseException) -> str:
-    """A one-line message for an exception: the user message of a GazecamError, else ``Type: message``."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, GazecamError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class _WarningCollector(logging.Handler):
-    """The distinct gazecam log warnings of one job (they travel back with its outcome)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if msg not in self.messages:
-            self.messages.append(msg)
-
-
 @contextmanager
 def _collect_warnings() -> Iterator[list[str]]:
     """gazecam log warnings and :class:`~gazecam.capture.CaptureWarning` warnings raised while a job runs (a worker
     runs one job at a time); other Python warnings are shown as usual."""
     from ..capture import CaptureWarning
 
-    logger = logging.getLogger("gazecam")
-    handler = _WarningCollector()
-    logger.addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CaptureWarning)
-            yield handler.messages
-    finally:
-        logger.removeHandler(handler)
+    messages: list[str] = []  # distinct, in order
+
+    def collect(record: logging.LogRecord) -> None:
+        if record.getMessage() not in messages:
+            messages.append(record.getMessage())
+
+    with log_to(collect, propagate=True), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaptureWarning)
+        yield messages
     for w in caught:
         if issubclass(w.category, CaptureWarning):
-            if str(w.message) not in handler.messages:
-                handler.messages.append(str(w.message))
+            if str(w.message) not in messages:
+                messages.append(str(w.message))
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
@@ -136,6 +115,17 @@ def _discard(paths: list[Path]) -> None:
             p.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _write_marker(marker: Path, finals: list[Path]) -> None:
+    """The commit marker (the outputs' names, one per line), on disk before any rename."""
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        os.write(fd, "".join(f"{f.name}\n" for f in finals).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(marker.parent)
 
 
 def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame: Callable[[], None],
@@ -211,12 +201,13 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
             if not tmp.exists():
                 raise FileNotFoundError(f"the job wrote no {tmp.name}")
             _fsync(tmp)
+        _write_marker(task.marker, finals)  # from here a crash leaves outputs the next run knows as its own
         for tmp, final in reversed(pairs):  # sidecar, records, video: the video last
             os.replace(tmp, final)
             renamed.append(final)
         for folder in {f.parent for f in finals}:
             fsync_dir(folder)
     except OSError as e:
-        _discard(temps + renamed)  # all or nothing: a lone video without its records is not a result
+        _discard(temps + renamed + [task.marker])  # all or nothing: a lone video without its records is not a result
         return outcome("failed", error=f"cannot finish the outputs{where}: {e.strerror or e}{shared}")
     return outcome("done", frames=result.frames, people_frames=result.people_frames, warnings=result.warnings)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, log_to
 from .common import add_model_arguments, flag_wording, gaze_options, load_model, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,34 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-class _TqdmLogHandler(logging.Handler):
-    """gazecam log warnings as one line each, without breaking the progress bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(f"gazecam process: {record.levelname.lower()}: {flag_wording(record.getMessage())}",
-                   file=sys.stderr)
-
-
-@contextmanager
-def _log_to_stderr() -> Iterator[None]:
-    logger = logging.getLogger("gazecam")
-    handler = _TqdmLogHandler(level=logging.WARNING)
-    logger.addHandler(handler)
-    propagate = logger.propagate
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
-def _warn(msg: str) -> None:
+def _warn(msg: str, level: str = "warning") -> None:
+    """One line above the progress bar (gazecam log warnings too: :func:`gazecam.errors.log_to`)."""
     from tqdm import tqdm
 
-    tqdm.write(f"gazecam process: warning: {flag_wording(msg)}", file=sys.stderr)
+    tqdm.write(f"gazecam process: {level}: {flag_wording(msg)}", file=sys.stderr)
 
 
 # -- run -----------------------------------------------------------------------------------------------
@@ -107,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to write: give -o OUT.mp4 and/or --records OUT.jsonl")
     if args.heads and args.detector:
         raise InputError("give either --heads FILE (known boxes) or --detector, not both")
-    with _log_to_stderr(), warnings.catch_warnings(record=True) as caught:
+    to_bar = log_to(lambda r: _warn(r.getMessage(), r.levelname.lower()))  # log warnings above the bar
+    with to_bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CaptureWarning)
         code = _run(args)
     problems = [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]

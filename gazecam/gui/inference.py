@@ -8,10 +8,11 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from ..errors import one_line
 from ..gaze import GazeOptions
 from ..loading import ModelSpec
 from ..pipeline import FrameProcessor
-from .workers import JOIN_TIMEOUT_S, Builder, InferenceOutput, LatestSlot, TimedFrame, describe
+from .workers import JOIN_TIMEOUT_S, Builder, InferenceOutput, LatestSlot, TimedFrame
 
 __all__ = ["InferenceWorker"]
 
@@ -98,7 +99,7 @@ class InferenceWorker(QObject):
             try:
                 self.processor, info = self._builder.build(choice, self._gaze, fps=self._fps)
             except Exception as e:  # noqa: BLE001 - OfflineError, WeightsError, CUDA missing, ...
-                self.modelFailed.emit(describe(e))
+                self.modelFailed.emit(one_line(e))
             else:
                 self.modelLoaded.emit(info)
             return
@@ -115,7 +116,7 @@ class InferenceWorker(QObject):
             try:
                 self._apply_pending()
             except Exception as e:  # noqa: BLE001
-                self.failed.emit(f"could not apply the settings: {describe(e)}")
+                self.failed.emit(f"could not apply the settings: {one_line(e)}")
             item = self.inbox.wait_take(0.2)
             if item is None or self.processor is None or self._stop.is_set():
                 continue
@@ -124,7 +125,7 @@ class InferenceWorker(QObject):
                 result = self.processor.step(item.frame)
             except Exception as e:  # noqa: BLE001 - report, count and keep serving frames
                 self.errors += 1
-                self.failed.emit(f"frame {item.frame.index}: {describe(e)}")
+                self.failed.emit(f"frame {item.frame.index}: {one_line(e)}")
                 if self.errors <= 3:
                     _log.exception("inference failed on frame %d", item.frame.index)
                 continue

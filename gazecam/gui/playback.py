@@ -19,9 +19,10 @@ from typing import cast
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..capture import CaptureError, SeekableReader, SourceInfo
+from ..errors import one_line
 from ..types import Frame
 from .sources import FrameSource
-from .workers import JOIN_TIMEOUT_S, LatestSlot, TimedFrame, describe, next_epoch
+from .workers import JOIN_TIMEOUT_S, LatestSlot, TimedFrame, next_epoch
 
 __all__ = ["PlaybackWorker"]
 
@@ -157,7 +158,7 @@ class PlaybackWorker(QObject):
                 try:
                     source = self._opener()
                 except Exception as e:  # noqa: BLE001 - reported to the window
-                    self.failed.emit(describe(e), self._live)
+                    self.failed.emit(one_line(e), self._live)
                     if not self._wait_for_reconnect():
                         return
                     continue
@@ -178,7 +179,7 @@ class PlaybackWorker(QObject):
                     continue
                 except Exception as e:  # noqa: BLE001 - unplugged camera, corrupt file, ...
                     if not self._stop.is_set():
-                        self.failed.emit(describe(e), self._live)
+                        self.failed.emit(one_line(e), self._live)
                         source.close()
                         source = self._source = None
                         if not self._wait_for_reconnect():

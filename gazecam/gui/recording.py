@@ -21,9 +21,11 @@ from PyQt6.QtCore import QObject, QStandardPaths, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from ..capture import SourceInfo
-from ..errors import GazecamError
+from ..errors import GazecamError, InputError, one_line
+from ..jobs import source_path
+from ..outputs import Named, check_before_writing
 from ..types import Frame
-from .workers import JOIN_TIMEOUT_S, describe
+from .workers import JOIN_TIMEOUT_S
 
 __all__ = ["RecordingSummary", "RecorderWorker", "RecordingController", "SinkFactory", "default_sink_factory",
            "default_save_path"]
@@ -42,21 +44,6 @@ def default_sink_factory(path: Path, width: int, height: int, fps: float, audio_
 
     return ClipWriter(path, width=width, height=height, fps=fps, audio_from=audio_from,
                       audio_start_s=audio_start_s, fill_gaps=False)
-
-
-def _output_problem(path: Path, info: SourceInfo) -> str | None:
-    """Why ``path`` cannot take a recording of ``info`` (unwritable, or one of the source's files), or None."""
-    from ..errors import InputError
-    from ..jobs import source_path
-    from ..outputs import Named, check_output_path, check_outputs
-
-    source = source_path(info)
-    try:
-        check_output_path(path, parameter="recording")
-        check_outputs([Named("recording", path)], [Named("source", source)] if source is not None else [])
-    except InputError as e:
-        return str(e)
-    return None
 
 
 def default_save_path(kind: str, suffix: str, *, stem: str = "gazecam") -> Path:
@@ -155,7 +142,7 @@ class RecorderWorker(QObject):
                                  self._audio_start_s)
             sink.__enter__()
         except Exception as e:  # noqa: BLE001
-            self._error = f"cannot record to {self.path}: {describe(e)}"
+            self._error = f"cannot record to {self.path}: {one_line(e)}"
             self._ready.set()
             return
         self.has_audio = bool(getattr(sink, "has_audio", False))
@@ -168,7 +155,7 @@ class RecorderWorker(QObject):
                 sink.write(image)
                 self.frames += 1
         except Exception as e:  # noqa: BLE001 - disk full, ...: stop recording, keep the app
-            self._error = f"recording to {self.path} stopped: {describe(e)}"
+            self._error = f"recording to {self.path} stopped: {one_line(e)}"
             self._closed = True
             self.failed.emit(self._error)
             while True:  # unblock a stop() waiting on the queue
@@ -180,7 +167,7 @@ class RecorderWorker(QObject):
             try:
                 sink.__exit__(None, None, None)
             except Exception as e:  # noqa: BLE001
-                self._error = self._error or f"could not finalise {self.path}: {describe(e)}"
+                self._error = self._error or f"could not finalise {self.path}: {one_line(e)}"
             self.summary = RecordingSummary(self.path, self.frames, self.dropped, self._error,
                                             letterboxed=int(getattr(sink, "frames_letterboxed", 0) or 0))
             self.finished.emit(self.summary)
@@ -229,10 +216,12 @@ class RecordingController(QObject):
             path = self.ask_save("video", ".mp4", "Record annotated video", "MP4 video (*.mp4)")
             if path is None:
                 return False
-        problem = _output_problem(Path(path), info)
-        if problem is not None:  # e.g. recording over the file being played
-            self.problem.emit("Cannot record", problem)
-            self.last_recording = RecordingSummary(Path(path), 0, 0, problem)
+        source = source_path(info)
+        try:  # unwritable, or e.g. recording over the file being played
+            check_before_writing([Named("recording", Path(path))], [Named("source", source)] if source else [])
+        except InputError as e:
+            self.problem.emit("Cannot record", str(e))
+            self.last_recording = RecordingSummary(Path(path), 0, 0, str(e))
             return False
         audio = info.uri if info.has_audio and info.kind == "video" and not info.live else None
         rec = RecorderWorker(path=Path(path), width=frame.width, height=frame.height, fps=info.fps,

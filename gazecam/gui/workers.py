@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import FrameProcessor
     from ..track import HeadTracker
 
-__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Builder", "describe",
+__all__ = ["LatestSlot", "TimedFrame", "InferenceOutput", "ModelInfo", "Builder",
            "next_epoch", "JOIN_TIMEOUT_S"]
 
 T = TypeVar("T")
@@ -39,12 +39,6 @@ _EPOCHS = itertools.count()  # process-wide: results of an older source or seek 
 def next_epoch() -> int:
     """A new playback epoch (bumped on every seek / source change)."""
     return next(_EPOCHS)
-
-
-def describe(e: BaseException) -> str:
-    """An exception as one message for the window (its text, else its type)."""
-    msg = str(e).strip()
-    return msg if msg else type(e).__name__
 
 
 class LatestSlot(Generic[T]):

@@ -10,7 +10,8 @@ The numbers come from :mod:`gazecam.analysis` (shared with the GUI); this packag
 """
 
 from .build import (CSV_TABLES, Report, ReportSection, ReportTotals, build_report, check_outputs, read_first_frame,
-                    write_csv, write_html, write_json)
+                    write_csv, write_json)
+from .html import write_html
 from .inputs import RecordsSource, SkippedInput, resolve_inputs
 
 __all__ = ["build_report", "write_html", "write_json", "write_csv", "check_outputs", "read_first_frame", "Report",

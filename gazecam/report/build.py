@@ -1,8 +1,8 @@
 """Build a social-gaze report from records and write it: HTML (self-contained), JSON, CSV tables.
 
 :func:`build_report` reads and analyses each video's records (:mod:`gazecam.analysis`), reads one frame of
-each video for the attention map (through :mod:`gazecam.capture`); :func:`write_html`, :func:`write_json`
-and :func:`write_csv` write to a temporary file in the target folder and rename it into place.
+each video for the attention map (through :mod:`gazecam.capture`); :func:`write_json` and :func:`write_csv`
+(and :func:`gazecam.report.html.write_html`) write to a temporary file in the target folder and rename it into place.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import numpy as np
 
 from ..analysis import AnalysisParams, GazeAnalysis, analyze
 from ..errors import InputError
+from ..outputs import Named, check_before_writing
 from ..records import GazeRecord, RecordsMeta, read_records
 from ..records.meta import atomic_write
 from .inputs import RecordsSource, SkippedInput, resolve_inputs
 
-__all__ = ["ReportSection", "ReportTotals", "Report", "build_report", "write_html", "write_json", "write_csv",
+__all__ = ["ReportSection", "ReportTotals", "Report", "build_report", "write_json", "write_csv",
            "read_first_frame", "check_outputs", "CSV_TABLES"]
 
 #: The tables ``write_csv`` writes (file names in the folder).
@@ -198,26 +199,9 @@ def build_report(inputs: Sequence[str | Path], *, video: str | Path | None = Non
 
 # --------------------------------------------------------------------------- writing
 def check_outputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """Refuse an output that cannot be written, is one of the inputs (by any link) or another output.
-
-    :func:`gazecam.outputs.check_outputs`, the check every gazecam output goes through.
-    """
-    from ..outputs import Named, check_output_path
-    from ..outputs import check_outputs as check
-
-    named = [Named("output", Path(p)) for p in outputs]
-    for out in named:
-        check_output_path(out.path, parameter="output")
-    check(named, [Named("input", Path(p)) for p in inputs])
-
-
-def write_html(report: Report, path: str | Path) -> Path:
-    """The self-contained HTML report (pictures embedded)."""
-    from .html import render_html
-
-    path = Path(path).expanduser()
-    atomic_write(path, render_html(report).encode("utf-8"))
-    return path
+    """Refuse an output that cannot be written, is one of the inputs (by any link) or another output
+    (:func:`gazecam.outputs.check_before_writing`, the check every gazecam output goes through)."""
+    check_before_writing([Named("output", Path(p)) for p in outputs], [Named("input", Path(p)) for p in inputs])
 
 
 def write_json(report: Report, path: str | Path) -> Path:

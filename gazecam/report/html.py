@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 from html import escape
+from pathlib import Path
 
 from ..analysis import Episode, PersonTimes
+from ..records.meta import atomic_write
 from .build import Report, ReportSection
 from .figures import density_png, format_seconds, matrix_png, thumbnails_png, timeline_png
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "write_html"]
 
 _CSS = """
 :root { --ink:#1d2430; --muted:#5b6575; --line:#dde2ea; --bg:#f6f7f9; --warn:#b42318; --caution:#9a6700; }
@@ -215,3 +217,10 @@ def render_html(report: Report) -> str:
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
             + "\n".join(body) + "</main></body></html>\n")
+
+
+def write_html(report: Report, path: str | Path) -> Path:
+    """The self-contained HTML report (pictures embedded), written to a temporary file renamed into place."""
+    path = Path(path).expanduser()
+    atomic_write(path, render_html(report).encode("utf-8"))
+    return path

@@ -18,12 +18,11 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from . import VideoSink
+from ..imageio import letterbox
+from .video import VideoSink
 
 __all__ = ["ClipWriter"]
 
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 class ClipWriter:
     """An H.264 clip of ``width`` x ``height`` at ``fps`` (``with ClipWriter(...) as clip: clip.write(rgb)``).
 
-    ``audio_from`` / ``audio_start_s``: as in :class:`~gazecam.sinks.VideoSink` (the source's audio, from
+    ``audio_from`` / ``audio_start_s``: as in :class:`~gazecam.sinks.video.VideoSink` (the source's audio, from
     ``audio_start_s`` seconds into it).  ``fill_gaps``: repeat the previous picture over skipped source
     indices (files; off for live sources, whose gaps are dropped stale frames).  ``start_index``: the source
     index of the clip's first frame (a clip of a whole file: 0, so frames missing at its start are filled
@@ -44,8 +43,6 @@ class ClipWriter:
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float | Fraction,
                  audio_from: str | Path | None = None, audio_start_s: float = 0.0, fill_gaps: bool = True,
                  start_index: int | None = None) -> None:
-        from . import VideoSink  # the package imports this module: no module-level import back
-
         if start_index is not None and start_index < 0:
             raise ValueError(f"ClipWriter: start_index must be >= 0 or None, got {start_index}")
         self.path = Path(path).expanduser()
@@ -87,8 +84,6 @@ class ClipWriter:
         self._last_image = image
 
     def _fit(self, image: np.ndarray, index: int | None) -> np.ndarray:
-        from ..imageio import letterbox
-
         if not isinstance(image, np.ndarray) or image.ndim != 3:
             return image  # VideoSink.write says what it expects
         if not self.frames_letterboxed:

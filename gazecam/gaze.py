@@ -52,7 +52,8 @@ from .types import Frame, GazeResult, HeadBoxes, StageTimes
 if TYPE_CHECKING:  # pragma: no cover
     from .backends.base import GazeBackend
 
-__all__ = ["GazeStage", "GazeOptions", "GazeOptionsError", "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
+__all__ = ["GazeStage", "GazeOptions", "GazeOptionsError",
+           "scene_thumbnail", "scene_change", "camera_shift", "THUMB_SIZE", "PIXEL_DELTA",
            "DEFAULT_SCENE_THRESHOLD", "DEFAULT_MAX_STRIDE", "DEFAULT_REDECODE_MOTION"]
 
 THUMB_SIZE = 64  # long side of the scene-change thumbnail, px

@@ -3,11 +3,11 @@
 ``gazecam process`` (and many-video runs) call it with a model loaded once (:func:`gazecam.loading.load_model`)::
 
     model = load_model(ModelSpec(name="gazelle_dinov2_vitb14_inout"))
-    report = process_source("clip.mp4", model=model, options=ProcessOptions(stride=2),
+    report = process_source("clip.mp4", model=model, options=ProcessOptions(gaze=GazeOptions(stride=2)),
                             video_path=Path("out.mp4"), records_path=Path("out.jsonl"))
 
-It opens the source, builds the head detector (or reads known boxes), tracker, gaze stage and renderer,
-runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
+It opens the source, builds the per-frame processor (:func:`gazecam.pipeline.build_processor`: head
+detector or known boxes, tracker, gaze stage) and the renderer, runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
 Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same

@@ -12,9 +12,9 @@ consumer's job (:mod:`gazecam.jobs`, the GUI), which reports their times with :m
             ...
         pipe.stats                   # frames, people-frames, per-stage time totals, capture counters
 
-Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a :class:`~gazecam.gaze.GazeOptions`)
-between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration after the current frame;
-:meth:`Pipeline.close` releases the source.
+Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a
+:class:`~gazecam.gaze.GazeOptions`) between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration
+after the current frame; :meth:`Pipeline.close` releases the source.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
     from .jobs import ProcessOptions
 
-__all__ = ["Pipeline", "FrameProcessor", "PipelineStats", "StageTotals", "build_processor", "make_head_detector",
+__all__ = ["Pipeline", "FrameProcessor", "ProcessorStats", "StageTotals", "build_processor", "make_head_detector",
            "make_tracker"]
 
 
@@ -63,8 +63,8 @@ class StageTotals:
 
 
 @dataclass
-class PipelineStats:
-    """Counters of one pipeline run; ``totals`` includes the render/write times the consumer records."""
+class ProcessorStats:
+    """Counters of a processor's frames; ``totals`` includes the render/write times the consumer records."""
 
     frames: int = 0  # results produced
     people_frames: int = 0  # heads summed over frames (one record line each)
@@ -87,7 +87,7 @@ class FrameProcessor:
         self.detector = detector
         self.tracker = tracker
         self.gaze_stage = gaze_stage
-        self.stats = PipelineStats()
+        self.stats = ProcessorStats()
 
     def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
         """Gaze for every head of ``frame``; ``capture_ms``: time spent getting it (for the totals)."""
@@ -161,7 +161,7 @@ class Pipeline:
         self._started = False
 
     @property
-    def stats(self) -> PipelineStats:
+    def stats(self) -> ProcessorStats:
         return self.processor.stats
 
     @property
@@ -198,7 +198,8 @@ class Pipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                result = self.processor.step(frame, capture_ms=(time.perf_counter() - t0) * 1e3)  # waiting for the reader
+                capture_ms = (time.perf_counter() - t0) * 1e3  # waiting for the reader
+                result = self.processor.step(frame, capture_ms=capture_ms)
                 self.stats.wall_s = time.perf_counter() - t_start
                 yield result
         finally:
@@ -215,7 +216,6 @@ class Pipeline:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
 
 
 def make_head_detector(options: "ProcessOptions", *, device: str | None,
@@ -245,9 +245,9 @@ def build_processor(model: "GazeBackend", options: "ProcessOptions", *, fps: flo
     Head boxes come from ``options.heads_path`` (:class:`~gazecam.records.FileHeads`; its own track ids,
     when it has them, replace the tracker) or from the detector (:func:`make_head_detector`).  ``detector``:
     one the caller already built from the same options (the GUI keeps one across model changes; ``process``
-    reads the heads file before the source opens).  ``track=False``: no tracker (fixed benchmark boxes).  The tracker comes from
-    :func:`make_tracker` (``fps`` of the source), the gaze stage from ``options.gaze``.  ``notify``: user-facing
-    notes of the detector (default: the log).
+    reads the heads file before the source opens).  The tracker comes from :func:`make_tracker` (``fps`` of
+    the source; ``track=False``: none, e.g. fixed benchmark boxes), the gaze stage from ``options.gaze``.
+    ``notify``: user-facing notes of the detector (default: the log).
     """
     from .records import FileHeads
 

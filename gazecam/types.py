@@ -167,9 +167,8 @@ class StageTimes:
     """Milliseconds spent per stage for one frame (NaN = stage did not run)."""
 
     capture: float = float("nan")
-    detect: float = float("nan")
-    preprocess: float = float("nan")
-    encode: float = float("nan")
+    detect: float = float("nan")  # detection + tracking
+    encode: float = float("nan")  # preprocessing + scene encoder
     decode: float = float("nan")
     render: float = float("nan")
     write: float = float("nan")

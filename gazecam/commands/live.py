@@ -38,7 +38,8 @@ def model_spec_from_args(args: argparse.Namespace):
 def _explicit_runtime(args: argparse.Namespace) -> dict:
     """Runtime options that differ from their defaults (so they override a saved model)."""
     given = {"device": args.device, "backend": getattr(args, "backend", "auto") or "auto",
-             "precision": getattr(args, "precision", "fp32") or "fp32", "compile": bool(getattr(args, "compile", False))}
+             "precision": getattr(args, "precision", "fp32") or "fp32",
+             "compile": bool(getattr(args, "compile", False))}
     defaults = {"device": "auto", "backend": "auto", "precision": "fp32", "compile": False}
     return {k: v for k, v in given.items() if v != defaults[k]}
 

@@ -258,5 +258,5 @@ class ModelDialog(QDialog):
 
     def choice(self) -> ModelSpec:
         arch = self.arch.currentText()
-        return ModelSpec(backbone=None if arch.startswith("(") else arch,
-                         backbone_weights=self.backbone.text() or None, gaze_weights=self.gaze.text())  # type: ignore[arg-type]
+        return ModelSpec(backbone=None if arch.startswith("(") else arch,  # type: ignore[arg-type]
+                         backbone_weights=self.backbone.text() or None, gaze_weights=self.gaze.text())

@@ -75,11 +75,12 @@ class ProcessorBuilder:
     injectable (tests use light fakes); ``track=False``: no tracker.
     """
 
-    def __init__(self, *, detector: str = "auto", detector_class: str | int | None = None, detector_conf: float = 0.25,
-                 model_loader: ModelLoader | None = None, detector_factory: DetectorFactory | None = None,
-                 track: bool = True) -> None:
+    def __init__(self, *, detector: str = "auto", detector_class: str | int | None = None,
+                 detector_conf: float = 0.25, model_loader: ModelLoader | None = None,
+                 detector_factory: DetectorFactory | None = None, track: bool = True) -> None:
         self.detector_spec = detector
-        self._detector_options = {"detector": detector, "detector_class": detector_class, "detector_conf": detector_conf}
+        self._detector_options = {"detector": detector, "detector_class": detector_class,
+                                  "detector_conf": detector_conf}
         self._load = model_loader or load_gui_model
         self._make_detector = detector_factory or _default_detector
         self._track = track
@@ -115,7 +116,8 @@ class ProcessorBuilder:
 
             warning = self.notes[-1] if self.notes else str(getattr(self._detector, "warning", FALLBACK_WARNING))
         info = ModelInfo(name=str(getattr(model, "name", "model")), released=bool(getattr(model, "released", False)),
-                         note=str(getattr(model, "note", "")), device=device or "cpu", backend=_backend_label(spec, model),
+                         note=str(getattr(model, "note", "")), device=device or "cpu",
+                         backend=_backend_label(spec, model),
                          has_inout=bool(getattr(model, "has_inout", False)),
                          detector=str(getattr(self._detector, "name", type(self._detector).__name__)),
                          detector_warning=warning)

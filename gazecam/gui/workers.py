@@ -1,4 +1,4 @@
-"""What the GUI's threads exchange: one-slot mailboxes, timed frames, results, model info, the processor builder interface.
+"""What the GUI's threads exchange: one-slot mailboxes, timed frames, results, model info, the builder interface.
 
 The threads themselves: :mod:`~gazecam.gui.playback` (source -> newest frame), :mod:`~gazecam.gui.inference`
 (owns the models), :mod:`~gazecam.gui.recording` (encodes the annotated video).

@@ -196,7 +196,8 @@ class TorchBackend(BatchPredictor):
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
         """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 on the device (official transform, fused)."""
-        return preprocess_fast(image, size=self.model.input_size, device=self.device)
+        return preprocess_fast(image, size=self.model.input_size, device=self.device,
+                               normalize=self.model.normalizes_input)
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:

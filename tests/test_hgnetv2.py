@@ -244,3 +244,43 @@ def test_torch_backend_cpu_path(gdir, meta, models, images):
         pred = backend.predict(images[case["image"]], boxes)
         assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
         assert _maxdiff(pred.inout, ref["inout"]) <= TOL_INOUT
+
+
+def _reference_vat(heatmap: np.ndarray, gx: float, gy: float) -> tuple[float, float]:
+    """gazelle-dinov3's VAT validation, literally: resize to 64x64 (bilinear), then ``vat_auc`` / ``vat_l2``."""
+    from sklearn.metrics import roc_auc_score
+
+    hm = torch.nn.functional.interpolate(torch.from_numpy(heatmap)[None, None], size=(64, 64), mode="bilinear",
+                                         align_corners=False)[0, 0]
+    target = np.zeros((64, 64))
+    ul = [max(0, int(gx * 64 - 9)), max(0, int(gy * 64 - 9))]
+    br = [min(int(gx * 64 + 10), 63), min(int(gy * 64 + 10), 63)]
+    target[ul[1]:br[1], ul[0]:br[0]] = 1
+    auc = roc_auc_score(target.flatten(), hm.flatten())
+    py, px = np.unravel_index(hm.flatten().argmax().item(), (64, 64))
+    return float(auc), float(np.sqrt((px / 64.0 - gx) ** 2 + (py / 64.0 - gy) ** 2))
+
+
+def _reference_gazefollow_l2(heatmap: np.ndarray, gxs: list[float], gys: list[float]) -> tuple[float, float]:
+    """gazelle-dinov3's ``gazefollow_l2`` on the map as it is (its eval_gazefollow.py): (col / W, row / H)."""
+    py, px = np.unravel_index(int(heatmap.flatten().argmax()), heatmap.shape)
+    px, py = px / float(heatmap.shape[1]), py / float(heatmap.shape[0])
+    gx, gy = np.array(gxs), np.array(gys)
+    return float(np.sqrt((px - gx.mean()) ** 2 + (py - gy.mean()) ** 2)), float(np.sqrt((px - gx) ** 2 + (py - gy) ** 2).min())
+
+
+@pytest.mark.parametrize("size", (32, 48))
+def test_small_heatmaps_are_scored_as_the_reference(size):
+    from gazecam.research.eval import metrics as M
+
+    rng = np.random.default_rng(size)
+    for _ in range(5):
+        hm = rng.random((size, size)).astype(np.float32)
+        gx, gy = (float(v) for v in rng.uniform(0.05, 0.95, 2))
+        auc, l2 = _reference_vat(hm, gx, gy)
+        assert M.vat_auc(hm, gx, gy) == pytest.approx(auc, abs=1e-12)
+        assert M.vat_l2(hm, gx, gy) == pytest.approx(l2, abs=1e-12)
+        gxs, gys = [gx, gx + 0.01, -1.0], [gy, gy - 0.02, -1.0]
+        assert M.gazefollow_l2(hm, gxs, gys) == pytest.approx(_reference_gazefollow_l2(hm, gxs, gys), abs=1e-12)
+        ref_auc = M.gazefollow_auc(torch.from_numpy(hm), gxs, gys, 37, 53)  # torch and numpy maps alike
+        assert M.gazefollow_auc(hm, gxs, gys, 37, 53) == ref_auc and 0.0 <= ref_auc <= 1.0

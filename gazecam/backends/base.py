@@ -92,6 +92,11 @@ class ExportedBackend(BatchPredictor):
     def input_size(self) -> int:
         return self.info.input_size
 
+    @property
+    def heatmap_size(self) -> int:
+        """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
+        return self.info.out_size
+
     def _own(self, feats: Any) -> bool:
         """Whether ``feats`` came from this backend's ``encode`` (the :class:`ArrayFeatures` it stamps)."""
         return isinstance(feats, ArrayFeatures) and feats.backend == self.backend

@@ -188,6 +188,11 @@ class TorchBackend(BatchPredictor):
     def input_size(self) -> int:
         return self.model.input_size
 
+    @property
+    def heatmap_size(self) -> int:
+        """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
+        return self.model.heatmap_size
+
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
             return contextlib.nullcontext()

@@ -15,6 +15,9 @@ Input: RGB in [0, 1] (``ToTensor`` then ``Resize``, **no** ImageNet normalisatio
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,6 +45,7 @@ class _ConvBNAct(nn.Module):
         self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=(kernel - 1) // 2, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=BN_EPS)
         self.use_act = act
+        self.fold = True  # False: conv -> BatchNorm as the reference code runs it (see HGNetV2Backbone.unfolded)
         if act:
             self.lab = _LearnableAffine()
         self._fold_key: tuple | None = None
@@ -59,7 +63,7 @@ class _ConvBNAct(nn.Module):
         return self._folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or (torch.is_grad_enabled() and self.conv.weight.requires_grad):
+        if self.training or not self.fold or (torch.is_grad_enabled() and self.conv.weight.requires_grad):
             x = self.bn(self.conv(x))
         else:
             w, b = self._folded_weights()
@@ -228,6 +232,18 @@ class HGNetV2Backbone(nn.Module):
     def official_state_dict(self) -> dict[str, torch.Tensor]:
         """State dict in gazelle-dinov3's layout (the keys under ``backbone.``; B0's unused 4th stage absent)."""
         return {k: v.detach().clone() for k, v in self.state_dict().items()}
+
+    @contextlib.contextmanager
+    def unfolded(self) -> Iterator[None]:
+        """Within the block, run conv -> BatchNorm unfused, as the reference code (for reference timings)."""
+        layers = [m for m in self.modules() if isinstance(m, _ConvBNAct)]
+        for m in layers:
+            m.fold = False
+        try:
+            yield
+        finally:
+            for m in layers:
+                m.fold = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

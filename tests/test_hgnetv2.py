@@ -284,3 +284,91 @@ def test_small_heatmaps_are_scored_as_the_reference(size):
         assert M.gazefollow_l2(hm, gxs, gys) == pytest.approx(_reference_gazefollow_l2(hm, gxs, gys), abs=1e-12)
         ref_auc = M.gazefollow_auc(torch.from_numpy(hm), gxs, gys, 37, 53)  # torch and numpy maps alike
         assert M.gazefollow_auc(hm, gxs, gys, 37, 53) == ref_auc and 0.0 <= ref_auc <= 1.0
+
+
+# -- through the commands: process, eval, train --------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ("torch", "onnxruntime"))
+def test_process_command_with_a_32x32_model(backend, gdir, meta, tmp_path, capsys):
+    from test_cli_process import make_video, video_info, write_heads
+
+    from gazecam.cli import main
+
+    video = make_video(tmp_path / "in.mp4", n=4, fps=10, audio=False)
+    heads = write_heads(tmp_path / "heads.jsonl", 4)
+    out, rec = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    code = main(["process", str(video), "-o", str(out), "--records", str(rec), "--heads", str(heads),
+                 "--gaze-weights", str(gdir / meta["gazelle_hgnetv2_atto_inout"]["checkpoint"]), "--device", "cpu",
+                 "--backend", backend])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    assert video_info(out)["frames"] == 4
+    lines = [json.loads(ln) for ln in rec.read_text().splitlines()]
+    assert len(lines) == 8 and all(0.0 <= ln["inout"] <= 1.0 for ln in lines)
+
+
+def test_eval_with_a_32x32_model(models, images, tmp_path):
+    """The eval library on Atto's 32x32 maps: VAT scores computed on the maps resized to 64 (the reference's)."""
+    from gazecam.research.eval.datasets import load_dataset, load_rgb
+    from gazecam.research.eval.evaluate import evaluate
+
+    model = models["gazelle_hgnetv2_atto_inout"]
+    root = tmp_path / "vat"
+    src = images["chelsea.png"]
+    for i in (1, 2):
+        p = root / f"images/show/clip/{i:05d}.jpg"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(src[::4, ::4][:, i:])).save(p)
+    ann = root / "annotations/test/show/clip"
+    ann.mkdir(parents=True)
+    (ann / "p1.txt").write_text("00001.jpg,5,5,30,30,80,40\n00002.jpg,5,5,30,30,-1,-1\n")
+    (ann / "p2.txt").write_text("00001.jpg,70,10,100,40,20,60\n")
+    ds = load_dataset("vat", root)
+    scores = evaluate(model, ds, batch_size=2, progress=False)
+    aucs, l2s = [], []
+    for im in ds.images:
+        image = load_rgb(im.path)
+        h, w = image.shape[:2]
+        pred = model.predict(image, [hd.box_norm(w, h) for hd in im.heads])
+        assert pred.heatmaps.shape[1:] == (32, 32)
+        for j, hd in enumerate(im.heads):
+            if hd.inout == 1:
+                auc, l2 = _reference_vat(pred.heatmaps[j], hd.gaze_x_norm[0], hd.gaze_y_norm[0])
+                aucs.append(auc)
+                l2s.append(l2)
+    assert (scores.num_images, scores.num_heads) == (2, 3)
+    assert scores.auc == pytest.approx(np.mean(aucs), abs=1e-6)
+    assert scores.l2 == pytest.approx(np.mean(l2s), abs=1e-6)
+
+
+def test_train_decoder_on_a_frozen_48x48_model(gdir, meta, tmp_path):
+    """Training targets at the model's heatmap size (48 for Femto, sigma 3), backbone frozen, file round trip."""
+    from gazecam.research.eval.datasets import read_jsonl
+    from gazecam.research.train.data import AugmentConfig, collate, training_samples
+    from gazecam.research.train.loop import TrainConfig, Trainer
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "img").mkdir()
+    lines = []
+    for i in range(4):
+        Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(tmp_path / f"img/{i}.png")
+        lines.append(json.dumps({"image": f"img/{i}.png", "head_xyxy_norm": [0.1, 0.1, 0.3, 0.35],
+                                 "gaze_xy_norm": None if i == 3 else [0.7, 0.6]}))
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    samples = training_samples(read_jsonl(tmp_path / "train.jsonl"), in_frame_only=False)
+    batch = collate(samples[:2], np.random.default_rng(0), AugmentConfig.none(), 48)
+    assert batch.targets.shape == (2, 48, 48) and batch.targets[0].max() == 1.0
+    assert np.unravel_index(batch.targets[0].argmax(), (48, 48)) == (int(0.6 * 48), int(0.7 * 48))
+    model = GazeModel.from_files(gaze_weights=gdir / meta["gazelle_hgnetv2_femto"]["checkpoint"])
+    backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    out = tmp_path / "ft.pt"
+    trainer = Trainer(model=model, samples=samples,
+                      config=TrainConfig(epochs=1, batch_size=2, lr=1e-3, seed=0, max_steps_per_epoch=2),
+                      out=out, progress=False)
+    (record,) = trainer.fit()
+    assert record.steps == 2 and np.isfinite(record.loss)
+    assert all(torch.equal(v, backbone_before[k]) for k, v in model.backbone.state_dict().items())
+    loaded = GazeModel.from_files(gaze_weights=out)
+    image = np.asarray(Image.open(tmp_path / "img/0.png").convert("RGB"))
+    a, b = model.predict(image, [(0.1, 0.1, 0.3, 0.35)]), loaded.predict(image, [(0.1, 0.1, 0.3, 0.35)])
+    assert a.heatmaps.shape == (1, 48, 48) and np.array_equal(a.heatmaps, b.heatmaps)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .models.archs import DINOV2_ARCHS
 
 __all__ = ["RemoteFile", "ZooModel", "PublishedMetrics", "ZOO", "ALIASES", "get_zoo_model", "resolve_model_name", "DEFAULT_MODEL",
-           "LICENSE_GAZELLE", "LICENSE_DINOV3"]
+           "LICENSE_GAZELLE", "LICENSE_DINOV3", "CPU_REALTIME_MODEL", "cpu_realtime_hint"]
 
 GAZELLE_RELEASE = "https://github.com/fkryan/gazelle/releases/download/v1.0.0"
 GAZELLE_DINOV3_RELEASE = "https://github.com/PINTO0309/gazelle-dinov3/releases/download/weights"
@@ -162,6 +162,22 @@ ZOO: dict[str, ZooModel] = {
 ALIASES: dict[str, str] = {alias: m.name for m in ZOO.values() for alias in m.aliases}
 
 DEFAULT_MODEL = "gazelle_dinov2_vitb14_inout"
+
+
+CPU_REALTIME_MODEL = "gazelle_hgnetv2_atto_inout"  # the model that keeps up with video on a 2-core CPU
+
+
+def cpu_realtime_hint(backbone: str) -> str | None:
+    """One line for a ViT model about to run on a CPU: which zoo model runs in real time there, and its licence.
+
+    None for the CNN (HGNetV2) models, which are the real-time ones.
+    """
+    if backbone.startswith("hgnetv2"):
+        return None
+    m = ZOO[CPU_REALTIME_MODEL]
+    return (f"note: {backbone} is a ViT, slow on a CPU (about 0.5-3 frames/s on 2 cores); for real time on a CPU "
+            f"use the model {m.aliases[0]} ({m.name}: CNN, 320 px, ~35x the official ViT-B's speed; "
+            f"licence: {m.license})")
 
 
 def resolve_model_name(name: str) -> str:

@@ -372,3 +372,21 @@ def test_train_decoder_on_a_frozen_48x48_model(gdir, meta, tmp_path):
     image = np.asarray(Image.open(tmp_path / "img/0.png").convert("RGB"))
     a, b = model.predict(image, [(0.1, 0.1, 0.3, 0.35)]), loaded.predict(image, [(0.1, 0.1, 0.3, 0.35)])
     assert a.heatmaps.shape == (1, 48, 48) and np.array_equal(a.heatmaps, b.heatmaps)
+
+
+def test_cpu_guidance_names_the_real_time_model_once(golden_dir, gdir, meta):
+    """A ViT model on the CPU: one line naming the real-time model and its licence; none for the CNN models."""
+    from gazecam.loading import ModelSpec, load_model
+    from gazecam.zoo import CPU_REALTIME_MODEL, ZOO
+
+    said: list[str] = []
+    load_model(ModelSpec(backbone="dinov2_vits14", backbone_weights=golden_dir / "dinov2_vits14_random.pth",
+                         gaze_weights=golden_dir / "gazelle_vits14_inout_random.pt", device="cpu", backend="torch"),
+               notify=said.append)
+    hints = [s for s in said if "real time" in s]
+    assert len(hints) == 1 and "\n" not in hints[0]
+    assert ZOO[CPU_REALTIME_MODEL].aliases[0] in hints[0] and ZOO[CPU_REALTIME_MODEL].license in hints[0]
+    said.clear()
+    load_model(ModelSpec(gaze_weights=gdir / meta["gazelle_hgnetv2_atto_inout"]["checkpoint"], device="cpu",
+                         backend="torch"), notify=said.append)
+    assert not [s for s in said if "real time" in s]

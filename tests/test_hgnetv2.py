@@ -167,6 +167,10 @@ def test_loading_errors_list_what_is_wrong(gdir, meta, tmp_path):
     torch.save({"model": broken}, path)
     with pytest.raises(WeightsError, match="missing keys.*stem.stem2a.conv.weight"):
         GazeModel.from_files(gaze_weights=path)
+    no_stages = {k: v for k, v in state.items() if not k.startswith("backbone.stages.")}
+    torch.save({"model": no_stages}, path)
+    with pytest.raises(WeightsError, match="HGNetV2 backbone with 0 stages.*matches none of hgnetv2_atto"):
+        GazeModel.from_files(gaze_weights=path)
     wrong = dict(state)
     wrong["linear.weight"] = torch.zeros(256, 384, 1, 1)  # decoder for another backbone width
     torch.save({"model": wrong}, path)

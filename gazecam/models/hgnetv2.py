@@ -167,7 +167,10 @@ def infer_hgnetv2_arch(state_dict: dict[str, torch.Tensor]) -> HGNetV2Arch:
     if "stem.stem1.conv.weight" not in state_dict:
         raise ValueError("not an HGNetV2 backbone: expected 'stem.stem1.conv.weight' "
                          f"(first keys: {sorted(state_dict)[:8]})")
-    n_stages = 1 + max(int(k.split(".")[1]) for k in state_dict if k.startswith("stages."))
+    stage_ids = {k.split(".")[1] for k in state_dict if k.startswith("stages.")}
+    if not all(i.isdigit() for i in stage_ids):
+        raise ValueError(f"HGNetV2 backbone with unexpected stage keys: {sorted(stage_ids)[:6]}")
+    n_stages = 1 + max((int(i) for i in stage_ids), default=-1)
     out3 = state_dict.get("stages.2.blocks.0.aggregation.1.conv.weight")
     blocks3 = len({k.split(".")[3] for k in state_dict if k.startswith("stages.2.blocks.")})
     for arch in HGNETV2_ARCHS.values():

@@ -250,7 +250,7 @@ class GazeModel(BatchPredictor):
         counts = [len(b) for b in boxes]
         total = sum(counts)
         if total == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
+            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
         bounds = torch.from_numpy(head_map_bounds(all_boxes, self.featmap)).to(self.device)
         head_maps = build_head_maps(bounds, self.featmap)  # (N, F, F) on device

@@ -394,3 +394,12 @@ def test_cpu_guidance_names_the_real_time_model_once(golden_dir, gdir, meta):
     load_model(ModelSpec(gaze_weights=gdir / meta["gazelle_hgnetv2_atto_inout"]["checkpoint"], device="cpu",
                          backend="torch"), notify=said.append)
     assert not [s for s in said if "real time" in s]
+
+
+def test_no_heads_gives_maps_of_the_model_size(models, images):
+    from gazecam.backends import load_backend
+
+    model = models["gazelle_hgnetv2_femto"]
+    for runner in (model, load_backend("torch", model=model, device="cpu")):
+        pred = runner.predict(images["chelsea.png"], [])
+        assert pred.heatmaps.shape == (0, 48, 48) and pred.inout is None

@@ -110,7 +110,7 @@ class ExportedBackend(BatchPredictor):
         out = []
         for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
             if len(boxes) == 0:
-                out.append(empty_prediction(self.has_inout))
+                out.append(empty_prediction(self.has_inout, self.heatmap_size))
                 continue
             heatmaps, inout = self._decode_image(feats.scene[i:i + 1], boxes)
             out.extend(split_predictions(heatmaps, inout, [len(boxes)]))

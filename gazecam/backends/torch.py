@@ -225,7 +225,7 @@ class TorchBackend(BatchPredictor):
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
+            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
         index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
         heat_parts, inout_parts = [], []

@@ -16,6 +16,7 @@ Input: RGB in [0, 1] (``ToTensor`` then ``Resize``, **no** ImageNet normalisatio
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -135,10 +136,11 @@ class _HGStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-def _module_shapes(arch: HGNetV2Arch) -> dict[str, tuple[int, ...]]:
+@functools.lru_cache(maxsize=None)
+def _module_shapes(arch: HGNetV2Arch) -> tuple[tuple[str, tuple[int, ...]], ...]:
     with torch.device("meta"):
         m = _Body(arch)
-    return {k: tuple(v.shape) for k, v in m.state_dict().items()}
+    return tuple((k, tuple(v.shape)) for k, v in m.state_dict().items())
 
 
 class _Body(nn.Module):
@@ -150,7 +152,7 @@ class _Body(nn.Module):
 
 def expected_hgnetv2_shapes(arch: HGNetV2Arch) -> dict[str, tuple[int, ...]]:
     """Key -> shape of the backbone (keys as gazelle-dinov3's ``backbone.*`` without the prefix), used stages only."""
-    return _module_shapes(arch)
+    return dict(_module_shapes(arch))
 
 
 def _unused_stage_keys(state: dict[str, torch.Tensor], arch: HGNetV2Arch) -> list[str]:

@@ -208,7 +208,8 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         records = (stack.enter_context(RecordsSink(records_path, format=records_format, meta=meta))  # type: ignore[arg-type]
                    if records_path is not None else None)
         chain = StageChain(_frames(capture, options.max_frames, stop),
-                           _stages(processor, renderer, clip, records, on_frame=on_frame, stop=stop), threaded=overlap)
+                           _stages(processor, renderer, clip, records, on_frame=on_frame, stop=stop), threaded=overlap,
+                           queue_size=1 if info.live else 4)  # live: little backlog, the newest frame stays fresh
         results = iter(chain)
         stack.callback(results.close)  # stage threads end (joined) before the sinks close
         frames = people_frames = frames_with_people = 0

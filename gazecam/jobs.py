@@ -7,7 +7,9 @@
                             video_path=Path("out.mp4"), records_path=Path("out.jsonl"))
 
 It opens the source, builds the per-frame processor (:func:`gazecam.pipeline.build_processor`: head
-detector or known boxes, tracker, gaze stage) and the renderer, runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
+detector or known boxes, tracker, gaze stage) and the renderer, runs detect -> gaze -> render -> write with
+the stages overlapped in threads on consecutive frames (:class:`~gazecam.overlap.StageChain`; the results of
+one step after the other), writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
 Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same

@@ -37,7 +37,7 @@ from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
-    from .jobs import ProcessOptions
+    from .options import ProcessOptions
 
 __all__ = ["Pipeline", "FrameProcessor", "ProcessorStats", "StageTotals", "build_processor", "make_head_detector",
            "make_tracker"]

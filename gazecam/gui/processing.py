@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import GazecamError
 from ..gaze import GazeOptions
-from ..jobs import ProcessOptions
+from ..options import ProcessOptions
 from ..loading import ModelSpec, load_model
 from ..pipeline import FrameProcessor, build_processor, make_head_detector, make_tracker
 from ..track import HeadTracker

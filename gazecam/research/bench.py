@@ -398,7 +398,7 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
     import torch
 
     from ..gaze import GazeOptions
-    from ..jobs import ProcessOptions
+    from ..options import ProcessOptions
     from ..pipeline import build_processor
 
     options = ProcessOptions(gaze=GazeOptions(smooth=False))

@@ -35,7 +35,7 @@ from gazecam.gui.window import MainWindow
 app = ensure_app()
 store = SettingsStore(QSettings(sys.argv[2] + ".ini", QSettings.Format.IniFormat))
 builder = ProcessorBuilder(model_loader=lambda c: FakeModel(), detector_factory=lambda s, d, n: FakeDetector(),
-                          track=False)
+                           track=False)
 win = MainWindow(store=store, builder=builder, source=SourceSpec("file", sys.argv[1]),
                  model=ModelSpec(name="fake"), zoo_names=["fake"])
 win.resize(900, 600)

@@ -403,3 +403,21 @@ def test_no_heads_gives_maps_of_the_model_size(models, images):
     for runner in (model, load_backend("torch", model=model, device="cpu")):
         pred = runner.predict(images["chelsea.png"], [])
         assert pred.heatmaps.shape == (0, 48, 48) and pred.inout is None
+
+
+def test_decoder_runs_every_head_in_one_fused_pass(models, images):
+    """All heads in one decoder batch with fused attention (scaled_dot_product_attention), equal to one-by-one."""
+    model = models["gazelle_hgnetv2_atto_inout"]
+    assert all(blk.attn.fused_attn for blk in model.decoder.transformer)
+    calls = []
+    hook = model.decoder.transformer.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
+    boxes = [(0.05, 0.05, 0.3, 0.35), (0.4, 0.1, 0.7, 0.5), None, (0.6, 0.6, 0.9, 0.95), (0.0, 0.5, 0.2, 0.8)]
+    try:
+        feats = model.encode(images["chelsea.png"])
+        together = model.decode(feats, boxes)
+        assert calls == [5]  # one pass for the five heads
+        alone = [model.decode(feats, [b]) for b in boxes]
+    finally:
+        hook.remove()
+    assert _maxdiff(together.heatmaps, np.concatenate([a.heatmaps for a in alone])) <= 1e-5
+    assert _maxdiff(together.inout, np.concatenate([a.inout for a in alone])) <= 1e-5

@@ -62,7 +62,7 @@ class ExportInfo:
     backbone: str  # backbone architecture, e.g. dinov2_vitb14, dinov3_vit_tiny
     input_size: int  # 448 (DINOv2) or 640 (DINOv3 family)
     featmap: int  # 32 or 40
-    out_size: int  # 64
+    out_size: int  # 64 (32 / 48 for the HGNetV2 Atto / Femto)
     scene_dim: int  # 256
     opset: int
     max_heads: int
@@ -218,7 +218,7 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         tmp_dec.unlink(missing_ok=True)
     info = ExportInfo(
         model_name=model.name, released=bool(model.released), note=model.note, inout=model.has_inout,
-        backbone=model.backbone.arch.name, input_size=size, featmap=model.featmap, out_size=OUT_SIZE,
+        backbone=model.backbone.arch.name, input_size=size, featmap=model.featmap, out_size=model.heatmap_size,
         scene_dim=SCENE_DIM, opset=opset, max_heads=max_heads,
         weights_sha256=weights_sha256 or model_fingerprint(model), source_sha256=source_fingerprint(),
         torch_version=torch.__version__, files={"encoder": ENCODER_ONNX, "decoder": DECODER_ONNX},

@@ -220,8 +220,9 @@ class GazeStage:
         if heads.image_size != (frame.height, frame.width):
             raise ValueError(f"heads are for a {heads.image_size} frame but the frame is {(frame.height, frame.width)}")
         has_inout = bool(self.model.has_inout)
+        size = int(getattr(self.model, "heatmap_size", 64))  # 64; HGNetV2 Atto 32, Femto 48
         if n == 0:
-            return self._result(frame, heads, np.zeros((0, 64, 64), np.float32), np.zeros((0, 2), np.float32),
+            return self._result(frame, heads, np.zeros((0, size, size), np.float32), np.zeros((0, 2), np.float32),
                                 np.zeros(0, np.float32) if has_inout else None, threshold, timings, fresh=True)
 
         auto = stride == "auto"
@@ -250,14 +251,14 @@ class GazeStage:
                              or (auto and float(np.abs(boxes_norm[i] - self._tracks[tid].box_norm).max()) > motion)
                              for i, tid in enumerate(ids)], bool)
 
-        heatmaps = np.zeros((n, 64, 64), np.float32)
+        heatmaps = np.zeros((n, size, size), np.float32)
         points = np.zeros((n, 2), np.float32)
         inout = np.full(n, np.nan, np.float32)
         if todo.any():
             t0 = time.perf_counter()
             pred = self.model.decode(self._feats, boxes_norm[todo])
             timings.decode = (time.perf_counter() - t0) * 1e3
-            heatmaps[todo] = pred.heatmaps  # (K, 64, 64)
+            heatmaps[todo] = pred.heatmaps  # (K, size, size)
             points[todo] = pred.points_norm
             if pred.inout is not None:
                 inout[todo] = pred.inout

@@ -7,7 +7,9 @@
                             video_path=Path("out.mp4"), records_path=Path("out.jsonl"))
 
 It opens the source, builds the per-frame processor (:func:`gazecam.pipeline.build_processor`: head
-detector or known boxes, tracker, gaze stage) and the renderer, runs the :class:`~gazecam.pipeline.Pipeline`, writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
+detector or known boxes, tracker, gaze stage) and the renderer, runs detect -> gaze -> render -> write with
+the stages overlapped in threads on consecutive frames (:class:`~gazecam.overlap.StageChain`; the results of
+one step after the other), writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
 Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same
@@ -23,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,10 +33,18 @@ from .capture import Capture, CaptureStats, SourceInfo
 from .errors import InputError
 from .options import HEATMAP_MODES, ProcessOptions
 from .outputs import Named, check_before_writing
+from .aoi import AOISet, label_result
+from .overlap import Stage, StageChain
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+
     from .backends import GazeBackend
+    from .pipeline import FrameProcessor
+    from .render import GazeRenderer
+    from .sinks import ClipWriter, RecordsSink
+    from .types import Frame
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_job_outputs", "HEATMAP_MODES"]
 
@@ -58,6 +68,8 @@ class ProcessReport:
     interrupted: bool  # ``stop`` was set before the source ended
     capture: CaptureStats
     stage_ms: dict[str, float]  # mean milliseconds per stage over the frames where it ran
+    thread_ms: dict[str, float] = field(default_factory=dict)  # busy ms per frame of each stage thread (detect,
+    # gaze, render, write): with overlap the slowest one bounds the frame rate
     last_index: int = -1  # source index of the last frame processed (-1: none)
     heads_zero_area: int = 0  # known head boxes (heads_path) of zero area, skipped
     heads_outside: int = 0  # known head boxes entirely outside their frame, skipped
@@ -98,17 +110,18 @@ def check_job_outputs(info: SourceInfo, *, options: ProcessOptions, video_path: 
 def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", options: ProcessOptions,
                    video_path: Path | None = None, records_path: Path | None = None,
                    records_format: str | None = None, on_frame: Callable[[GazeResult], None] | None = None,
-                   stop: threading.Event | None = None, notify: Callable[[str], None] | None = None
-                   ) -> ProcessReport:
+                   stop: threading.Event | None = None, notify: Callable[[str], None] | None = None,
+                   overlap: bool = True) -> ProcessReport:
     """Process one source: annotated clip at ``video_path`` and/or records at ``records_path``.
 
     ``source``: anything :class:`~gazecam.capture.Capture` opens, or an open ``Capture`` (closed here).
-    ``on_frame``: called with every result after it was written (progress).  ``stop``: when set, the loop
+    ``on_frame``: called with every result after it was written (progress; in the writing thread).  ``stop``: when set, the loop
     ends after the current frame and the outputs are finalised.  ``notify``: user-facing notes (default:
-    the log).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
+    the log).  ``overlap``: detection, gaze, rendering and writing run in their own threads on consecutive
+    frames (:class:`~gazecam.overlap.StageChain`; the same results as ``overlap=False``, one step after the
+    other in the caller's thread).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
-    from .aoi import label_result
-    from .pipeline import Pipeline, build_processor
+    from .pipeline import build_processor
     from .records import FileHeads, RecordsMeta
     from .render import GazeRenderer, untrained_banner_text
     from .sinks import ClipWriter, RecordsSink
@@ -130,7 +143,6 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         aois = None if options.aois is None else options.aois.normalised((info.width, info.height))
 
         processor = build_processor(model, options, fps=info.fps, detector=heads_file, notify=say)
-        pipe = stack.enter_context(Pipeline(capture, processor=processor, max_frames=options.max_frames))
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",
                                 heatmap_mode="per_person" if options.heatmap == "per-person" else "combined",
                                 banner=untrained_banner_text(released=model.released), aois=aois)
@@ -144,35 +156,91 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                            width=info.width, height=info.height, fps=info.fps)  # for gazecam report's header
         records = (stack.enter_context(RecordsSink(records_path, format=records_format, meta=meta))  # type: ignore[arg-type]
                    if records_path is not None else None)
-        last_seen = [-1]
-        for result in pipe:
-            result = label_result(aois, result)
-            last_seen[0] = max(last_seen[0], result.frame.index)
-            t0 = time.perf_counter()
-            image = renderer.render(result) if clip is not None else None
-            render_ms = (time.perf_counter() - t0) * 1e3 if clip is not None else float("nan")
-            t0 = time.perf_counter()
-            if clip is not None:
-                clip.write(image, index=result.frame.index)
-            if records is not None:
-                records.write(result)
-            pipe.record_times(render_ms=render_ms, write_ms=(time.perf_counter() - t0) * 1e3)
-            if on_frame is not None:
-                on_frame(result)
-            if stop is not None and stop.is_set():
-                pipe.stop()
+        chain = StageChain(_frames(capture, options.max_frames, stop),
+                           _stages(processor, renderer, clip, records, aois=aois, on_frame=on_frame, stop=stop),
+                           threaded=overlap,
+                           queue_size=1 if info.live else 4)  # live: little backlog, the newest frame stays fresh
+        results = iter(chain)
+        stack.callback(results.close)  # stage threads end (joined) before the sinks close
+        frames = people_frames = frames_with_people = 0
+        last_index = -1
+        for done in results:
+            if done is None:
+                continue  # read before the stop, not written
+            result, render_ms, write_ms = done
+            last_index = max(last_index, result.frame.index)
+            frames, people_frames, frames_with_people = (frames + 1, people_frames + len(result),
+                                                         frames_with_people + bool(len(result)))
+            processor.record_times(render_ms=render_ms, write_ms=write_ms)
+        st = processor.stats  # what was written (frames in flight at a stop were processed, not written)
+        st.frames, st.people_frames, st.frames_with_people = frames, people_frames, frames_with_people
         interrupted = stop is not None and stop.is_set()
-        if pipe.stats.frames == 0 and not interrupted:
+        processor.stats.wall_s = chain.busy.wall_s
+        if processor.stats.frames == 0 and not interrupted:
             raise InputError(f"no frame could be read from {info.uri} (0 frames decoded); nothing was written")
-        last_index = last_seen[0]
     # outputs closed here: the clip is finalised, the records flushed
-    st = pipe.stats
     return ProcessReport(source=info.uri, video_path=video_path, records_path=records_path, frames=st.frames,
                          people_frames=st.people_frames, frames_with_people=st.frames_with_people,
                          encodes=st.encodes, frames_repeated=clip.frames_repeated if clip is not None else 0,
                          frames_letterboxed=clip.frames_letterboxed if clip is not None else 0, wall_s=st.wall_s,
-                         interrupted=interrupted, capture=pipe.capture_stats, stage_ms=st.totals.mean_ms(),
+                         interrupted=interrupted, capture=capture.stats, stage_ms=st.totals.mean_ms(),
+                         thread_ms=chain.busy.ms_per_item(),
                          last_index=last_index,
                          heads_zero_area=heads_file.zero_area if heads_file is not None else 0,
                          heads_outside=heads_file.outside if heads_file is not None else 0,
                          heads_after_end=heads_file.boxes_after(last_index) if heads_file is not None else 0)
+
+
+def _frames(capture: Capture, max_frames: int | None, stop: threading.Event | None
+            ) -> "Iterator[tuple[Frame, float]]":
+    """The frames of ``capture`` (at most ``max_frames``, none after ``stop``) with the ms spent waiting for each."""
+    frames = iter(capture)
+    n = 0
+    while (max_frames is None or n < max_frames) and not (stop is not None and stop.is_set()):
+        t0 = time.perf_counter()
+        frame = next(frames, None)
+        if frame is None:
+            return
+        n += 1
+        yield frame, (time.perf_counter() - t0) * 1e3
+
+
+def _stages(processor: "FrameProcessor", renderer: "GazeRenderer", clip: "ClipWriter | None",
+            records: "RecordsSink | None", *, aois: AOISet | None, on_frame: Callable[[GazeResult], None] | None,
+            stop: threading.Event | None) -> list[Stage]:
+    """detect (+ track) -> gaze -> render -> write: each owns its state (detector and tracker, gaze model and
+    smoothing, renderer, sinks), so running them in separate threads, frames in order, changes nothing.
+
+    The writer calls ``on_frame`` after each frame it wrote and writes nothing once ``stop`` is set (frames
+    still in flight then are dropped: the outputs end with the frame during which the stop came).
+    """
+
+    def detect(item: "tuple[Frame, float]") -> "tuple[Frame, object, object]":
+        frame, capture_ms = item
+        return (frame, *processor.find_heads(frame, capture_ms=capture_ms))
+
+    def gaze(item: tuple) -> GazeResult:
+        return label_result(aois, processor.gaze(*item))  # the AOI looked at (None without AOIs)
+
+    def render(result: GazeResult) -> "tuple[GazeResult, object, float]":
+        if clip is None:
+            return result, None, float("nan")
+        t0 = time.perf_counter()
+        image = renderer.render(result)
+        return result, image, (time.perf_counter() - t0) * 1e3
+
+    def write(item: tuple) -> tuple[GazeResult, float, float] | None:
+        if stop is not None and stop.is_set():
+            return None
+        result, image, render_ms = item
+        t0 = time.perf_counter()
+        if clip is not None:
+            clip.write(image, index=result.frame.index)
+        if records is not None:
+            records.write(result)
+        write_ms = (time.perf_counter() - t0) * 1e3
+        if on_frame is not None:
+            on_frame(result)
+        return result, render_ms, write_ms
+
+    return [Stage("detect", detect), Stage("gaze", gaze), Stage("render", render), Stage("write", write)]

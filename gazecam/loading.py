@@ -155,6 +155,16 @@ def new_decoder_model(*, backbone_weights: str | Path, backbone: str | None = No
                      note="decoder trained from scratch")
 
 
+def _cpu_hint(model: "GazeModel", device: str, notify: Callable[[str], None] | None) -> "GazeModel":
+    """Tell once (one line) which model runs in real time when a ViT model is to run on a CPU."""
+    from .zoo import cpu_realtime_hint
+
+    hint = cpu_realtime_hint(model.backbone.arch.name) if notify is not None and device == "cpu" else None
+    if hint:
+        notify(hint)
+    return model
+
+
 def load_model(spec: ModelSpec, *, notify: Callable[[str], None] | None = None) -> "GazeBackend":
     """The model ``spec`` names on the backend it asks for (backend-neutral interface).
 
@@ -172,8 +182,8 @@ def load_model(spec: ModelSpec, *, notify: Callable[[str], None] | None = None) 
         if reason and notify is not None:
             notify(f"precision auto: {reason}")
         if resolved == "torch" and precision == "fp32" and not spec.compile:
-            return load_gaze_model(spec, device=device)
-        model = load_gaze_model(spec, device=device if resolved == "torch" else "cpu")  # exports trace on the CPU
+            return _cpu_hint(load_gaze_model(spec, device=device), device, notify)
+        model = _cpu_hint(load_gaze_model(spec, device=device if resolved == "torch" else "cpu"), device, notify)
         return load_backend(resolved, model=model, device=device, precision=precision, compile=spec.compile,
                             notify=notify)
     except BackendError as e:

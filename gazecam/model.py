@@ -44,6 +44,7 @@ from .models.gazelle import (
     decoder_config_from_state_dict,
     head_map_bounds,
 )
+from .models.archs import HGNETV2_ARCHS, backbone_normalizes, heatmap_size
 from .models.preprocess import preprocess_images
 from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions  # noqa: F401 (re-exported)
 from .types import GazePrediction, check_rgb_image
@@ -103,7 +104,8 @@ class GazeModel(BatchPredictor):
         if backbone is not None and backbone != arch:
             raise ValueError(f"backbone weights are {arch}, but backbone={backbone!r} was asked for")
         family = family_of_backbone(arch)
-        cfg = decoder_config_from_state_dict(gaze_state, family=family)
+        cfg = decoder_config_from_state_dict(gaze_state, family=family, grid=_grid_override(arch),
+                                             out_size=heatmap_size(arch))
         bb = backbone_from_state(backbone_state)
         if cfg.in_dim != bb.embed_dim:
             raise ValueError(f"decoder weights expect {cfg.in_dim}-dim backbone features, "
@@ -171,7 +173,8 @@ class GazeModel(BatchPredictor):
             torch.manual_seed(seed)
             bb = build_backbone(backbone)
             cfg = decoder_config_for(family_of_backbone(backbone), in_dim=bb.embed_dim, inout=inout,
-                                     inout_head=inout_head)
+                                     inout_head=inout_head, grid=_grid_override(backbone),
+                                     out_size=heatmap_size(backbone))
             dec = GazeLLEDecoder(config=cfg)
         return cls(backbone=bb, decoder=dec, device=device, name=f"random-{backbone}{'-inout' if inout else ''}",
                    released=False, note="random (untrained) weights")
@@ -198,6 +201,16 @@ class GazeModel(BatchPredictor):
         return int(self.backbone.img_size)
 
     @property
+    def heatmap_size(self) -> int:
+        """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
+        return int(self.decoder.config.out_size)
+
+    @property
+    def normalizes_input(self) -> bool:
+        """Whether :meth:`preprocess` applies ImageNet mean/std (the ViTs) or keeps [0, 1] (the HGNetV2 CNNs)."""
+        return backbone_normalizes(self.backbone.arch.name)
+
+    @property
     def featmap(self) -> int:
         """Feature-map side: 32 (DINOv2) or 40 (DINOv3 family)."""
         return int(self.decoder.featmap)
@@ -210,7 +223,8 @@ class GazeModel(BatchPredictor):
     # -- inference ------------------------------------------------------------------------
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """H x W x 3 uint8 RGB images -> (B, 3, S, S) normalised float32 on the device (S = :attr:`input_size`)."""
-        return preprocess_images(list(images), size=self.input_size, device=self.device)
+        return preprocess_images(list(images), size=self.input_size, device=self.device,
+                                 normalize=self.normalizes_input)
 
     @torch.inference_mode()
     def backbone_features(self, images: Sequence[np.ndarray]) -> torch.Tensor:
@@ -236,7 +250,7 @@ class GazeModel(BatchPredictor):
         counts = [len(b) for b in boxes]
         total = sum(counts)
         if total == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
+            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
         bounds = torch.from_numpy(head_map_bounds(all_boxes, self.featmap)).to(self.device)
         head_maps = build_head_maps(bounds, self.featmap)  # (N, F, F) on device
@@ -249,6 +263,11 @@ class GazeModel(BatchPredictor):
     def __repr__(self) -> str:
         return (f"GazeModel(name={self.name!r}, backbone={self.backbone.arch.name}, inout={self.has_inout}, "
                 f"device={self.device}, released={self.released})")
+
+
+def _grid_override(arch: str) -> int | None:
+    """The decoder's feature grid when it is not the family's default (the HGNetV2 CNNs: input / 16)."""
+    return HGNETV2_ARCHS[arch].img_size // 16 if arch in HGNETV2_ARCHS else None
 
 
 def validate_model_file(file, path: Path) -> None:
@@ -264,6 +283,8 @@ def validate_model_file(file, path: Path) -> None:
         if not is_model_state(state):
             raise ValueError("expected a whole model (backbone.* and decoder keys); this file holds no backbone")
         bstate, dstate = split_model_state(state)
-        decoder_config_from_state_dict(dstate, family=family_of_backbone(infer_backbone_arch(bstate)))
+        arch = infer_backbone_arch(bstate)
+        decoder_config_from_state_dict(dstate, family=family_of_backbone(arch), grid=_grid_override(arch),
+                                       out_size=heatmap_size(arch))
     else:
         decoder_config_from_state_dict(state)

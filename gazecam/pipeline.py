@@ -33,7 +33,7 @@ from .detect import HeadDetector, make_detector
 from .errors import GazecamError
 from .gaze import GazeStage
 from .track import HeadTracker
-from .types import Frame, GazeResult, StageTimes
+from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
@@ -91,6 +91,14 @@ class FrameProcessor:
 
     def step(self, frame: Frame, *, capture_ms: float = float("nan")) -> GazeResult:
         """Gaze for every head of ``frame``; ``capture_ms``: time spent getting it (for the totals)."""
+        heads, timings = self.find_heads(frame, capture_ms=capture_ms)
+        return self.gaze(frame, heads, timings)
+
+    def find_heads(self, frame: Frame, *, capture_ms: float = float("nan")) -> tuple[HeadBoxes, StageTimes]:
+        """The first half of :meth:`step`: detected (and tracked) heads of ``frame`` and the times so far.
+
+        Detector and tracker state only: it may run in another thread than :meth:`gaze`, frames in order.
+        """
         timings = StageTimes(capture=capture_ms)
         t0 = time.perf_counter()
         try:
@@ -103,6 +111,10 @@ class FrameProcessor:
             raise GazecamError(f"head detection ({getattr(self.detector, 'name', 'detector')}) failed on frame "
                                f"{frame.index}: {type(e).__name__}: {e}") from e
         timings.detect = (time.perf_counter() - t0) * 1e3
+        return heads, timings
+
+    def gaze(self, frame: Frame, heads: HeadBoxes, timings: StageTimes) -> GazeResult:
+        """The second half of :meth:`step`: the gaze stage on the heads :meth:`find_heads` gave, counted in :attr:`stats`."""
         encodes = self.gaze_stage.encodes
         try:
             result = self.gaze_stage.process(frame, heads, timings)

@@ -52,8 +52,9 @@ def normalize_heads(heads: Sequence[HeadBox] | np.ndarray, what: str = "heads") 
     return out
 
 
-def empty_prediction(has_inout: bool) -> GazePrediction:
-    return GazePrediction(heatmaps=np.zeros((0, 64, 64), np.float32),
+def empty_prediction(has_inout: bool, size: int = 64) -> GazePrediction:
+    """No heads: (0, size, size) heatmaps (size 64; the HGNetV2 Atto / Femto models 32 / 48)."""
+    return GazePrediction(heatmaps=np.zeros((0, size, size), np.float32),
                           inout=np.zeros(0, np.float32) if has_inout else None)
 
 
@@ -103,7 +104,7 @@ class BatchPredictor:
         """Heatmaps (and in/out) for ``heads`` in ``image``; an empty head list skips the model."""
         check_rgb_image(image)
         if len(normalize_heads(heads)) == 0:
-            return empty_prediction(self.has_inout)
+            return empty_prediction(self.has_inout, int(getattr(self, "heatmap_size", 64)))
         return self.decode(self.encode(image), list(heads))
 
     def predict_batch(self, images: Sequence[np.ndarray], heads_per_image: Sequence[Sequence[HeadBox]]

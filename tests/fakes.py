@@ -281,3 +281,83 @@ class FileServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# --------------------------------------------------------------------------- people walking (offline detector)
+
+WALKERS = ((0.12, 3.0, 0.83, 0.53, (150, 40, 40)), (0.52, -2.5, 0.89, 0.58, (40, 60, 150)),
+           (0.81, 2.0, 0.81, 0.47, (40, 130, 60)))  # start x, px/frame at 640 px, feet y, height (of H), shirt
+
+
+def walkers_image(i: int, *, width: int = 640, height: int = 360, background: np.ndarray | None = None) -> np.ndarray:
+    """Frame ``i`` of three stick-figure people walking over a still, slightly noisy room (RGB uint8).
+
+    OpenCV's HOG pedestrian detector (``--detector offline``) finds them; they have no faces.
+    """
+    import cv2
+
+    if background is None:
+        rng = np.random.default_rng(0)
+        background = np.clip(rng.normal(160, 8, (height, width, 3)), 0, 255).astype(np.uint8)
+        background[int(0.8 * height):] = (110, 100, 90)
+    img = background.copy()
+    for k, (x0, speed, feet, tall, shirt) in enumerate(WALKERS):
+        s, cx = tall * height / 100.0, (x0 * width + speed * i * width / 640) % width
+        feet, top = feet * height, feet * height - tall * height
+        head_r = int(7 * s)
+        neck, hip, swing = top + 2 * head_r, feet - 45 * s, np.sin(i * 0.4 + k) * 12 * s
+        cv2.circle(img, (int(cx), int(top + head_r)), head_r, (205, 170, 140), -1)
+        cv2.line(img, (int(cx), int(neck)), (int(cx), int(hip)), shirt, max(1, int(12 * s)))
+        for d in (-1, 1):
+            cv2.line(img, (int(cx), int(hip)), (int(cx + d * swing), int(feet)), (40, 40, 60), max(1, int(7 * s)))
+            cv2.line(img, (int(cx), int(neck + 4 * s)), (int(cx - d * swing * 0.8), int(feet - 50 * s)), shirt,
+                     max(1, int(5 * s)))
+    return img
+
+
+def make_walkers_video(path: Path, *, n: int = 200, width: int = 640, height: int = 360, fps: int = 25) -> Path:
+    """An H.264 clip of :func:`walkers_image` frames 0..n-1 (no audio)."""
+    import av
+
+    rng = np.random.default_rng(0)
+    background = np.clip(rng.normal(160, 8, (height, width, 3)), 0, 255).astype(np.uint8)
+    background[int(0.8 * height):] = (110, 100, 90)
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(walkers_image(i, width=width, height=height, background=background),
+                                               format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+    return path
+
+
+class ImageModel:
+    """A stand-in for GazeModel whose output depends on the pixels and the head boxes (for comparing runs):
+    the heatmap is the frame's grey 64 x 64 thumbnail shifted by the head's position, in/out its brightness."""
+
+    name = "image-model"
+    released = False
+    note = "test model"
+    has_inout = True
+
+    def __init__(self) -> None:
+        self.thread_ids: set[int] = set()
+
+    def encode(self, image):
+        import cv2
+
+        self.thread_ids.add(threading.get_ident())
+        return cv2.resize(image.mean(axis=2).astype(np.float32) / 255.0, (64, 64), interpolation=cv2.INTER_AREA)
+
+    def decode(self, feats, heads):
+        self.thread_ids.add(threading.get_ident())
+        boxes = np.asarray(heads, np.float32).reshape(-1, 4)
+        hm = np.stack([np.roll(feats, (int(b[1] * 64), int(b[0] * 64)), axis=(0, 1)) for b in boxes]) if len(boxes) \
+            else np.zeros((0, 64, 64), np.float32)
+        inout = hm.reshape(len(boxes), -1).mean(axis=1) if len(boxes) else np.zeros(0, np.float32)
+        return GazePrediction(heatmaps=hm, inout=inout)

@@ -570,3 +570,21 @@ def test_own_records_are_accepted_as_heads(tmp_path, capsys, model_args, fast_mo
                          *model_args], capsys)
     assert code == 1
     assert f"heads file {first}, {where}: the pixel box" in error_line(err) and "disagree" in error_line(err)
+
+
+def test_an_error_in_a_stage_thread_is_one_line(tmp_path, capsys, model_args, monkeypatch):
+    """The gaze model fails in its own thread (overlapped stages): one error line, no traceback."""
+    from fakes import CountingModel
+
+    class Failing(CountingModel):
+        def encode(self, image):
+            if self.encodes == 2:
+                raise RuntimeError("the accelerator went away")
+            return super().encode(image)
+
+    monkeypatch.setattr(process_cmd, "load_model", lambda args: Failing())
+    video = make_video(tmp_path / "in.mp4", n=12, audio=False)
+    code, err = run_cli([str(video), "-o", str(tmp_path / "o.mp4"), "--records", str(tmp_path / "o.jsonl"),
+                         "--heads", str(write_heads(tmp_path / "h.jsonl", 12)), *model_args], capsys)
+    assert code == 1
+    assert "gaze model (counting) failed on frame 2: RuntimeError: the accelerator went away" in error_line(err)

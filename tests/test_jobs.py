@@ -227,3 +227,68 @@ def test_records_times_never_go_back_on_an_avi_with_b_frames(tmp_path):
     assert [r["frame"] for r in rows] == list(range(24))
     assert all(b["time"] > a["time"] for a, b in zip(rows, rows[1:]))
     assert report.frames_repeated == 0 and frames_in(tmp_path / "o.mp4") == 24
+
+
+# -- overlapped stages (issue 19 item 3) -------------------------------------------------------------------
+@pytest.fixture()
+def dump_threads_if_stuck():
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(300, exit=True, file=sys.stderr)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.parametrize("stride", [1, "auto"])
+def test_overlapped_stages_write_the_same_records_and_clip_as_one_step_after_the_other(tmp_path, stride, monkeypatch,
+                                                                                        dump_threads_if_stuck):
+    """Offline detector (searches every 3rd frame, optical flow in between), tracker, gaze with smoothing and
+    a model whose output depends on the pixels: each stage keeps its state in its own thread."""
+    from fakes import ImageModel, make_walkers_video
+
+    video = make_walkers_video(tmp_path / "walk.mp4", n=24, width=320, height=180)
+    import gazecam.sinks.clip as clip_module
+
+    options = ProcessOptions(detector="offline", gaze=GazeOptions(stride=stride))
+    out, pictures = {}, {False: [], True: []}  # what goes into the clip (x264 itself varies a little run to run)
+    write = clip_module.ClipWriter.write
+    for overlap in (False, True):
+        model = ImageModel()
+        monkeypatch.setattr(clip_module.ClipWriter, "write", lambda self, image, index=None, _o=overlap: (
+            pictures[_o].append((index, image.copy())), write(self, image, index=index))[1])
+        report = process_source(video, model=model, options=options, video_path=tmp_path / f"o{overlap}.mp4",
+                                records_path=tmp_path / f"o{overlap}.jsonl", overlap=overlap)
+        out[overlap] = (report, (tmp_path / f"o{overlap}.jsonl").read_text(), model.thread_ids)
+    (seq, seq_lines, seq_threads), (ovl, ovl_lines, ovl_threads) = out[False], out[True]
+    assert seq_lines == ovl_lines and seq.people_frames >= 24  # the walkers were found: records are not empty
+    assert (ovl.frames, ovl.people_frames, ovl.encodes) == (seq.frames, seq.people_frames, seq.encodes) == \
+        (24, len(seq_lines.splitlines()), seq.encodes)
+    assert seq_threads == {threading.get_ident()} and len(ovl_threads) == 1 and ovl_threads != seq_threads
+    assert set(ovl.thread_ms) == {"detect", "gaze", "render", "write"}
+    assert [i for i, _ in pictures[True]] == [i for i, _ in pictures[False]] == list(range(24))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(pictures[False], pictures[True]))
+    assert frames_in(tmp_path / "oTrue.mp4") == frames_in(tmp_path / "oFalse.mp4") == 24
+
+
+def test_an_error_in_the_gaze_thread_reaches_the_caller_and_the_outputs_hold_the_frames_before_it(
+        tmp_path, dump_threads_if_stuck):
+    from gazecam.errors import GazecamError
+
+    class Failing(CountingModel):
+        def encode(self, image):
+            if self.encodes == 5:  # frame 6 (frame 3 has nobody: no encode)
+                raise RuntimeError("out of memory")
+            return super().encode(image)
+
+    video = make_video(tmp_path / "in.mp4", n=20)
+    with pytest.raises(GazecamError, match=r"gaze model \(counting\) failed on frame 6: RuntimeError: out of memory"):
+        process_source(video, model=Failing(), options=ProcessOptions(heads_path=heads(tmp_path / "h.jsonl", 20),
+                                                                      gaze=GazeOptions(smooth=False)),
+                       video_path=tmp_path / "o.mp4", records_path=tmp_path / "o.jsonl")
+    assert not [t for t in threading.enumerate() if t.name.startswith("gazecam-stage:")]
+    lines = [json.loads(ln) for ln in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [ln["frame"] for ln in lines] == [0, 1, 2, 4, 5]  # frame 3 has nobody; frame 6 failed
+    assert frames_in(tmp_path / "o.mp4") == 6

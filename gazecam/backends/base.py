@@ -92,6 +92,11 @@ class ExportedBackend(BatchPredictor):
     def input_size(self) -> int:
         return self.info.input_size
 
+    @property
+    def heatmap_size(self) -> int:
+        """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
+        return self.info.out_size
+
     def _own(self, feats: Any) -> bool:
         """Whether ``feats`` came from this backend's ``encode`` (the :class:`ArrayFeatures` it stamps)."""
         return isinstance(feats, ArrayFeatures) and feats.backend == self.backend
@@ -105,7 +110,7 @@ class ExportedBackend(BatchPredictor):
         out = []
         for i, boxes in enumerate(self._decode_boxes(feats, heads_per_image, own_features=self._own(feats))):
             if len(boxes) == 0:
-                out.append(empty_prediction(self.has_inout))
+                out.append(empty_prediction(self.has_inout, self.heatmap_size))
                 continue
             heatmaps, inout = self._decode_image(feats.scene[i:i + 1], boxes)
             out.extend(split_predictions(heatmaps, inout, [len(boxes)]))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..export import ExportInfo, read_export_info
+from ..models.archs import backbone_normalizes
 from ..types import check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, head_maps_np
 from .preprocess import preprocess_fast
@@ -84,7 +85,7 @@ class OrtBackend(ExportedBackend):
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 network input."""
-        return preprocess_fast(image, size=self.info.input_size).numpy()
+        return preprocess_fast(image, size=self.info.input_size, normalize=backbone_normalizes(self.info.backbone)).numpy()
 
     def encode_pixels(self, pixels: np.ndarray, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
         """Preprocessed (B, 3, 448, 448) float32 pixels -> features."""

@@ -20,8 +20,11 @@ _SCALE = torch.tensor([1.0 / (255.0 * s) for s in IMAGENET_STD], dtype=torch.flo
 _SHIFT = torch.tensor([-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)], dtype=torch.float32).view(1, 3, 1, 1)
 
 
-def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """H x W x 3 uint8 RGB -> (1, 3, size, size) float32 normalised network input on ``device``."""
+def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str = "cpu",
+                    normalize: bool = True) -> torch.Tensor:
+    """H x W x 3 uint8 RGB -> (1, 3, size, size) float32 normalised network input on ``device``.
+
+    ``normalize=False`` (the HGNetV2 CNNs, see ``archs.backbone_normalizes``): ``ToTensor`` + resize, values in [0, 1]."""
     check_rgb_image(image)
     if not image.flags.writeable:  # torch.from_numpy warns on read-only arrays (e.g. decoded video frames)
         image = image.copy()
@@ -29,4 +32,6 @@ def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str 
     t = t.permute(2, 0, 1).unsqueeze(0).float()  # (1, 3, H, W), 0..255
     if t.shape[-2:] != (size, size):  # torchvision's Resize leaves same-size inputs untouched
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    if not normalize:
+        return t.div_(255.0)  # (1, 3, S, S) in [0, 1]
     return torch.addcmul(_SHIFT.to(t.device), t, _SCALE.to(t.device))  # x / 255 normalised, (1, 3, S, S)

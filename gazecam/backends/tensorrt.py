@@ -132,7 +132,10 @@ class TensorRTBackend(ExportedBackend):
     def preprocess(self, image: np.ndarray) -> Any:
         from .preprocess import preprocess_fast
 
-        return preprocess_fast(image, size=self.info.input_size, device=self._device)
+        from ..models.archs import backbone_normalizes
+
+        return preprocess_fast(image, size=self.info.input_size, device=self._device,
+                               normalize=backbone_normalizes(self.info.backbone))
 
     def encode_pixels(self, pixels: Any, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
         scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]

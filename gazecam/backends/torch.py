@@ -188,6 +188,11 @@ class TorchBackend(BatchPredictor):
     def input_size(self) -> int:
         return self.model.input_size
 
+    @property
+    def heatmap_size(self) -> int:
+        """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
+        return self.model.heatmap_size
+
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
             return contextlib.nullcontext()
@@ -196,7 +201,8 @@ class TorchBackend(BatchPredictor):
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
         """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 on the device (official transform, fused)."""
-        return preprocess_fast(image, size=self.model.input_size, device=self.device)
+        return preprocess_fast(image, size=self.model.input_size, device=self.device,
+                               normalize=self.model.normalizes_input)
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
@@ -219,7 +225,7 @@ class TorchBackend(BatchPredictor):
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
+            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
         all_boxes = np.concatenate(boxes)  # (N, 4)
         index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
         heat_parts, inout_parts = [], []

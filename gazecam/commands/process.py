@@ -186,4 +186,8 @@ def _summary(report: "ProcessReport") -> None:
     if report.stage_ms:
         lines.append("  ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in report.stage_ms.items())
                      + " (encode includes preprocessing; means over the frames where each stage ran)")
+    if report.thread_ms:
+        slowest = max(report.thread_ms, key=report.thread_ms.__getitem__)
+        lines.append("  busy ms/frame per stage thread: " + ", ".join(f"{k} {v:.1f}" for k, v in report.thread_ms.items())
+                     + f" (they overlap: {slowest} bounds the frame rate)")
     print("\n".join(lines), file=sys.stderr)

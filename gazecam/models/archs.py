@@ -5,6 +5,8 @@ Two families:
 - DINOv2 ViTs (patch 14, run at 448 px -> 32x32 features): Gaze-LLE's backbones.
 - DINOv3-family ViTs (patch 16, run at 640 px -> 40x40 features): gazelle-dinov3's backbones, i.e.
   Meta's DINOv3 ViT-S/16, ViT-S+/16, ViT-B/16 and the DEIMv2-style distilled ViT-Tiny / Tiny+.
+- gazelle-dinov3's CNNs: PP-HGNetV2 Atto / Femto / Pico / B0 ("N"), distilled from its DINOv3 teacher,
+  stride-16 features at 320 / 416 / 640 / 640 px, heatmaps resized to 32 / 48 / 64 / 64.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["DinoV2Arch", "DINOV2_ARCHS", "get_arch", "DinoV3Arch", "DINOV3_ARCHS", "get_dinov3_arch",
-           "BACKBONE_NAMES", "backbone_input_size"]
+           "HGNetV2Arch", "HGNETV2_ARCHS", "get_hgnetv2_arch", "BACKBONE_NAMES", "backbone_input_size",
+           "heatmap_size", "backbone_normalizes"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,66 @@ def get_dinov3_arch(name: str) -> DinoV3Arch:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(DINOV3_ARCHS)}") from None
 
 
-BACKBONE_NAMES: tuple[str, ...] = (*DINOV2_ARCHS, *DINOV3_ARCHS)
+# in, mid, out channels, blocks, downsample, light block, kernel size, layers (gazelle-dinov3's stage_config)
+StageSpec = tuple[int, int, int, int, bool, bool, int, int]
+_STAGE1: StageSpec = (16, 16, 64, 1, False, False, 3, 3)
+_STAGE2: StageSpec = (64, 32, 256, 1, True, False, 3, 3)
+
+
+@dataclass(frozen=True)
+class HGNetV2Arch:
+    """A gazelle-dinov3 CNN backbone: PP-HGNetV2 up to its stride-16 stage (``stages``: the stages built).
+
+    ``checkpoint_stages``: stages in the released checkpoints (B0 "N" holds a 4th, unused one).
+    """
+
+    name: str
+    stages: tuple[StageSpec, ...]
+    img_size: int
+    out_size: int  # heatmap side after the decoder's final resize
+    checkpoint_stages: int = 3
+
+    @property
+    def embed_dim(self) -> int:
+        return self.stages[-1][2]
+
+
+HGNETV2_ARCHS: dict[str, HGNetV2Arch] = {
+    a.name: a
+    for a in (
+        HGNetV2Arch("hgnetv2_atto", (_STAGE1, _STAGE2, (256, 64, 256, 1, True, True, 3, 3)), 320, 32),
+        HGNetV2Arch("hgnetv2_femto", (_STAGE1, _STAGE2, (256, 64, 512, 1, True, True, 5, 3)), 416, 48),
+        HGNetV2Arch("hgnetv2_pico", (_STAGE1, _STAGE2, (256, 64, 512, 2, True, True, 5, 3)), 640, 64),
+        HGNetV2Arch("hgnetv2_n", (_STAGE1, _STAGE2, (256, 64, 512, 2, True, True, 5, 3)), 640, 64,
+                    checkpoint_stages=4),
+    )
+}
+
+
+def get_hgnetv2_arch(name: str) -> HGNetV2Arch:
+    try:
+        return HGNETV2_ARCHS[name]
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(HGNETV2_ARCHS)}") from None
+
+
+BACKBONE_NAMES: tuple[str, ...] = (*DINOV2_ARCHS, *DINOV3_ARCHS, *HGNETV2_ARCHS)
 
 
 def backbone_input_size(name: str) -> int:
-    """Network input size (px, square) of a backbone architecture: 448 for DINOv2, 640 for the DINOv3 family."""
+    """Network input size (px, square): 448 for DINOv2, 640 for the DINOv3 ViTs, 320-640 for the HGNetV2 CNNs."""
     if name in DINOV2_ARCHS:
         return 448
+    if name in HGNETV2_ARCHS:
+        return HGNETV2_ARCHS[name].img_size
     return get_dinov3_arch(name).img_size
+
+
+def heatmap_size(name: str) -> int:
+    """Side of the heatmaps a model with this backbone gives: 64, or 32 / 48 for HGNetV2 Atto / Femto."""
+    return HGNETV2_ARCHS[name].out_size if name in HGNETV2_ARCHS else 64
+
+
+def backbone_normalizes(name: str) -> bool:
+    """Whether the backbone's input is ImageNet-normalised (the ViTs) or plain [0, 1] RGB (the HGNetV2 CNNs)."""
+    return name not in HGNETV2_ARCHS

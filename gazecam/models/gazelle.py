@@ -8,7 +8,9 @@ heatmap and, for ``inout`` checkpoints, an in-frame probability.  Two flavours s
 - gazelle-dinov3 (``family="gazelle_dinov3"``): F = 40 (patch-16 backbones at 640 px), eps 1e-6,
   heatmap made at 80x80 and resized to 64x64 (bilinear, no antialias), in/out head a single
   ``Linear(256,1)`` (gazelle-dinov3 since 2025-10-23) or ``Linear(256,128)-GELU-Dropout-Linear(128,1)``
-  (before), told apart by the checkpoint's keys.
+  (before), told apart by the checkpoint's keys.  Its CNN (HGNetV2) members run the same decoder on
+  other grids (``grid`` 20 / 26 / 40 at 320 / 416 / 640 px) and resize the 2F x 2F map to ``out_size``
+  32 / 48 / 64.
 
 Checkpoint keys are those of the official ``GazeLLE.get_gazelle_state_dict()``: the released
 ``gazelle_dinov2_vit{b,l}14[_inout].pt`` files load strictly, and checkpoints saved from here
@@ -62,6 +64,8 @@ class DecoderConfig:
     inout: bool  # has the in/out-of-frame head
     family: str = "gazelle"  # "gazelle" (Gaze-LLE) | "gazelle_dinov3"
     inout_head: str | None = None  # "mlp_relu" | "mlp_gelu" | "linear"; None: the family's current form
+    grid: int | None = None  # feature-map side; None: the family's (32 or 40)
+    out_size: int = OUT_SIZE  # heatmap side after the final resize (HGNetV2 Atto 32, Femto 48)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -75,7 +79,9 @@ class DecoderConfig:
 
     @property
     def featmap(self) -> int:
-        """Feature-map side: 32 (Gaze-LLE, 448 / 14) or 40 (gazelle-dinov3, 640 / 16)."""
+        """Feature-map side: 32 (Gaze-LLE, 448 / 14), 40 (gazelle-dinov3, 640 / 16) or the configured ``grid``."""
+        if self.grid is not None:
+            return self.grid
         return FEATMAP if self.family == "gazelle" else DINOV3_FEATMAP
 
     @property
@@ -84,9 +90,12 @@ class DecoderConfig:
         return DECODER_LN_EPS if self.family == "gazelle" else DINOV3_LN_EPS
 
 
-def decoder_config_for(family: str, *, in_dim: int, inout: bool, inout_head: str | None = None) -> DecoderConfig:
-    """The decoder of a model family: ``"gazelle"`` (Gaze-LLE) or ``"gazelle_dinov3"``."""
-    return DecoderConfig(in_dim=in_dim, inout=inout, family=family, inout_head=inout_head)
+def decoder_config_for(family: str, *, in_dim: int, inout: bool, inout_head: str | None = None,
+                       grid: int | None = None, out_size: int = OUT_SIZE) -> DecoderConfig:
+    """The decoder of a model family: ``"gazelle"`` (Gaze-LLE) or ``"gazelle_dinov3"`` (``grid``/``out_size``:
+    the HGNetV2 members' feature grid and heatmap side)."""
+    return DecoderConfig(in_dim=in_dim, inout=inout, family=family, inout_head=inout_head, grid=grid,
+                         out_size=out_size)
 
 
 def positional_encoding_2d(d_model: int, height: int, width: int) -> torch.Tensor:
@@ -143,8 +152,8 @@ def expected_decoder_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle"
-                                   ) -> DecoderConfig:
+def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle",
+                                   grid: int | None = None, out_size: int = OUT_SIZE) -> DecoderConfig:
     """Infer (backbone dim, in/out head) from a decoder checkpoint of ``family`` and validate it strictly.
 
     For gazelle-dinov3 the in/out head form follows the keys: ``inout_head.0.weight`` of shape (1, 256)
@@ -162,17 +171,18 @@ def decoder_config_from_state_dict(state_dict: dict[str, torch.Tensor], *, famil
     if family == "gazelle_dinov3" and inout:
         w = state_dict.get("inout_head.0.weight")
         head = "linear" if w is not None and w.ndim == 2 and int(w.shape[0]) == 1 else "mlp_gelu"
-    cfg = decoder_config_for(family, in_dim=int(state_dict["linear.weight"].shape[1]), inout=inout, inout_head=head)
+    cfg = decoder_config_for(family, in_dim=int(state_dict["linear.weight"].shape[1]), inout=inout, inout_head=head,
+                             grid=grid, out_size=out_size)
     # pos_embed is a deterministic buffer: the official code saves it, but a checkpoint without it is accepted.
     what = "Gaze-LLE decoder checkpoint" if family == "gazelle" else "gazelle-dinov3 decoder weights"
     check_state_dict(state_dict, expected_decoder_shapes(cfg), what=what, optional=frozenset({"pos_embed"}))
     return cfg
 
 
-def convert_gazelle_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle"
-                               ) -> dict[str, torch.Tensor]:
+def convert_gazelle_state_dict(state_dict: dict[str, torch.Tensor], *, family: str = "gazelle",
+                               grid: int | None = None, out_size: int = OUT_SIZE) -> dict[str, torch.Tensor]:
     """Official decoder checkpoint -> :class:`GazeLLEDecoder` state dict (validated, float32)."""
-    cfg = decoder_config_from_state_dict(state_dict, family=family)
+    cfg = decoder_config_from_state_dict(state_dict, family=family, grid=grid, out_size=out_size)
     out = {k: v.float() for k, v in state_dict.items()}
     if "pos_embed" not in out:
         out["pos_embed"] = positional_encoding_2d(DIM, cfg.featmap, cfg.featmap)
@@ -251,9 +261,9 @@ class GazeLLEDecoder(nn.Module):
         return self.config.featmap
 
     def load_official(self, state_dict: dict[str, torch.Tensor]) -> None:
-        family = self.config.family
-        converted = convert_gazelle_state_dict(state_dict, family=family)
-        cfg = decoder_config_from_state_dict(converted, family=family)
+        c = self.config
+        converted = convert_gazelle_state_dict(state_dict, family=c.family, grid=c.grid, out_size=c.out_size)
+        cfg = decoder_config_from_state_dict(converted, family=c.family, grid=c.grid, out_size=c.out_size)
         if cfg != self.config:
             raise ValueError(f"decoder checkpoint is {cfg}, model was built as {self.config}")
         self.load_state_dict(converted, strict=True)
@@ -267,10 +277,12 @@ class GazeLLEDecoder(nn.Module):
         return self.linear(features) + self.pos_embed
 
     def finish_heatmaps(self, heatmaps: torch.Tensor) -> torch.Tensor:
-        """(N, 2F, 2F) sigmoid maps -> (N, 64, 64): gazelle-dinov3's final resize (bilinear, no antialias)."""
-        if heatmaps.shape[-1] == OUT_SIZE:
+        """(N, 2F, 2F) sigmoid maps -> (N, S, S), S = ``out_size`` (64; HGNetV2 Atto 32, Femto 48):
+        gazelle-dinov3's final resize (bilinear, no antialias)."""
+        size = self.config.out_size
+        if heatmaps.shape[-1] == size:
             return heatmaps
-        return F.interpolate(heatmaps.unsqueeze(1), size=(OUT_SIZE, OUT_SIZE), mode="bilinear",
+        return F.interpolate(heatmaps.unsqueeze(1), size=(size, size), mode="bilinear",
                              align_corners=False, antialias=False).squeeze(1)
 
     def forward(
@@ -280,7 +292,7 @@ class GazeLLEDecoder(nn.Module):
 
         scene: (B, 256, F, F) from :meth:`project`; head_maps: (N, F, F) binary;
         image_index: (N,) int64, which image each head belongs to.
-        Returns heatmaps (N, 64, 64) and in/out (N,) or None.
+        Returns heatmaps (N, S, S) (S = ``config.out_size``, 64 but for HGNetV2 Atto / Femto) and in/out (N,) or None.
         """
         f = self.config.featmap
         x = scene.index_select(0, image_index)  # (N, 256, F, F): features shared per image
@@ -295,5 +307,5 @@ class GazeLLEDecoder(nn.Module):
             inout = self.inout_head(x[:, 0]).squeeze(-1)  # (N,)
             x = x[:, 1:]
         x = x.reshape(n, f, f, DIM).permute(0, 3, 1, 2)  # (N, 256, F, F)
-        heatmaps = self.finish_heatmaps(self.heatmap_head(x).squeeze(1))  # (N, 64, 64)
+        heatmaps = self.finish_heatmaps(self.heatmap_head(x).squeeze(1))  # (N, S, S)
         return heatmaps, inout

@@ -17,6 +17,7 @@ fidelity columns do (on random weights they are a proxy).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -164,8 +165,10 @@ class ReferenceGazeLLE:
         self.vit = model.backbone.vit if self.dinov2 else None  # the DINOv2 ViT (same weights as the fast path)
         self.dec = model.decoder
         self.in_size = model.input_size
-        self.featmap = model.decoder.featmap  # 32 (Gaze-LLE) or 40 (gazelle-dinov3)
-        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        self.featmap = model.decoder.featmap  # 32 (Gaze-LLE) or 40 (gazelle-dinov3; HGNetV2 20 / 26 / 40)
+        self.heatmap_size = int(getattr(model, "heatmap_size", 64))  # 64; HGNetV2 Atto 32, Femto 48
+        normalize = [transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)] if getattr(model, "normalizes_input", True) else []
+        self.transform = transforms.Compose([transforms.ToTensor(), *normalize,  # HGNetV2 CNNs: no Normalize
                                              transforms.Resize((self.in_size, self.in_size))])
         self._torch = torch
 
@@ -178,7 +181,9 @@ class ReferenceGazeLLE:
         """Backbone once per image: (1, C, 32, 32) patch tokens (DINOv2 x_norm_patchtokens, reshaped)."""
         with self._torch.no_grad():
             if not self.dinov2:  # gazelle-dinov3: the backbone module's patch features
-                return self.model.backbone(pixels)
+                unfolded = getattr(self.model.backbone, "unfolded", None)  # HGNetV2: BatchNorm unfused, as eager
+                with unfolded() if unfolded is not None else contextlib.nullcontext():
+                    return self.model.backbone(pixels)
             tokens = self.vit.forward_features(pixels)[:, 1:]  # (1, 1024, C), final norm applied
             b, _, c = tokens.shape
             return tokens.reshape(b, self.featmap, self.featmap, c).permute(0, 3, 1, 2)
@@ -212,7 +217,7 @@ class ReferenceGazeLLE:
                 inout = dec.inout_head(x[:, 0, :]).squeeze(dim=-1)  # (N,)
                 x = x[:, 1:, :]
             x = x.reshape(n, self.featmap, self.featmap, x.shape[-1]).permute(0, 3, 1, 2)  # (N, 256, 32, 32)
-            # (N, 64, 64): Gaze-LLE's final resize is a no-op; gazelle-dinov3 resizes 80x80 -> 64x64
+            # (N, 64, 64): Gaze-LLE's final resize is a no-op; gazelle-dinov3 resizes 2F x 2F -> its out size
             heat = dec.finish_heatmaps(dec.heatmap_head(x).squeeze(dim=1))
         return heat.cpu().numpy(), (inout.cpu().numpy() if inout is not None else None)
 
@@ -261,6 +266,7 @@ class _StageModel:
         self.runner = runner
         self.name, self.released, self.note = runner.label, bool(model.released), str(model.note)
         self.has_inout = bool(model.has_inout)
+        self.heatmap_size = int(getattr(runner.impl, "heatmap_size", getattr(model, "heatmap_size", 64)))
         self.preprocess_ms = self.encode_ms = float("nan")
 
     def encode(self, image: np.ndarray) -> Any:

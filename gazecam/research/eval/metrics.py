@@ -12,6 +12,12 @@ in/out AP of ``scripts/eval_vat.py``), including its quirks:
   and likewise for columns (so row/column 63 is never positive), ``roc_auc_score`` on the raw map.
 - :func:`vat_l2`: same arg-max convention, one point.
 
+Heatmaps smaller than 64x64 (gazelle-dinov3's HGNetV2 Atto 32x32, Femto 48x48) are scored as that project
+does: GazeFollow on the map as it is (the AUC resizes it to the image size, the L2 arg-max is ``col / W``, as
+its ``scripts/eval_gazefollow.py``); VideoAttentionTarget after a bilinear resize to 64x64
+(align_corners=False, as its ``scripts/train_vat.py`` validation, which gave the published VAT figures; its
+``eval_vat.py`` asserts 64x64 maps and cannot score them): see :func:`vat_heatmap`.
+
 AUC is undefined when the target holds only one class (no valid point); the functions then return
 NaN (the official code crashes or returns NaN) and the accumulators count such heads as skipped.
 """
@@ -30,6 +36,7 @@ __all__ = [
     "gazefollow_l2",
     "vat_auc",
     "vat_l2",
+    "vat_heatmap",
     "inout_ap",
     "argmax_point",
     "GazeFollowScores",
@@ -108,16 +115,27 @@ def vat_target(gaze_x: float, gaze_y: float, res: int = HEATMAP_SIZE, sigma: int
     return target
 
 
-def vat_auc(heatmap: object, gaze_x: float, gaze_y: float) -> float:
-    """VideoAttentionTarget AUC on the 64x64 heatmap with the official rectangular tolerance region."""
+def vat_heatmap(heatmap: object) -> np.ndarray:
+    """The 64x64 map the VAT metrics score: 64x64 maps as they are; others (HGNetV2 Atto 32x32, Femto 48x48)
+    resized bilinearly (align_corners=False, no antialias) as gazelle-dinov3's VAT validation does."""
     hm = _as_heatmap(heatmap)
-    if hm.shape != (HEATMAP_SIZE, HEATMAP_SIZE):
-        raise ValueError(f"vat_auc: expected a 64x64 heatmap, got {hm.shape}")
+    if hm.shape == (HEATMAP_SIZE, HEATMAP_SIZE):
+        return hm
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.ascontiguousarray(hm, dtype=np.float32))[None, None]
+    return F.interpolate(t, size=(HEATMAP_SIZE, HEATMAP_SIZE), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def vat_auc(heatmap: object, gaze_x: float, gaze_y: float) -> float:
+    """VideoAttentionTarget AUC on the 64x64 heatmap (see :func:`vat_heatmap`), official rectangular tolerance region."""
+    hm = vat_heatmap(heatmap)
     return _roc_auc(vat_target(float(gaze_x), float(gaze_y)).ravel(), hm.ravel())
 
 
 def vat_l2(heatmap: object, gaze_x: float, gaze_y: float) -> float:
-    px, py = argmax_point(heatmap)
+    px, py = argmax_point(vat_heatmap(heatmap))
     return float(np.sqrt((px - gaze_x) ** 2 + (py - gaze_y) ** 2))
 
 

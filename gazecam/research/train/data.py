@@ -8,7 +8,9 @@ head, and each augmentation is applied with probability 0.5, in this order:
 3. head-box jitter: each side moved by up to 20 % of the box size, clamped to the image.
 
 Crop and flip change the image; jitter changes only the box prompt.  The target is a 64x64
-Gaussian (sigma 3, peak 1) at ``(int(x * 64), int(y * 64))``, all zeros for out-of-frame gaze.
+Gaussian (sigma 3, peak 1) at ``(int(x * 64), int(y * 64))``, all zeros for out-of-frame gaze; models
+with smaller heatmaps (HGNetV2 Atto 32, Femto 48) get targets of their size, sigma still 3, as
+gazelle-dinov3's ``GazeDataset(heatmap_size=model.out_size)``.
 """
 
 from __future__ import annotations
@@ -157,8 +159,8 @@ def jitter_box(box: np.ndarray, width: int, height: int, rng: np.random.Generato
     return out
 
 
-def prepare_sample(sample: TrainSample, image: np.ndarray, rng: np.random.Generator, aug: AugmentConfig
-                   ) -> PreparedSample:
+def prepare_sample(sample: TrainSample, image: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
+                   heatmap_size: int = HEATMAP_SIZE) -> PreparedSample:
     """Augment one sample (``image`` is the full RGB image) and build its target."""
     h, w = image.shape[:2]
     box = np.array(sample.head.box_norm(w, h), np.float64) * [w, h, w, h]  # pixels
@@ -173,14 +175,17 @@ def prepare_sample(sample: TrainSample, image: np.ndarray, rng: np.random.Genera
         box = jitter_box(box, w, h, rng, aug.jitter)
     box_norm = (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
     gaze_norm = (float(gaze[0] / w), float(gaze[1] / h)) if gaze is not None else None
-    target = gaussian_heatmap(*gaze_norm) if gaze_norm is not None else np.zeros((HEATMAP_SIZE,) * 2, np.float32)
+    target = (gaussian_heatmap(*gaze_norm, size=heatmap_size) if gaze_norm is not None
+              else np.zeros((heatmap_size,) * 2, np.float32))
     return PreparedSample(image=np.ascontiguousarray(image), box_norm=tuple(float(v) for v in box_norm),  # type: ignore[arg-type]
                           gaze_norm=gaze_norm, inout=1 if gaze_norm is not None else 0, target=target)
 
 
-def collate(samples: Sequence[TrainSample], rng: np.random.Generator, aug: AugmentConfig) -> Batch:
-    prepared = [prepare_sample(s, load_rgb(s.image_path), rng, aug) for s in samples]
+def collate(samples: Sequence[TrainSample], rng: np.random.Generator, aug: AugmentConfig,
+            heatmap_size: int = HEATMAP_SIZE) -> Batch:
+    prepared = [prepare_sample(s, load_rgb(s.image_path), rng, aug, heatmap_size) for s in samples]
     return Batch(image_paths=[s.image_path for s in samples], images=[p.image for p in prepared],
                  boxes_norm=np.array([p.box_norm for p in prepared], np.float64).reshape(-1, 4),
-                 targets=np.stack([p.target for p in prepared]) if prepared else np.zeros((0, 64, 64), np.float32),
+                 targets=(np.stack([p.target for p in prepared]) if prepared
+                          else np.zeros((0, heatmap_size, heatmap_size), np.float32)),
                  inout=np.array([p.inout for p in prepared], np.float32))

@@ -246,7 +246,8 @@ class Trainer:
                        disable=not self.progress, dynamic_ncols=True)
             try:
                 for k in bar:
-                    batch = collate([self.samples[i] for i in order[k * bs:(k + 1) * bs]], self.rng, self.aug)
+                    batch = collate([self.samples[i] for i in order[k * bs:(k + 1) * bs]], self.rng, self.aug,
+                                    self.model.heatmap_size)
                     res = self.step(batch)
                     losses.append(res)
                     bar.set_postfix(loss=f"{res[0]:.4f}")

@@ -183,6 +183,8 @@ class HeldOutputs:
     def __init__(self, temporaries: Mapping[Path, Path]) -> None:
         self._temporaries = {_key(Path(final)): Path(tmp) for final, tmp in temporaries.items()}
         self._complete: set[Path] = set()
+        #: destinations :meth:`rename` has put in place so far (also when it failed midway)
+        self.renamed: list[Path] = []
 
     @contextmanager
     def writing(self) -> Iterator["HeldOutputs"]:
@@ -219,19 +221,19 @@ class HeldOutputs:
     def rename(self, paths: Sequence[Path]) -> list[Path]:
         """Rename the complete outputs among ``paths`` into place, in that order; the destinations renamed.
 
-        OSError on the first failed rename (the destinations renamed before it stay: the caller decides).
-        The folders are flushed (best effort) at the end.
+        OSError on the first failed rename (the destinations renamed before it stay, listed in
+        :attr:`renamed`: the caller decides).  The folders are flushed (best effort) at the end.
         """
-        renamed: list[Path] = []
+        start = len(self.renamed)
         for path in paths:
             key = _key(path)
             if key in self._complete:
                 os.replace(self._temporaries[key], key)
                 self._complete.discard(key)
-                renamed.append(key)
-        for folder in dict.fromkeys(p.parent for p in renamed):
+                self.renamed.append(key)
+        for folder in dict.fromkeys(p.parent for p in self.renamed[start:]):
             fsync_dir(folder)
-        return renamed
+        return self.renamed[start:]
 
     def discard(self) -> None:
         """Remove every temporary name (complete or not); the destinations are left as they are."""

@@ -254,6 +254,29 @@ def test_each_output_has_one_temporary_name_until_the_clip_is_done(tmp_path: Pat
     assert listing() == ["a.jsonl", "a.jsonl.meta.json", "a.mp4"]
 
 
+def test_a_rename_that_fails_midway_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import gazecam.outputs as outputs_module
+
+    src = tmp_path / "in"
+    clip(src / "a.mp4")
+    out = tmp_path / "out"
+    real_replace = os.replace
+
+    def replace(a, b):  # the records and their sidecar are renamed, then the video fails
+        if str(b).endswith(".mp4"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(outputs_module.os, "replace", replace)
+    s = batch([src], out)
+    assert [e for _, e in s.failed] == ["cannot finish the outputs: Input/output error"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME]  # all or nothing, marker included
+    monkeypatch.undo()
+    assert batch([src], out).ok and count_frames(out / "a.mp4") == 3
+
+
 def test_outputs_never_replace_foreign_files_or_inputs(tmp_path: Path) -> None:
     src = tmp_path / "in"
     clip(src / "a.mp4")

@@ -182,15 +182,14 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
         held.discard()
         return outcome("failed", error=f"no frame could be read from {src} (0 frames decoded)",
                        warnings=result.warnings)
-    renamed: list[Path] = []
     try:
         for final in finals:
             if not held.ready(final):
                 raise FileNotFoundError(f"the job wrote no {final.name}")
         _write_marker(task.marker, finals)  # from here a crash leaves outputs the next run knows as its own
-        renamed = held.rename([*task.sidecars, *reversed(finals)])  # sidecar, records, video: the video last
+        held.rename([*task.sidecars, *reversed(finals)])  # sidecar, records, video: the video last
     except OSError as e:
         held.discard()
-        _discard(renamed + [task.marker])  # all or nothing: a lone video without its records is not a result
+        _discard([*held.renamed, task.marker])  # all or nothing: a lone video without its records is not a result
         return outcome("failed", error=f"cannot finish the outputs{where}: {e.strerror or e}{shared}")
     return outcome("done", frames=result.frames, people_frames=result.people_frames, warnings=result.warnings)

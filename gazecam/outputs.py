@@ -15,6 +15,8 @@
   (:func:`check_outputs`; ``os.path.samefile``: hard links and symlinks too; resolved paths for files that
   do not exist yet), would land in an input folder as one of its images, or two outputs are one file.
 * :func:`begin_output`: a :class:`PendingOutput` for a writer (the sinks), its failure one line.
+* :class:`HeldOutputs`: outputs committed together by their owner once all their writers are done (batch:
+  one clip's video, records and records sidecar, each under one temporary name the owner chose).
 
 Check errors are :class:`~gazecam.errors.InputError` naming the Python parameter (``video_path='x.mp4'``).
 """
@@ -24,14 +26,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, SinkError
 
-__all__ = ["PendingOutput", "atomic_output", "begin_output", "partial_path", "fsync_dir", "check_before_writing",
+__all__ = ["PendingOutput", "HeldOutputs", "atomic_output", "begin_output", "partial_path", "fsync_dir", "check_before_writing",
            "check_output_path", "check_outputs", "Inputs", "Named", "is_special_file", "is_disk_full", "IMAGE_SUFFIXES"]
 
 _MAX_PARTIAL_NAMES = 1000
@@ -80,9 +83,14 @@ class PendingOutput:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
-        self.direct = is_special_file(self.path)
         self.done = False
         self.committed = False
+        held = _HELD.get()
+        self._held = held._claim(self) if held is not None else None
+        if self._held is not None:  # the owner's temporary name; the owner renames it (HeldOutputs)
+            self.direct = False
+            return
+        self.direct = is_special_file(self.path)
         if self.direct:
             self.write_path = self.path
             return
@@ -103,8 +111,14 @@ class PendingOutput:
         raise FileExistsError(f"{partial_path(target)} and {_MAX_PARTIAL_NAMES - 1} further temporary names "
                               "exist already; remove the old .partial files")
 
+    @property
+    def held(self) -> bool:
+        """True when a :class:`HeldOutputs` owner, not :meth:`commit`, puts this output in place."""
+        return self._held is not None
+
     def commit(self) -> None:
-        """The output is complete: flush it to disk and rename it over the destination."""
+        """The output is complete: flush it to disk and rename it over the destination (a held output:
+        flush it and mark it complete; its owner renames it)."""
         if self.done:
             return
         self.done = True
@@ -112,11 +126,10 @@ class PendingOutput:
             self.committed = True
             return
         try:
-            fd = os.open(self.write_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)  # a power loss right after the rename must not leave an empty file
-            finally:
-                os.close(fd)
+            _fsync(self.write_path)  # a power loss right after the rename must not leave an empty file
+            if self._held is not None:
+                self._held._ready(self)
+                return
             os.replace(self.write_path, self._target)
         except BaseException:
             self.done = False
@@ -129,10 +142,106 @@ class PendingOutput:
         if self.done:
             return
         self.done = True
+        if self._held is not None:
+            self._held._dropped(self)
         if not self.direct:
             try:
                 os.unlink(self.write_path)
             except FileNotFoundError:
+                pass
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+#: The HeldOutputs whose writers run in this thread (HeldOutputs.writing).
+_HELD: ContextVar["HeldOutputs | None"] = ContextVar("gazecam_held_outputs", default=None)
+
+
+def _key(path: Path) -> Path:
+    return Path(os.path.abspath(path.expanduser()))
+
+
+class HeldOutputs:
+    """Outputs their owner commits together, after all their writers are done (batch: one clip's video,
+    records and records sidecar, put in place only with each other).
+
+    ``temporaries`` maps each destination to the one temporary name its bytes are written under (a name
+    the owner owns: it removes leftovers of its own killed runs before writing).  While :meth:`writing` is
+    active in this thread, a :class:`PendingOutput` made for one of those destinations (by a sink,
+    :func:`atomic_output`, the probe of :func:`check_output_path`) writes to that name (``O_EXCL``), and
+    its ``commit()`` only flushes it to disk and marks it complete (:meth:`ready`); :meth:`rename` puts the
+    complete ones in place, :meth:`discard` removes every temporary name.  Destinations are renamed as
+    names (a symlink destination is replaced, not followed).
+    """
+
+    def __init__(self, temporaries: Mapping[Path, Path]) -> None:
+        self._temporaries = {_key(Path(final)): Path(tmp) for final, tmp in temporaries.items()}
+        self._complete: set[Path] = set()
+        #: destinations :meth:`rename` has put in place so far (also when it failed midway)
+        self.renamed: list[Path] = []
+
+    @contextmanager
+    def writing(self) -> Iterator["HeldOutputs"]:
+        """Outputs made inside the block (this thread) for these destinations are held."""
+        token = _HELD.set(self)
+        try:
+            yield self
+        finally:
+            _HELD.reset(token)
+
+    def _claim(self, output: PendingOutput) -> "HeldOutputs | None":
+        key = _key(output.path)
+        tmp = self._temporaries.get(key)
+        if tmp is None:
+            return None
+        if output.path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(output.path))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        os.close(fd)
+        self._complete.discard(key)
+        output.write_path, output._target = tmp, key
+        return self
+
+    def _ready(self, output: PendingOutput) -> None:
+        self._complete.add(_key(output.path))
+
+    def _dropped(self, output: PendingOutput) -> None:
+        self._complete.discard(_key(output.path))
+
+    def ready(self, path: Path) -> bool:
+        """True when the output of ``path`` was written and committed by its writer (flushed to disk)."""
+        return _key(path) in self._complete
+
+    def rename(self, paths: Sequence[Path]) -> list[Path]:
+        """Rename the complete outputs among ``paths`` into place, in that order; the destinations renamed.
+
+        OSError on the first failed rename (the destinations renamed before it stay, listed in
+        :attr:`renamed`: the caller decides).  The folders are flushed (best effort) at the end.
+        """
+        start = len(self.renamed)
+        for path in paths:
+            key = _key(path)
+            if key in self._complete:
+                os.replace(self._temporaries[key], key)
+                self._complete.discard(key)
+                self.renamed.append(key)
+        for folder in dict.fromkeys(p.parent for p in self.renamed[start:]):
+            fsync_dir(folder)
+        return self.renamed[start:]
+
+    def discard(self) -> None:
+        """Remove every temporary name (complete or not); the destinations are left as they are."""
+        self._complete.clear()
+        for tmp in self._temporaries.values():
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
                 pass
 
 

@@ -64,6 +64,7 @@ class FakeVideoJob:
         from gazecam.batch import JobResult
         from gazecam.capture import Capture
         from gazecam.errors import InputError
+        from gazecam.outputs import atomic_output
         from gazecam.sinks import VideoSink
 
         self.calls += 1
@@ -75,7 +76,8 @@ class FakeVideoJob:
             info = cap.info
             video = (stack.enter_context(VideoSink(video_path, width=info.width, height=info.height, fps=info.fps))
                      if video_path is not None else None)
-            rec = stack.enter_context(open(records_path, "w")) if records_path is not None else None
+            rec = (stack.enter_context(open(stack.enter_context(atomic_output(records_path)), "w"))  # as the sinks
+                   if records_path is not None else None)
             for frame in cap:
                 if stop.is_set():
                     return JobResult(frames=frames, people_frames=frames, interrupted=True)

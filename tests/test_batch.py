@@ -217,6 +217,66 @@ def test_image_folder_clips(tmp_path: Path) -> None:
     assert [Path(k).name for k in s.done] == ["session1"] and count_frames(out / "session1.mp4") == 4
 
 
+def test_each_output_has_one_temporary_name_until_the_clip_is_done(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sinks write straight under batch's hidden names (no NAME.partial.SUFFIX in between); nothing has
+    a final name before the commit marker is on disk, and then all of the clip's outputs are renamed."""
+    import gazecam.batch.task as task_module
+
+    src = tmp_path / "in"
+    clip(src / "a.mp4", 4)
+    out = tmp_path / "out"
+    seen: list[list[str]] = []
+
+    def listing() -> list[str]:
+        return sorted(p.name for p in out.iterdir() if p.name != MANIFEST_NAME and not p.name.startswith(".gazecam-"))
+
+    class Watching(FakeJobFactory):
+        def __call__(self):
+            job = super().__call__()
+
+            def watched(source, *, on_frame, **kw):
+                return job(source, on_frame=lambda: (seen.append(listing()), on_frame()), **kw)
+            return watched
+
+    real_marker = task_module._write_marker
+
+    def marker(path: Path, finals: list[Path]) -> None:
+        seen.append(listing())
+        real_marker(path, finals)
+
+    monkeypatch.setattr(task_module, "_write_marker", marker)
+    s = batch([src], out, Watching())
+    assert s.ok and count_frames(out / "a.mp4") == 4 and len(lines(out / "a.jsonl")) == 4
+    assert len(seen) == 5
+    assert all(names == [".a.gazecam-tmp.jsonl", ".a.gazecam-tmp.mp4"] for names in seen[:4]), seen
+    assert seen[4] == [".a.gazecam-tmp.jsonl", ".a.gazecam-tmp.jsonl.meta.json", ".a.gazecam-tmp.mp4"]
+    assert listing() == ["a.jsonl", "a.jsonl.meta.json", "a.mp4"]
+
+
+def test_a_rename_that_fails_midway_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import gazecam.outputs as outputs_module
+
+    src = tmp_path / "in"
+    clip(src / "a.mp4")
+    out = tmp_path / "out"
+    real_replace = os.replace
+
+    def replace(a, b):  # the records and their sidecar are renamed, then the video fails
+        if str(b).endswith(".mp4"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(outputs_module.os, "replace", replace)
+    s = batch([src], out)
+    assert [e for _, e in s.failed] == ["cannot finish the outputs: Input/output error"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME]  # all or nothing, marker included
+    monkeypatch.undo()
+    assert batch([src], out).ok and count_frames(out / "a.mp4") == 3
+
+
 def test_outputs_never_replace_foreign_files_or_inputs(tmp_path: Path) -> None:
     src = tmp_path / "in"
     clip(src / "a.mp4")

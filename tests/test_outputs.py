@@ -247,3 +247,61 @@ def test_begin_output_says_why_in_one_line(tmp_path):
     assert pending.write_path == tmp_path / "o.partial.mp4"
     pending.discard()
     assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_held_outputs_are_renamed_by_their_owner_together(tmp_path):
+    """HeldOutputs (batch): writers commit under the owner's one temporary name; only rename() puts them in place."""
+    from gazecam.outputs import HeldOutputs
+    from gazecam.records import RecordsMeta, read_meta
+    from gazecam.sinks import RecordsSink
+
+    video, records, elsewhere = tmp_path / "a.mp4", tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    side = tmp_path / "a.jsonl.meta.json"
+    temps = {video: tmp_path / ".a.tmp.mp4", records: tmp_path / ".a.tmp.jsonl", side: tmp_path / ".a.tmp.meta.json"}
+    video.write_bytes(b"previous run")
+    held = HeldOutputs(temps)
+    with held.writing():
+        check_output_path(video, parameter="video_path")  # its probe claims the name and gives it back
+        with atomic_output(video) as tmp:
+            assert tmp == temps[video]
+            tmp.write_bytes(b"new clip")
+        with RecordsSink(records, meta=RecordsMeta(source="a.mp4", model="m", released=False)) as sink:
+            assert sink.write_path == temps[records]
+        with atomic_output(elsewhere) as tmp:  # not held: the usual NAME.partial.SUFFIX, renamed at once
+            assert tmp == partial_path(elsewhere)
+            tmp.write_text("x")
+    assert elsewhere.read_text() == "x"
+    assert held.ready(video) and held.ready(records) and held.ready(side)
+    assert video.read_bytes() == b"previous run" and not records.exists() and not side.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.tmp.jsonl", ".a.tmp.meta.json", ".a.tmp.mp4",
+                                                          "a.mp4", "b.jsonl"]
+    assert held.rename([side, records, video]) == [side, records, video]
+    assert video.read_bytes() == b"new clip" and records.read_bytes() == b"" and read_meta(records).model == "m"
+    assert not any(t.exists() for t in temps.values())
+    outside = PendingOutput(video)  # outside writing(): an ordinary pending output
+    assert not outside.held and outside.write_path == partial_path(video)
+    outside.discard()
+
+
+def test_held_outputs_discard_removes_only_the_temporary_names(tmp_path):
+    from gazecam.outputs import HeldOutputs
+
+    out = tmp_path / "a.mp4"
+    out.write_bytes(b"previous run")
+    held = HeldOutputs({out: tmp_path / ".a.tmp.mp4"})
+    (tmp_path / ".a.tmp.mp4").write_bytes(b"leftover")
+    with held.writing(), pytest.raises(FileExistsError):  # a name the owner must clear first (O_EXCL)
+        PendingOutput(out)
+    held.discard()
+    with held.writing():
+        pending = begin_output(out, "video")
+        assert pending.held and pending.write_path == tmp_path / ".a.tmp.mp4"
+        pending.write_path.write_bytes(b"half a clip")
+        pending.discard()  # a failing writer: its temporary name goes, the destination stays
+        assert not held.ready(out) and not pending.write_path.exists()
+        pending = begin_output(out, "video")
+        pending.commit()
+    assert held.ready(out)
+    held.discard()
+    assert not held.ready(out) and held.rename([out]) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"] and out.read_bytes() == b"previous run"

@@ -3,8 +3,9 @@
 ``in/a.mp4`` and ``in/sub/a.mp4`` -> ``OUT/a.mp4`` + ``OUT/a.jsonl`` and ``OUT/sub/a.mp4`` + ``OUT/sub/a.jsonl``.
 When inputs of one folder share a stem (``a.mp4``, ``a.avi``), the non-``.mp4`` ones keep their full
 name (``OUT/a.mp4`` + ``OUT/a.jsonl`` and ``OUT/a.avi.mp4`` + ``OUT/a.avi.jsonl``).
-Each output is written to a hidden temporary name beside it (:func:`temp_path`) and renamed when complete,
-together with the records' ``.meta.json`` sidecar that the records writer puts beside them.  Before the
+Each output is written under one hidden temporary name beside it (:func:`temp_path`; the writers' pending
+outputs are held there, :class:`gazecam.outputs.HeldOutputs`) and renamed when the clip is complete,
+together with the others and the records' ``.meta.json`` sidecar that the records writer puts beside them.  Before the
 renames a hidden commit marker (:attr:`BatchTask.marker`) is written, and removed once the manifest line is:
 a crash in between leaves it, and the next run knows those outputs are its own (and redoes the input).
 """

@@ -11,12 +11,13 @@ untouched; everything else is (re)done, also an input named by a manifest line t
 (torn by a crash, foreign): such lines are reported through :meth:`BatchListener.manifest_problem`.
 ``force=True`` redoes everything.  An output file that exists but was never written by this batch (no
 manifest line names it) is not replaced unless ``force=True``; an output that is the same file as an input
-(``os.path.samefile``) never is; other outputs are checked with :func:`gazecam.outputs.check_output_path`.
+(``os.path.samefile``) never is; every output goes through :func:`gazecam.outputs.check_before_writing`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import InputError
-from ..outputs import check_output_path
+from ..outputs import Inputs, Named, check_before_writing
 from .executors import Executor, VideoFinished, VideoProgress, VideoStarted
 from .inputs import BatchInput, input_signature, probe_frames
 from .manifest import Manifest, ManifestEntry, ModelIdentity, jsonable
@@ -96,22 +97,9 @@ class _State:
     frames: int = 0
 
 
-def _file_ids(inputs: Sequence[BatchInput]) -> set[tuple[int, int]]:
-    ids = set()
-    for item in inputs:
-        paths = [item.path]
-        if item.kind == "images":
-            try:
-                paths += [p for p in item.path.iterdir() if p.is_file()]
-            except OSError:
-                pass
-        for p in paths:
-            try:
-                st = os.stat(p)
-            except OSError:
-                continue
-            ids.add((st.st_dev, st.st_ino))
-    return ids
+def _inputs(inputs: Sequence[BatchInput]) -> Inputs:
+    """The batch's inputs for the output check (a folder of images: its images and any new image in it)."""
+    return Inputs([Named("input", item.path) for item in inputs])
 
 
 def _real(path: str | Path) -> str:
@@ -175,7 +163,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
         planned = {_real(p) for t in tasks for p in t.outputs}
         excluded = tuple(t.key for t in tasks if _real(t.key) in ours or _real(t.key) in planned)
         tasks = [t for t in tasks if t.key not in excluded]
-        input_ids = _file_ids([t.input for t in tasks])
+        read = _inputs([t.input for t in tasks])  # looked at once for every output
         states = manifest.last_states()
         state = _State()
         skipped: list[str] = []
@@ -217,7 +205,7 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
             if reason is None and not force:
                 skipped.append(task.key)
                 continue
-            problem = _output_problem(task, input_ids=input_ids, ours=ours, force=force)
+            problem = _output_problem(task, inputs=read, ours=ours, force=force)
             if problem:
                 early.append((task, TaskOutcome(key=task.key, status="failed", error=problem)))
                 continue
@@ -275,27 +263,40 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
     return summary
 
 
-def _output_problem(task: BatchTask, *, input_ids: set[tuple[int, int]], ours: set[str], force: bool) -> str | None:
-    """Why ``task``'s outputs must not be written, or None."""
+def _output_problem(task: BatchTask, *, inputs: Inputs, ours: set[str], force: bool) -> str | None:
+    """Why ``task``'s outputs must not be written, or None.
+
+    :func:`gazecam.outputs.check_before_writing` (writable, not an input, not another output; an output in a
+    mirrored sub-folder the worker has yet to create is checked against the inputs only), plus batch's own
+    rules: an existing output must be a regular file, and one this batch wrote (a manifest line names it)
+    unless ``force``.
+    """
     owner = {side: task.records_path for side in task.sidecars}  # a sidecar belongs to its records
-    for out in (*task.outputs, *task.sidecars):
+    named = [Named(parameter, out) for parameter, out in (("video_path", task.video_path),
+                                                           ("records_path", task.records_path),
+                                                           *(("records_meta", side) for side in task.sidecars))
+             if out is not None]
+    existing = []
+    for out in named:
         try:
-            st = os.stat(out)
+            st = os.stat(out.path)
         except FileNotFoundError:
             continue
         except OSError as e:
-            return f"cannot check the output {out}: {e.strerror or e}"
-        if (st.st_dev, st.st_ino) in input_ids:
-            return f"the output {out} is an input of this batch (the same file); it is never overwritten"
-        if not os.path.isfile(out):
-            return f"the output {out} exists and is not a regular file; move it away"
+            return f"cannot check the output {out.path}: {e.strerror or e}"
+        if not stat.S_ISREG(st.st_mode):
+            return f"the output {out.path} exists and is not a regular file; move it away"
+        existing.append(out.path)
+    try:
+        inputs.check(named)
+    except InputError as e:
+        return f"{e} (the same file; a batch never writes over an input)"
+    try:
+        check_before_writing([out for out in named if out.path.parent.is_dir()], inputs)
+    except InputError as e:
+        return str(e)
+    for out in existing:
         if _real(owner.get(out, out)) not in ours and not force:
             return (f"the output {out} exists but was not written by this batch (no manifest line names it); "
                     "move it away, or redo everything with force=True")
-    for out, parameter in ((task.video_path, "video_path"), (task.records_path, "records_path")):
-        if out is not None and out.parent.is_dir():  # mirrored sub-folders are created by the worker
-            try:
-                check_output_path(out, parameter=parameter)
-            except InputError as e:
-                return str(e)
     return None

@@ -3,8 +3,10 @@
 A *job* is what processes one clip (``process_source`` with a model loaded once, or a test double); a
 *job factory* is a picklable callable that builds the job in the worker that will use it (loading the model
 there, once).  :func:`run_task` wraps a job call with the batch's guarantees: the input is checked readable
-(on shared storage), outputs go to hidden temporary names that are renamed (after ``fsync``) only when the
-job finished the whole clip; a failed or interrupted clip leaves nothing behind.  No torch import here.
+(on shared storage); the job writes its outputs through :mod:`gazecam.outputs` (the sinks), held
+(:class:`~gazecam.outputs.HeldOutputs`): each under one hidden temporary name, flushed when its writer
+closes it, and renamed together with the others only when the job finished the whole clip and the commit
+marker is on disk; a failed or interrupted clip leaves nothing behind.  No torch import here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol
 
 from ..errors import log_to, one_line
-from ..outputs import fsync_dir, partial_path
+from ..outputs import HeldOutputs, fsync_dir, partial_path
 from ..records.meta import meta_path
 from .plan import BatchTask, temp_path
 
@@ -47,7 +49,10 @@ class JobResult:
 
 class VideoJob(Protocol):
     """Process one clip into the given output paths; call ``on_frame`` after each frame; finish early,
-    cleanly, when ``stop`` is set (``interrupted=True``).  Bad input raises :class:`GazecamError`."""
+    cleanly, when ``stop`` is set (``interrupted=True``).  Bad input raises :class:`GazecamError`.
+
+    The outputs are written through :mod:`gazecam.outputs` (the sinks, ``atomic_output``): :func:`run_task`
+    holds them under its temporary names and renames them itself."""
 
     def __call__(self, source: Path, *, video_path: Path | None, records_path: Path | None,
                  records_format: str | None, stop: threading.Event,
@@ -101,14 +106,6 @@ def worker_label() -> tuple[str, str]:
     return socket.gethostname(), f"pid {os.getpid()}"
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _discard(paths: list[Path]) -> None:
     for p in paths:
         try:
@@ -152,62 +149,47 @@ def run_task(job: VideoJob, task: BatchTask, *, stop: threading.Event, on_frame:
         return outcome("failed", error=f"input not found{where}: {src}{shared}")
     if not os.access(src, os.R_OK):
         return outcome("failed", error=f"cannot read input{where}: {src} (permission denied){shared}")
-    temps: list[Path] = []
-    finals: list[Path] = []
-    sidecars: list[tuple[Path, Path]] = []  # (temporary, final): renamed when the job wrote them
+    finals = list(task.outputs)
+    held = HeldOutputs({**{f: temp_path(f) for f in finals},
+                        **{side: meta_path(temp_path(task.records_path)) for side in task.sidecars}})  # type: ignore[arg-type]
     try:
-        for final in task.outputs:
+        for final in finals:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_path(final)
-            tmp.unlink(missing_ok=True)  # a leftover of a killed run of this batch (the name is ours)
-            partial_path(tmp).unlink(missing_ok=True)  # what the sink of a killed run was writing (ours too)
-            temps.append(tmp)
-            finals.append(final)
-        if task.records_path is not None:
-            tmp_side, final_side = meta_path(temp_path(task.records_path)), task.sidecars[0]
-            tmp_side.unlink(missing_ok=True)
-            sidecars.append((tmp_side, final_side))
-            temps.append(tmp_side)  # discarded with the outputs
+        held.discard()  # leftovers of a killed run of this batch (the hidden names are ours)
+        for final in finals:  # what the sink of a killed run of an earlier gazecam was writing (ours too)
+            partial_path(temp_path(final)).unlink(missing_ok=True)
     except OSError as e:
-        _discard(temps)
         return outcome("failed", error=f"cannot write the output folder{where}: {e.strerror or e} "
                                        f"({e.filename or task.outputs[0].parent}){shared}")
-    tmp_video = temp_path(task.video_path) if task.video_path is not None else None
-    tmp_records = temp_path(task.records_path) if task.records_path is not None else None
     try:
-        with _collect_warnings() as logged:
-            result = job(src, video_path=tmp_video, records_path=tmp_records, records_format=task.records_format,
-                         stop=stop, on_frame=on_frame)
+        # the job writes the final names through gazecam.outputs (the sinks): under the hidden names, held
+        with _collect_warnings() as logged, held.writing():
+            result = job(src, video_path=task.video_path, records_path=task.records_path,
+                         records_format=task.records_format, stop=stop, on_frame=on_frame)
         if logged:
             result = replace(result, warnings=tuple(dict.fromkeys((*result.warnings, *logged))))
     except (KeyboardInterrupt, SystemExit):
-        _discard(temps)
+        held.discard()
         raise
     except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
-        _discard(temps)
+        held.discard()
         return outcome("failed", error=one_line(e))
     if result.interrupted or stop.is_set():
-        _discard(temps)
+        held.discard()
         return outcome("interrupted", frames=result.frames, people_frames=result.people_frames,
                        warnings=result.warnings)
     if result.frames == 0:
-        _discard(temps)
+        held.discard()
         return outcome("failed", error=f"no frame could be read from {src} (0 frames decoded)",
                        warnings=result.warnings)
-    renamed: list[Path] = []
-    pairs = list(zip(temps, finals)) + [(t, f) for t, f in sidecars if t.exists()]
     try:
-        for tmp, _ in pairs:
-            if not tmp.exists():
-                raise FileNotFoundError(f"the job wrote no {tmp.name}")
-            _fsync(tmp)
+        for final in finals:
+            if not held.ready(final):
+                raise FileNotFoundError(f"the job wrote no {final.name}")
         _write_marker(task.marker, finals)  # from here a crash leaves outputs the next run knows as its own
-        for tmp, final in reversed(pairs):  # sidecar, records, video: the video last
-            os.replace(tmp, final)
-            renamed.append(final)
-        for folder in {f.parent for f in finals}:
-            fsync_dir(folder)
+        held.rename([*task.sidecars, *reversed(finals)])  # sidecar, records, video: the video last
     except OSError as e:
-        _discard(temps + renamed + [task.marker])  # all or nothing: a lone video without its records is not a result
+        held.discard()
+        _discard([*held.renamed, task.marker])  # all or nothing: a lone video without its records is not a result
         return outcome("failed", error=f"cannot finish the outputs{where}: {e.strerror or e}{shared}")
     return outcome("done", frames=result.frames, people_frames=result.people_frames, warnings=result.warnings)

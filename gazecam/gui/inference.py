@@ -113,11 +113,11 @@ class InferenceWorker(QObject):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            item = self.inbox.wait_take(0.2)
+            try:  # after the take: a reset posted with a seek's first frame applies to that frame
                 self._apply_pending()
             except Exception as e:  # noqa: BLE001
                 self.failed.emit(f"could not apply the settings: {one_line(e)}")
-            item = self.inbox.wait_take(0.2)
             if item is None or self.processor is None or self._stop.is_set():
                 continue
             t0 = time.perf_counter()

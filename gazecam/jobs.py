@@ -197,7 +197,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     from .gaze import GazeStage
     from .pipeline import Pipeline
     from .records import FileHeads, RecordsMeta
-    from .render import GazeRenderer, untrained_banner_text
+    from .render import GazeRenderer, weights_banner_text
     from .sinks import ClipWriter, RecordsSink
     from .track import HeadTracker
 
@@ -234,7 +234,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                                             max_frames=options.max_frames))
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",
                                 heatmap_mode="per_person" if options.heatmap == "per-person" else "combined",
-                                banner=untrained_banner_text(released=model.released))
+                                banner=weights_banner_text(released=model.released, note=model.note))
 
         # sinks last: nothing is written before everything is ready
         clip = (stack.enter_context(ClipWriter(video_path, width=info.width, height=info.height, fps=info.fps,

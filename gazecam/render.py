@@ -30,6 +30,7 @@ __all__ = [
     "BannerAnnotator",
     "GazeRenderer",
     "untrained_banner_text",
+    "weights_banner_text",
 ]
 
 RGB = tuple[int, int, int]
@@ -285,6 +286,16 @@ class BannerAnnotator:
         cv2.putText(image, self.text, (max(s.pad, (w - tw) // 2), y0 + s.pad + th), FONT, font, self.color,
                     thick, cv2.LINE_AA)
         return image
+
+
+def weights_banner_text(*, released: bool, note: str = "") -> str:
+    """The frame banner for a model: "" when released, UNVERIFIED when its files could not be verified
+    (placed in the cache by hand, see :mod:`gazecam.hub`), else the short untrained-weights text."""
+    from .weights import is_unverified_note
+
+    if not released and is_unverified_note(note):
+        return "UNVERIFIED WEIGHTS - could not be verified as the released ones"
+    return untrained_banner_text(released=released)
 
 
 def untrained_banner_text(*, released: bool, note: str = "") -> str:

@@ -63,32 +63,34 @@ def run_app(*, source: SourceSpec | None, model: ModelChoice | None, detector: s
 
 
 def exec_window(app: QApplication, window: MainWindow) -> int:
-    """Run the event loop until the window closes; Ctrl-C in the terminal closes it cleanly.
+    """Run the event loop until the window closes; Ctrl-C (SIGINT) and SIGTERM close it cleanly.
 
-    The window's shutdown (recording finalised, threads stopped) always runs; after Ctrl-C,
-    ``KeyboardInterrupt`` is raised so the command line reports the interruption (exit code 130).
+    The window's shutdown (recording finalised into a playable clip, threads stopped) always runs; after a
+    signal, :class:`~gazecam.signals.Interrupted` is raised so the command line reports it (exit code 130
+    after SIGINT, 143 after SIGTERM).  A second signal stops at once.  The handlers are installed
+    explicitly, so this holds also when SIGINT was ignored at start (``nohup``, ``cmd &`` in a script).
     """
-    interrupted = False
+    from ..signals import Interrupted, handling_signals
 
-    def on_sigint(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
-        nonlocal interrupted
-        interrupted = True
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if received:  # a second signal: no more patience
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        received.append(signum)
         window.close()
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread (embedded use): no handler
-        previous = None
     wake = QTimer()
     wake.timeout.connect(lambda: None)  # returns to Python regularly, so the signal handler can run
     wake.start(200)
-    try:
-        code = app.exec()
-    finally:
-        wake.stop()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        window.shutdown()
-    if interrupted:
-        raise KeyboardInterrupt
+    with handling_signals(on_signal):
+        try:
+            code = app.exec()
+        finally:
+            wake.stop()
+            window.shutdown()
+    if received:
+        raise Interrupted(received[0])
     return int(code)

@@ -622,12 +622,16 @@ def test_a_killed_writer_leaves_a_playable_partial_clip(tmp_path: Path) -> None:
             sink.write(np.full((48, 64, 3), (7 * i) % 256, np.uint8))
             print(i, flush=True)
     """)
-    with Child([sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-               timeout_s=180) as child:
-        while int(child.read_line(timeout_s=120)) < 60:  # 6 s of video written; the encoder holds back its
-            pass  # lookahead (~10-15 frames)
-        child.proc.kill()
-        child.finish(timeout_s=60)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:  # read here, line by line (not by a thread): the kill follows frame 60 as closely as possible
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if int(line) >= 60:  # 6 s of video written; the encoder holds back its lookahead (~10-15 frames)
+                break
+    finally:
+        proc.kill()  # also when anything above failed: never left running
+        proc.wait(timeout=60)
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["clip.partial.mp4"]
     salvaged = probe(tmp_path / "clip.partial.mp4")
     assert 40 <= salvaged["frames"] <= 61  # fragments of 0.5 s: at most the encoder's delay + 5 frames lost

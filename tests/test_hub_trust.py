@@ -147,3 +147,20 @@ def test_unverified_files_still_load(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"x")
     assert cache.fetch([file]) == [tmp_path / "x.pt"]
     assert cache.check(file).status == "unverified" and not cache.is_trusted(file)
+
+
+def test_an_export_made_before_trust_follows_the_model(random_weights, tmp_path):
+    """ONNX exports are cached by weights; released or not is what the model says now, not at export time."""
+    pytest.importorskip("onnxruntime")
+    from gazecam.backends import load_backend
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(random_weights, cache / f"{VARIANT}.pt")
+    before = GazeModel.from_pretrained(VARIANT, cache_dir=cache, progress=False)
+    backend = load_backend("onnxruntime", model=before, export_root=tmp_path / "exports")
+    assert not backend.released and is_unverified_note(backend.note)
+    ModelCache(root=cache, progress=False).trust(get_zoo_model(VARIANT).decoder)
+    after = GazeModel.from_pretrained(VARIANT, cache_dir=cache, progress=False)
+    backend = load_backend("onnxruntime", model=after, export_root=tmp_path / "exports")  # the cached export
+    assert backend.released and backend.note == "" and len(list((tmp_path / "exports").iterdir())) == 1

@@ -73,18 +73,26 @@ def exec_window(app: QApplication, window: MainWindow) -> int:
     from ..signals import Interrupted, handling_signals
 
     received: list[int] = []
+    closing: list[bool] = []
 
     def on_signal(signum: int, frame: object) -> None:
+        # Only noted here: the handler may run while this thread holds a lock (e.g. inside a queue.put of
+        # the recorder); closing the window from it could wait on that lock for ever.
         if received:  # a second signal: no more patience
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
         received.append(signum)
-        window.close()
+
+    def close_after_signal() -> None:  # from the event loop, where no lock is held
+        if received and not closing:
+            closing.append(True)
+            window.close()
+            app.quit()  # also when the window was not shown
 
     wake = QTimer()
-    wake.timeout.connect(lambda: None)  # returns to Python regularly, so the signal handler can run
-    wake.start(200)
+    wake.timeout.connect(close_after_signal)  # also returns to Python regularly, so the signal handler can run
+    wake.start(100)
     with handling_signals(on_signal):
         try:
             code = app.exec()

@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE
+    from .signals import interrupt_on_sigint
+
     try:
-        return int(args._run(args) or 0)
+        with interrupt_on_sigint():  # also when started with SIGINT ignored (nohup, `cmd &` in a script)
+            return int(args._run(args) or 0)
     except KeyboardInterrupt as e:  # a second Ctrl-C / SIGTERM (gazecam.signals.Interrupted), or one outside a run
         signum = getattr(e, "signum", None)
         print(f"gazecam: {e if signum is not None else 'interrupted'}", file=sys.stderr)

@@ -5,8 +5,13 @@ Settings (environment):
   GAZECAM_MIRROR  base URL serving the files under their official file names
                   (``$GAZECAM_MIRROR/gazelle_dinov2_vitb14_inout.pt``) instead of the official URLs
 
-The cache holds ``<name>`` files plus ``manifest.json`` with the SHA-256 and size of each.  Every
-load re-hashes the file and compares; a mismatch is an error, never a silent re-use.
+The cache holds ``<name>`` files plus ``manifest.json`` with the SHA-256, size and provenance of each.
+Every load re-hashes the file and compares; a mismatch is an error, never a silent re-use.
+
+Provenance (``trust`` in the manifest): ``downloaded`` by gazecam (official URL or mirror), ``published``
+(placed by hand, but its SHA-256 is the published one), ``user`` (placed by hand and confirmed with
+:meth:`ModelCache.trust`), or ``unverified`` (placed by hand, no published digest to check it against).
+Unverified files load, but a model built from them is never called released.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .zoo import RemoteFile
 __all__ = [
     "ModelCache",
     "FileState",
+    "Trust",
     "OfflineError",
     "ChecksumError",
     "default_cache_dir",
@@ -36,6 +42,11 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+
+#: Where a cached file came from (see the module docstring).
+Trust = Literal["downloaded", "published", "user", "unverified"]
+TRUSTED: frozenset[str] = frozenset({"downloaded", "published", "user"})
+_HAND = "placed by hand"
 USER_AGENT = "gazecam (+model download)"
 
 
@@ -79,9 +90,12 @@ def default_mirror() -> str | None:
 
 @dataclass(frozen=True)
 class FileState:
-    """What :meth:`ModelCache.check` found for one file (``reason`` says why it is invalid)."""
+    """What :meth:`ModelCache.check` found for one file (``reason`` says why it is invalid or unverified).
 
-    status: Literal["cached", "missing", "invalid"]
+    ``unverified``: usable, but placed in the cache by hand with no published SHA-256 to check it against.
+    """
+
+    status: Literal["cached", "missing", "invalid", "unverified"]
     reason: str = ""
 
 
@@ -123,11 +137,20 @@ class ModelCache:
             json.dump(data, f, indent=1, sort_keys=True)
         os.replace(tmp, self.manifest_path)
 
-    def _record(self, file: RemoteFile, path: Path, digest: str, source: str) -> None:
+    def _record(self, file: RemoteFile, path: Path, digest: str, source: str, trust: Trust) -> None:
         data = self._read_manifest()
-        data[file.filename] = {"sha256": digest, "size": path.stat().st_size, "source": source,
+        data[file.filename] = {"sha256": digest, "size": path.stat().st_size, "source": source, "trust": trust,
                                "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self._write_manifest(data)
+
+    @staticmethod
+    def _trust_of(entry: dict) -> Trust:
+        """An entry's provenance; entries of older gazecam versions have none: their ``source`` tells."""
+        trust = entry.get("trust")
+        if trust in ("downloaded", "published", "user", "unverified"):
+            return trust  # type: ignore[return-value]
+        return "unverified" if str(entry.get("source", "")).startswith(_HAND) or not entry.get("source") \
+            else "downloaded"
 
     # -- public ---------------------------------------------------------------------------
     def path(self, file: RemoteFile) -> Path:
@@ -145,12 +168,15 @@ class ModelCache:
         digest = sha256_file(path)
         entry = self._read_manifest().get(file.filename)
         if entry is None:
-            # Put there by hand (e.g. after an offline error): check it, then record it.
+            # Put there by hand (e.g. after an offline error): check it, then record it; trusted only when
+            # its digest is the published one.
             if validate is not None:
                 validate(path)
             self._check_pin(file, digest, path)
-            self._record(file, path, digest, source=f"placed by hand at {path}")
+            self._record(file, path, digest, source=f"{_HAND} at {path}",
+                         trust="published" if file.sha256 else "unverified")
             return path
+        self._check_pin(file, digest, path)
         if entry.get("sha256") != digest:
             raise ChecksumError(
                 f"{path} has changed since it was recorded:\n"
@@ -159,12 +185,52 @@ class ModelCache:
             )
         return path
 
+    def trust_of(self, file: RemoteFile) -> Trust | None:
+        """The recorded provenance of a cached file (None: not recorded yet; :meth:`verify` records it)."""
+        entry = self._read_manifest().get(file.filename)
+        return None if entry is None else self._trust_of(entry)
+
+    def is_trusted(self, file: RemoteFile) -> bool:
+        """Whether the recorded file was downloaded by gazecam, matches its published digest or was confirmed."""
+        return self.trust_of(file) in TRUSTED
+
+    def unverified_reason(self, file: RemoteFile) -> str:
+        """One line on why ``file`` is not trusted ("" when it is)."""
+        if self.is_trusted(file):
+            return ""
+        return (f"{file.filename} was placed in the cache by hand and no SHA-256 is published for it, so it "
+                "could not be verified as the released file")
+
+    def trust(self, file: RemoteFile, validate: Callable[[RemoteFile, Path], None] | None = None) -> str:
+        """Record a cached file as trusted by the user (after ``validate``); returns its SHA-256.
+
+        A file with a published digest must match it; a file already recorded must still have its
+        recorded digest (a changed file is never trusted by this).
+        """
+        path = self.path(file)
+        if not path.is_file():
+            raise OfflineError(f"{file.filename} is not in the cache: expected it at {path}")
+        known = self._read_manifest().get(file.filename) is not None
+        try:
+            self.verify(file, (lambda p: validate(file, p)) if validate else None)  # recorded and unchanged
+            if known and validate is not None:  # (verify validates the files it records)
+                validate(file, path)
+        except ValueError as e:
+            raise WeightsError(f"{path} is not a valid {file.kind} file for {file.filename}, so it is not "
+                               f"trusted: {e}") from e
+        entry = self._read_manifest()[file.filename]
+        if self._trust_of(entry) not in TRUSTED:
+            self._record(file, path, str(entry["sha256"]), source=str(entry.get("source", f"{_HAND} at {path}")),
+                         trust="user")
+        return str(entry["sha256"])
+
     def check(self, file: RemoteFile, validate: Callable[[RemoteFile, Path], None] | None = None, *,
               revalidate: bool = False) -> FileState:
         """Whether ``file`` is usable from the cache, without downloading anything.
 
         ``cached``: its SHA-256 matches the manifest (a file placed by hand must pass ``validate`` and is
-        then recorded); ``revalidate`` runs ``validate`` on recorded files too.  ``invalid``: the reason
+        then recorded); ``revalidate`` runs ``validate`` on recorded files too.  ``unverified``: like
+        ``cached``, but placed by hand and not verifiable (see :meth:`trust`).  ``invalid``: the reason
         in one line.  ``missing``: not in the cache.
         """
         if not self.is_cached(file):
@@ -175,6 +241,8 @@ class ModelCache:
                 validate(file, path)
         except (WeightsError, ValueError, OSError) as e:
             return FileState("invalid", " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip()))
+        if not self.is_trusted(file):
+            return FileState("unverified", self.unverified_reason(file))
         return FileState("cached")
 
     def fetch(self, files: Iterable[RemoteFile], *, validate: Callable[[RemoteFile, Path], None] | None = None
@@ -227,7 +295,7 @@ class ModelCache:
             digest = sha256_file(tmp)
             self._check_pin(file, digest, tmp)
             os.replace(tmp, dest)  # atomic: a half-written file never has the final name
-            self._record(file, dest, digest, source=url)
+            self._record(file, dest, digest, source=url, trust="downloaded")
         finally:
             tmp.unlink(missing_ok=True)
 

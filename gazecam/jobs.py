@@ -123,7 +123,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     """
     from .pipeline import build_processor
     from .records import FileHeads, RecordsMeta
-    from .render import GazeRenderer, untrained_banner_text
+    from .render import GazeRenderer, weights_banner_text
     from .sinks import ClipWriter, RecordsSink
 
     video_path = None if video_path is None else Path(video_path).expanduser()
@@ -145,7 +145,8 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         processor = build_processor(model, options, fps=info.fps, detector=heads_file, notify=say)
         renderer = GazeRenderer(heatmaps=options.heatmap != "none",
                                 heatmap_mode="per_person" if options.heatmap == "per-person" else "combined",
-                                banner=untrained_banner_text(released=model.released), aois=aois)
+                                banner=weights_banner_text(released=model.released, note=model.note),
+                                aois=aois)
 
         # sinks last: nothing is written before everything is ready
         clip = (stack.enter_context(ClipWriter(video_path, width=info.width, height=info.height, fps=info.fps,

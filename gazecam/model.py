@@ -48,7 +48,7 @@ from .models.archs import HGNETV2_ARCHS, backbone_normalizes, heatmap_size
 from .models.preprocess import preprocess_images
 from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions  # noqa: F401 (re-exported)
 from .types import GazePrediction, check_rgb_image
-from .weights import WeightsError, load_state_dict_file
+from .weights import UNVERIFIED_NOTE, WeightsError, load_state_dict_file
 
 __all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "validate_model_file"]
 
@@ -155,9 +155,13 @@ class GazeModel(BatchPredictor):
         if model.has_inout != entry.inout:
             problems.append(f"decoder {'has' if model.has_inout else 'lacks'} an in/out head, {entry.name} "
                             f"{'has' if entry.inout else 'has none'}")
-        model.released = not problems
+        unverified = [cache.unverified_reason(f) for f in entry.files if not cache.is_trusted(f)]
+        model.released = not problems and not unverified
         model.note = ("files in the cache are not the released " + entry.name + " weights: "
                       + "; ".join(problems)) if problems else ""
+        if unverified and not problems:
+            model.note = (f"{UNVERIFIED_NOTE}: " + "; ".join(unverified)
+                          + f" (if you trust them: gazecam models trust {entry.name})")
         return model
 
     @classmethod

@@ -32,6 +32,7 @@ __all__ = [
     "AOIAnnotator",
     "GazeRenderer",
     "untrained_banner_text",
+    "weights_banner_text",
 ]
 
 RGB = tuple[int, int, int]
@@ -338,6 +339,16 @@ class AOIAnnotator:
             x0, y0 = pts[:, 0, 0].min(), pts[:, 0, 1].min()
             _label(image, text, (float(x0), float(y0)), color, s, above=False)
         return image
+
+
+def weights_banner_text(*, released: bool, note: str = "") -> str:
+    """The frame banner for a model: "" when released, UNVERIFIED when its files could not be verified
+    (placed in the cache by hand, see :mod:`gazecam.hub`), else the short untrained-weights text."""
+    from .weights import is_unverified_note
+
+    if not released and is_unverified_note(note):
+        return "UNVERIFIED WEIGHTS - could not be verified as the released ones"
+    return untrained_banner_text(released=released)
 
 
 def untrained_banner_text(*, released: bool, note: str = "") -> str:

@@ -11,16 +11,20 @@ The first signal sets the event (the loop finishes the current frame, outputs ar
 clip, complete records); a second one raises :class:`Interrupted` (a ``KeyboardInterrupt``, so ``with``
 blocks still close the outputs).  Outside the main thread signals cannot be caught: the event is then
 only set by the caller.  The previous handlers are restored on exit.
+
+Handlers are installed explicitly, whatever the inherited disposition: a process started with SIGINT
+ignored (``nohup``, ``cmd &`` in a non-interactive shell, some CI runners and service managers) still
+stops cleanly on SIGINT.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-__all__ = ["StopEvent", "Interrupted", "stop_on_signals", "signal_name"]
+__all__ = ["StopEvent", "Interrupted", "stop_on_signals", "handling_signals", "interrupt_on_sigint", "signal_name"]
 
 #: Signals a run stops on by default.
 STOP_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
@@ -63,17 +67,40 @@ class StopEvent(threading.Event):
 
 
 @contextmanager
-def stop_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopEvent]:
-    """A :class:`StopEvent` that ``signals`` (default SIGINT and SIGTERM) set while the block runs."""
-    stop = StopEvent()
+def handling_signals(handler: Callable[[int, object], None], signals: Sequence[int] = STOP_SIGNALS
+                     ) -> Iterator[bool]:
+    """``handler`` handles ``signals`` while the block runs, then the previous handlers are back.
+
+    Installed explicitly, also over an inherited ``SIG_IGN``.  Yields False (nothing installed) outside
+    the main thread, where Python cannot install signal handlers.
+    """
     if threading.current_thread() is not threading.main_thread():
-        yield stop
+        yield False
         return
     previous = {}
     try:
         for signum in signals:
-            previous[signum] = signal.signal(signum, stop.handle)
-        yield stop
+            previous[signum] = signal.signal(signum, handler)
+        yield True
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+@contextmanager
+def stop_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopEvent]:
+    """A :class:`StopEvent` that ``signals`` (default SIGINT and SIGTERM) set while the block runs."""
+    stop = StopEvent()
+    with handling_signals(stop.handle, signals):
+        yield stop
+
+
+@contextmanager
+def interrupt_on_sigint() -> Iterator[bool]:
+    """Ctrl-C raises ``KeyboardInterrupt`` while the block runs, also when SIGINT was ignored at start.
+
+    For the parts of a command outside :func:`stop_on_signals` (argument checks, model loading): Python
+    installs its ``KeyboardInterrupt`` handler only when SIGINT was not ignored by the parent.
+    """
+    with handling_signals(signal.default_int_handler, (signal.SIGINT,)) as installed:
+        yield installed

@@ -12,7 +12,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["WeightsError", "load_state_dict_file", "sha256_file", "describe_load_error", "is_unpickling_error",
-           "refers_to_code"]
+           "refers_to_code", "UNVERIFIED_NOTE", "is_unverified_note"]
+
+#: How a model's ``note`` starts when its files were placed in the cache by hand and could not be verified
+#: as the released ones (no published SHA-256; see :mod:`gazecam.hub`): not released, banner says so.
+UNVERIFIED_NOTE = "weights could not be verified"
+
+
+def is_unverified_note(note: str) -> bool:
+    """Whether a model's ``note`` says its weights could not be verified (rather than not being released)."""
+    return note.startswith(UNVERIFIED_NOTE)
 
 
 class WeightsError(GazecamError):

@@ -363,3 +363,136 @@ class ImageModel:
             else np.zeros((0, 64, 64), np.float32)
         inout = hm.reshape(len(boxes), -1).mean(axis=1) if len(boxes) else np.zeros(0, np.float32)
         return GazePrediction(heatmaps=hm, inout=inout)
+
+
+# -- child processes that tests signal ---------------------------------------------------------------------
+# Runs in the child before the command: SIGINT set explicitly (never inherited: bash starts `cmd &` of a
+# non-interactive shell, and nohup, with SIGINT ignored), and the child killed if the test process dies.
+_CHILD_WRAPPER = """
+import ctypes, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[1] == "ignore" else signal.SIG_DFL)
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the test
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[2]):
+    sys.exit("the test process is gone")
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
+class Child:
+    """A child process for a test that signals it; use it as a context manager.
+
+    * SIGINT is set explicitly in the child (``sigint="default"``: Python's KeyboardInterrupt handler;
+      ``"ignore"``: SIG_IGN, as after ``nohup`` or ``cmd &`` in a script) whatever this process inherited;
+    * the child runs in its own session and is killed with its whole group on exit from the ``with`` block
+      when it is still running (after SIGABRT, which makes it dump its Python stacks to its stderr), and
+      dies with the test process (PR_SET_PDEATHSIG);
+    * every wait has a timeout, and ``faulthandler`` dumps this process's stacks if the block outlives
+      ``timeout_s``.
+
+    ``args[0]`` must be an absolute path to the program (``sys.executable``).  stdout and stderr are read
+    by threads: :meth:`read_line` returns stdout lines, :attr:`stderr` what the child wrote there.
+    """
+
+    def __init__(self, args: Sequence[str], *, sigint: str = "default", timeout_s: float = 300.0,
+                 cwd: str | Path | None = None, env: dict[str, str] | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        if sigint not in ("default", "ignore"):
+            raise ValueError(f"sigint must be 'default' or 'ignore', not {sigint!r}")
+        self.timeout_s = timeout_s
+        env = {**(env if env is not None else os.environ), "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD_WRAPPER, sigint, str(os.getpid()), *args],
+                                     cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+        import queue
+
+        self._lines: "queue.Queue[str | None]" = queue.Queue()
+        self._err: list[str] = []
+        self._readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self._lines.put), daemon=True),
+                         threading.Thread(target=self._pump, args=(self.proc.stderr, self._err.append), daemon=True)]
+        for t in self._readers:
+            t.start()
+
+    @staticmethod
+    def _pump(stream, put) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            put(line)
+        put(None)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def stderr(self) -> str:
+        return "".join(x for x in list(self._err) if x is not None)
+
+    def read_line(self, timeout_s: float | None = None) -> str:
+        """The next stdout line (without the newline); AssertionError on a timeout or when the child exited."""
+        import queue
+
+        try:
+            line = self._lines.get(timeout=timeout_s if timeout_s is not None else self.timeout_s)
+        except queue.Empty:
+            raise AssertionError(f"no output from the child within {timeout_s or self.timeout_s} s; "
+                                 f"stderr so far:\n{self.stderr}") from None
+        if line is None:
+            self.proc.wait(timeout=30)
+            raise AssertionError(f"the child exited ({self.proc.returncode}) before writing the expected line; "
+                                 f"stderr:\n{self.stderr}")
+        return line.rstrip("\n")
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout_s: float | None = None) -> tuple[int, str, str]:
+        """Wait for the child to exit: its exit code, the rest of its stdout and its stderr."""
+        code = self.proc.wait(timeout=timeout_s if timeout_s is not None else self.timeout_s)
+        for t in self._readers:
+            t.join(timeout=30)
+        rest = []
+        while not self._lines.empty():
+            line = self._lines.get_nowait()
+            if line is not None:
+                rest.append(line)
+        return code, "".join(rest), self.stderr
+
+    def __enter__(self) -> "Child":
+        import faulthandler
+
+        faulthandler.dump_traceback_later(self.timeout_s, exit=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import faulthandler
+        import os
+        import signal
+        import subprocess
+        import sys
+
+        faulthandler.cancel_dump_traceback_later()
+        if self.proc.poll() is None:  # something failed: the child's stacks, then kill it and its group
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+            for t in self._readers:
+                t.join(timeout=5)
+            print(f"killed child {self.proc.pid} ({self.proc.returncode}); its stderr:\n{self.stderr}",
+                  file=sys.stderr)
+        else:
+            try:  # grandchildren left in its group
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from fakes import Child
 from PIL import Image
 
 from gazecam.batch.manifest import MANIFEST_NAME
@@ -149,21 +149,16 @@ def test_ray_gives_the_default_records(default_run: Path, tree: Path, golden_dir
 def _run_until(out: Path, args: list[str], *, done: int, sig: int) -> int:
     """Start `gazecam batch` in its own process group; send `sig` once `done` inputs are done; its exit code."""
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "gazecam", "batch", *args, "-o", str(out), "--quiet"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
+    # SIGINT set explicitly in the child; it and its workers are killed when anything fails (fakes.Child)
+    with Child([sys.executable, "-m", "gazecam", "batch", *args, "-o", str(out), "--quiet"], cwd=REPO, env=env,
+               timeout_s=1000) as child:
         deadline = time.monotonic() + 600
         while sum(e["status"] == "done" for e in manifest(out)) < done:
-            assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+            assert child.proc.poll() is None, child.stderr
             assert time.monotonic() < deadline, "the batch made no progress"
             time.sleep(0.1)
-        os.killpg(proc.pid, sig)
-        return proc.wait(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        os.killpg(child.pid, sig)
+        return child.finish(timeout_s=300)[0]
 
 
 def test_sigterm_then_sigkill_midway_then_resume(tmp_path: Path, golden_dir: Path) -> None:

@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -15,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fakes import FullDisk
+from fakes import Child, FullDisk
 from PIL import Image
 
 import gazecam.commands.process as process_cmd
@@ -366,29 +365,24 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
 
 
 # -- Ctrl-C, SIGTERM --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sigint", ["default", "ignore"])  # "ignore": started by `nohup` or `cmd &` in a script
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_and_sigterm_leave_a_playable_clip_and_complete_records(tmp_path, model_args, sig, code):
+def test_sigint_and_sigterm_leave_a_playable_clip_and_complete_records(tmp_path, model_args, sig, code, sigint):
     video = make_video(tmp_path / "in.mp4", n=200, fps=20)
     heads = write_heads(tmp_path / "heads.jsonl", 200, with_border_person=False)
     out, rec = tmp_path / "out.mp4", tmp_path / "out.jsonl"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gazecam", "process", str(video), "-o", str(out), "--records",
-                             str(rec), "--heads", str(heads), "--stride", "4", *model_args],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with Child([sys.executable, "-m", "gazecam", "process", str(video), "-o", str(out), "--records", str(rec),
+                "--heads", str(heads), "--stride", "4", *model_args], sigint=sigint, cwd=REPO, timeout_s=300) as child:
         deadline = time.monotonic() + 120
         partial = tmp_path / "out.partial.jsonl"  # the records until they are complete
-        while time.monotonic() < deadline and proc.poll() is None:
+        while time.monotonic() < deadline and child.proc.poll() is None:
             if partial.exists() and len(partial.read_text().splitlines()) >= 3:
                 break
             time.sleep(0.1)
-        assert proc.poll() is None, proc.communicate()[1]
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == code, err
+        assert child.proc.poll() is None, child.stderr
+        child.send_signal(sig)
+        returncode, _, err = child.finish(timeout_s=60)
+    assert returncode == code, err
     assert f"interrupted by {signal.Signals(sig).name} after" in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["heads.jsonl", "in.mp4", "out.jsonl", "out.jsonl.meta.json", "out.mp4"]
     lines = [json.loads(ln) for ln in rec.read_text().splitlines()]  # every line is valid JSON

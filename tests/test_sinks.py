@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fakes import FullDisk
+from fakes import Child, FullDisk
 
 from gazecam.sinks import video as sinks_mod  # the module that opens the file
 from gazecam.capture import Capture
@@ -328,12 +328,12 @@ def test_sigint_in_a_real_process(tmp_path: Path) -> None:
             print("frames", sink.frames_written, flush=True)
             sys.exit(130)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    # SIGINT set explicitly in the child (a run started with `nohup ... &` inherits it ignored); killed on failure
+    with Child([sys.executable, "-c", script], sigint="default", cwd=REPO, timeout_s=120) as child:
+        assert child.read_line(timeout_s=60) == "ready"
+        child.send_signal(signal.SIGINT)
+        code, rest, err = child.finish(timeout_s=60)
+    assert code == 130, err
     written = int(rest.split()[-1])
     assert written >= 10
     assert probe(video)["frames"] == written
@@ -624,12 +624,14 @@ def test_a_killed_writer_leaves_a_playable_partial_clip(tmp_path: Path) -> None:
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if int(line) >= 60:  # 6 s of video written; the encoder holds back its lookahead (~10-15 frames)
-            break
-    proc.kill()
-    proc.wait(timeout=60)
+    try:  # read here, line by line (not by a thread): the kill follows frame 60 as closely as possible
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if int(line) >= 60:  # 6 s of video written; the encoder holds back its lookahead (~10-15 frames)
+                break
+    finally:
+        proc.kill()  # also when anything above failed: never left running
+        proc.wait(timeout=60)
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["clip.partial.mp4"]
     salvaged = probe(tmp_path / "clip.partial.mp4")
     assert 40 <= salvaged["frames"] <= 61  # fragments of 0.5 s: at most the encoder's delay + 5 frames lost

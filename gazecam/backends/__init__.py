@@ -161,7 +161,11 @@ def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, 
         if precision == "int8" and backend.precision != "int8":
             raise BackendError(f"precision='int8' but {export_dir} holds an {backend.precision} export; make an "
                                "int8 export with gazecam.quantize.quantize_export")
-        return backend
-    from .tensorrt import TensorRTBackend
+    else:
+        from .tensorrt import TensorRTBackend
 
-    return TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16", max_heads=max_heads)
+        backend = TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16",
+                                  max_heads=max_heads)
+    if model is not None:  # exports are cached by weights: whether they are the released ones is the model's say
+        backend.name, backend.released, backend.note = model.name, model.released, model.note
+    return backend

@@ -102,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..jobs import ProcessOptions, check_job_outputs, process_source
     from ..records import FileHeads
     from ..signals import signal_name, stop_on_signals
+    from ..weights import is_unverified_note
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
                              detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
@@ -116,7 +117,9 @@ def _run(args: argparse.Namespace) -> int:
         capture = stack.enter_context(Capture(args.input))
         check_job_outputs(capture.info, options=options, video_path=out, records_path=rec)
         model = load_model(args)
-        if not model.released:
+        if not model.released and is_unverified_note(model.note):  # files placed in the cache by hand
+            _warn(f"model {model.name}: {model.note}; the video carries an UNVERIFIED WEIGHTS banner")
+        elif not model.released:
             _warn(f"model {model.name} does not have the released weights ({model.note or 'untrained'}): "
                   "its gaze is meaningless; the video carries an UNTRAINED WEIGHTS banner")
 

@@ -64,32 +64,42 @@ def run_app(*, source: SourceSpec | None, model: ModelSpec | None, detector: str
 
 
 def exec_window(app: QApplication, window: MainWindow) -> int:
-    """Run the event loop until the window closes; Ctrl-C in the terminal closes it cleanly.
+    """Run the event loop until the window closes; Ctrl-C (SIGINT) and SIGTERM close it cleanly.
 
-    The window's shutdown (recording finalised, threads stopped) always runs; after Ctrl-C,
-    ``KeyboardInterrupt`` is raised so the command line reports the interruption (exit code 130).
+    The window's shutdown (recording finalised into a playable clip, threads stopped) always runs; after a
+    signal, :class:`~gazecam.signals.Interrupted` is raised so the command line reports it (exit code 130
+    after SIGINT, 143 after SIGTERM).  A second signal stops at once.  The handlers are installed
+    explicitly, so this holds also when SIGINT was ignored at start (``nohup``, ``cmd &`` in a script).
     """
-    interrupted = False
+    from ..signals import Interrupted, handling_signals
 
-    def on_sigint(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
-        nonlocal interrupted
-        interrupted = True
-        window.close()
+    received: list[int] = []
+    closing: list[bool] = []
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread (embedded use): no handler
-        previous = None
+    def on_signal(signum: int, frame: object) -> None:
+        # Only noted here: the handler may run while this thread holds a lock (e.g. inside a queue.put of
+        # the recorder); closing the window from it could wait on that lock for ever.
+        if received:  # a second signal: no more patience
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        received.append(signum)
+
+    def close_after_signal() -> None:  # from the event loop, where no lock is held
+        if received and not closing:
+            closing.append(True)
+            window.close()
+            app.quit()  # also when the window was not shown
+
     wake = QTimer()
-    wake.timeout.connect(lambda: None)  # returns to Python regularly, so the signal handler can run
-    wake.start(200)
-    try:
-        code = app.exec()
-    finally:
-        wake.stop()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        window.shutdown()
-    if interrupted:
-        raise KeyboardInterrupt
+    wake.timeout.connect(close_after_signal)  # also returns to Python regularly, so the signal handler can run
+    wake.start(100)
+    with handling_signals(on_signal):
+        try:
+            code = app.exec()
+        finally:
+            wake.stop()
+            window.shutdown()
+    if received:
+        raise Interrupted(received[0])
     return int(code)

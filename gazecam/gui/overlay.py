@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..render import GazeRenderer, untrained_banner_text
+from ..render import GazeRenderer, weights_banner_text
 from ..types import Frame, GazeResult
 from .settings import ViewSettings
 
@@ -43,7 +43,7 @@ class Overlay:
 
         The frame gets the short text (legible on small frames); the window's banner shows ``note`` too.
         """
-        self.renderer.banner = untrained_banner_text(released=released)
+        self.renderer.banner = weights_banner_text(released=released, note=note)
 
     def clear_model(self) -> None:
         self.renderer.banner = ""

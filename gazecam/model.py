@@ -20,7 +20,7 @@ gives an empty prediction (the official code crashes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_head
 from .types import GazePrediction, check_rgb_image
 from .weights import WeightsError, load_state_dict_file
 
-__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "validate_model_file"]
+__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "decode_heads", "validate_model_file"]
 
 
 @dataclass(frozen=True)
@@ -233,22 +233,45 @@ class GazeModel(BatchPredictor):
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:
         """Decode all heads of all encoded images in one decoder batch."""
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
-        counts = [len(b) for b in boxes]
-        total = sum(counts)
-        if total == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
-        all_boxes = np.concatenate(boxes)  # (N, 4)
-        bounds = torch.from_numpy(head_map_bounds(all_boxes, self.featmap)).to(self.device)
-        head_maps = build_head_maps(bounds, self.featmap)  # (N, F, F) on device
-        image_index = torch.repeat_interleave(torch.arange(len(counts), device=self.device),
-                                              torch.tensor(counts, device=self.device))  # (N,)
-        heatmaps, inout = self.decoder(feats.scene, head_maps, image_index)
-        return split_predictions(heatmaps.float().cpu().numpy(),
-                                 inout.float().cpu().numpy() if inout is not None else None, counts)
+        return decode_heads(self.decoder, feats.scene, boxes, featmap=self.featmap, has_inout=self.has_inout)
 
     def __repr__(self) -> str:
         return (f"GazeModel(name={self.name!r}, backbone={self.backbone.arch.name}, inout={self.has_inout}, "
                 f"device={self.device}, released={self.released})")
+
+
+DecoderFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def decode_heads(decoder: DecoderFn, scene: torch.Tensor, boxes: Sequence[np.ndarray], *, featmap: int,
+                 has_inout: bool, chunk: int | None = None, pad: bool = False) -> list[GazePrediction]:
+    """The one decode path (:class:`GazeModel`, :class:`~gazecam.backends.torch.TorchBackend`).
+
+    ``decoder(scene, head_maps, image_index)`` -> heatmaps, inout; ``boxes``: (N_i, 4) normalised boxes per
+    image (NaN rows = ``None``).  ``chunk``: at most that many heads per decoder call; ``pad``: each call's
+    heads padded to a power of two (empty maps, dropped), so a compiled decoder sees few shapes.
+    """
+    counts = [len(b) for b in boxes]
+    if sum(counts) == 0:
+        return [empty_prediction(has_inout) for _ in counts]
+    all_boxes = np.concatenate(boxes)  # (N, 4)
+    index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
+    step = chunk or len(all_boxes)
+    heat_parts, inout_parts = [], []
+    for start in range(0, len(all_boxes), step):
+        part = all_boxes[start:start + step]
+        n = len(part)
+        padded = 1 << (n - 1).bit_length() if pad else n
+        bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads)
+        bounds[:n] = head_map_bounds(part, featmap)
+        idx = np.zeros(padded, np.int64)
+        idx[:n] = index[start:start + step]
+        head_maps = build_head_maps(torch.from_numpy(bounds).to(scene.device), featmap)  # (P, F, F)
+        heatmaps, inout = decoder(scene, head_maps, torch.from_numpy(idx).to(scene.device))
+        heat_parts.append(heatmaps[:n].float().cpu().numpy())
+        if inout is not None:
+            inout_parts.append(inout[:n].float().cpu().numpy())
+    return split_predictions(np.concatenate(heat_parts), np.concatenate(inout_parts) if has_inout else None, counts)
 
 
 def validate_model_file(file, path: Path) -> None:

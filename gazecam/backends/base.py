@@ -18,7 +18,7 @@ from ..predictor import BatchPredictor, HeadBox, empty_prediction, split_predict
 from ..types import GazePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..export import ExportInfo
+    from ..export_info import ExportInfo
 
 __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "ExportedBackend", "head_maps_np",
            "BACKEND_NAMES", "PRECISIONS"]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..export import ExportInfo, read_export_info
+from ..export_info import ExportInfo, read_export_info
 from ..types import check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, head_maps_np
-from .preprocess import preprocess_fast
+from ..models.preprocess import preprocess_fast
 
 __all__ = ["OrtBackend", "default_cpu_threads"]
 

@@ -15,43 +15,9 @@ import numpy as np
 
 from ..types import check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend
+from .runtimes import require_tensorrt, tensorrt_available  # noqa: F401 (tensorrt_available re-exported)
 
-__all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
-
-
-def require_tensorrt() -> Any:
-    """The imported ``tensorrt`` module, or ``BackendUnavailable("TensorRT not available: ...")``."""
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise BackendUnavailable(
-            f"TensorRT not available: cannot import the tensorrt Python package ({e}). Install TensorRT >= 10 "
-            "for your CUDA version (pip install tensorrt on a machine with an NVIDIA GPU), or use "
-            "backend='torch' or backend='onnxruntime'") from e
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("TensorRT not available: no CUDA GPU is visible to torch "
-                                 f"(torch {torch.__version__}); use backend='torch' or backend='onnxruntime'")
-    version = getattr(trt, "__version__", "0")
-    if int(version.split(".")[0] or 0) < 10:
-        raise BackendUnavailable(f"TensorRT not available: version {version} found, gazecam needs TensorRT >= 10")
-    return trt
-
-
-def tensorrt_available() -> bool:
-    try:
-        require_tensorrt()
-    except BackendUnavailable:
-        return False
-    return True
-
-
-def gpu_name(index: int = 0) -> str:
-    import torch
-
-    props = torch.cuda.get_device_properties(index)
-    return f"{props.name} sm{props.major}{props.minor}"
+__all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available"]
 
 
 class _Engine:
@@ -130,7 +96,7 @@ class TensorRTBackend(ExportedBackend):
         self.name, self.released, self.note = self.info.model_name, self.info.released, self.info.note
 
     def preprocess(self, image: np.ndarray) -> Any:
-        from .preprocess import preprocess_fast
+        from ..models.preprocess import preprocess_fast
 
         return preprocess_fast(image, size=self.info.input_size, device=self._device)
 

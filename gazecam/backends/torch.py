@@ -17,7 +17,7 @@
   by float rounding only (~5e-6 on backbone features).  Parameters are shared with the model, which
   itself is left untouched.
 
-The plain fp32 eager model is :class:`GazeModel` itself (it conforms to the backend interface).
+:func:`gazecam.loading.load_model` gives this backend for every torch mode, fp32 included.
 """
 
 from __future__ import annotations
@@ -31,12 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model import GazeModel, SceneFeatures
-from ..models.gazelle import build_head_maps, head_map_bounds
-from ..predictor import BatchPredictor, empty_prediction, split_predictions
+from ..model import GazeModel, SceneFeatures, decode_heads
+from ..predictor import BatchPredictor
 from ..types import GazePrediction, check_rgb_image
 from .base import BackendError, HeadBox
-from .preprocess import preprocess_fast
 
 __all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "onednn_bf16_available", "with_onednn_linears"]
 
@@ -195,8 +193,8 @@ class TorchBackend(BatchPredictor):
 
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 on the device (official transform, fused)."""
-        return preprocess_fast(image, size=self.model.input_size, device=self.device)
+        """H x W x 3 uint8 RGB -> (1, 3, S, S) float32 on the device (the model's one preprocessing)."""
+        return self.model.preprocess([image])
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
@@ -210,44 +208,20 @@ class TorchBackend(BatchPredictor):
         images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
         if not images:
             raise ValueError("encode_batch: got no images")
-        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
-        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
+        return self.encode_pixels(self.model.preprocess(images), [im.shape[:2] for im in images])
 
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
-        counts = [len(b) for b in boxes]
-        if sum(counts) == 0:
-            return [empty_prediction(self.has_inout) for _ in counts]
-        all_boxes = np.concatenate(boxes)  # (N, 4)
-        index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
-        heat_parts, inout_parts = [], []
-        step = self.max_heads if self.compiled else len(all_boxes)
-        for start in range(0, len(all_boxes), step):
-            h, io = self._decode_chunk(feats.scene, all_boxes[start:start + step], index[start:start + step])
-            heat_parts.append(h)
-            inout_parts.append(io)
-        heatmaps = np.concatenate(heat_parts)
-        inout = np.concatenate(inout_parts) if self.has_inout else None  # type: ignore[arg-type]
-        return split_predictions(heatmaps, inout, counts)
+        return decode_heads(self._run_decoder, feats.scene, boxes, featmap=self.model.featmap,
+                            has_inout=self.has_inout, chunk=self.max_heads if self.compiled else None,
+                            pad=self.compiled)  # compiled: few decoder shapes
 
-    def _decode_chunk(self, scene: torch.Tensor, boxes: np.ndarray, index: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
-        n = len(boxes)
-        padded = 1 << (n - 1).bit_length() if self.compiled else n  # next power of two: few compiled shapes
-        bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads), dropped below
-        featmap = self.model.featmap
-        bounds[:n] = head_map_bounds(boxes, featmap)
-        idx = np.zeros(padded, np.int64)
-        idx[:n] = index
-        bounds_t = torch.from_numpy(bounds).to(self.device)
-        head_maps = build_head_maps(bounds_t, featmap)  # (P, F, F)
+    def _run_decoder(self, scene: torch.Tensor, head_maps: torch.Tensor, index: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         with self._autocast():
-            heatmaps, inout = self._decoder(scene, head_maps, torch.from_numpy(idx).to(self.device))
-        heat_np = heatmaps[:n].float().cpu().numpy()
-        inout_np = inout[:n].float().cpu().numpy() if inout is not None else None
-        return heat_np, inout_np
+            return self._decoder(scene, head_maps, index)
 
     def __repr__(self) -> str:
         return (f"TorchBackend(name={self.name!r}, device={self.device}, precision={self.precision}, "

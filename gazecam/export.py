@@ -32,8 +32,8 @@ from .export_info import (  # noqa: F401 (re-exported: the sidecar and its check
     ExportError,
     ExportInfo,
     read_export_info,
-    sha256_path,
 )
+from .weights import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -186,7 +186,7 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         scene_dim=SCENE_DIM, opset=opset, max_heads=max_heads,
         weights_sha256=weights_sha256 or model_fingerprint(model), source_sha256=source_fingerprint(),
         torch_version=torch.__version__, files={"encoder": ENCODER_ONNX, "decoder": DECODER_ONNX},
-        file_sha256={ENCODER_ONNX: sha256_path(enc_path), DECODER_ONNX: sha256_path(dec_path)},
+        file_sha256={ENCODER_ONNX: sha256_file(enc_path), DECODER_ONNX: sha256_file(dec_path)},
     )
     tmp_info = out / f".{SIDECAR}.{os.getpid()}.tmp"
     tmp_info.write_text(info.to_json() + "\n", encoding="utf-8")

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import GazecamError
+from .weights import sha256_file
 
-__all__ = ["ExportInfo", "ExportError", "read_export_info", "sha256_path", "EXPORT_DEVICE", "SIDECAR", "ENCODER_ONNX",
+__all__ = ["ExportInfo", "ExportError", "read_export_info", "EXPORT_DEVICE", "SIDECAR", "ENCODER_ONNX",
            "DECODER_ONNX", "FORMAT_VERSION"]
 
 EXPORT_DEVICE = "cpu"  # ONNX graphs are traced from a model on the CPU (whatever device runs them later)
@@ -54,12 +55,6 @@ class ExportInfo:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
 
-def sha256_path(path: Path) -> str:
-    from .weights import sha256_file
-
-    return sha256_file(path)
-
-
 def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> ExportInfo:
     """Read and check the sidecar of an export directory (clear errors for missing or foreign dirs)."""
     d = Path(export_dir).expanduser()
@@ -78,7 +73,7 @@ def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> E
         name = info.files.get(role)
         if not name or not (d / name).is_file():
             raise ExportError(f"{d}: the {role} graph {name or '(none)'} is missing; export again")
-        if verify_files and _sha256_path(d / name) != info.file_sha256.get(name):
+        if verify_files and sha256_file(d / name) != info.file_sha256.get(name):
             raise ExportError(f"{d / name} does not match the SHA-256 in {SIDECAR} (modified or truncated); "
                               "export again")
     return info

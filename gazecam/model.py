@@ -218,16 +218,12 @@ class GazeModel(BatchPredictor):
         return self.backbone(self.preprocess(images))
 
     @torch.inference_mode()
-    def encode_tensor(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
-        """Preprocessed (B, 3, S, S) pixels -> :class:`SceneFeatures`."""
-        scene = self.decoder.project(self.backbone(pixels.to(self.device)))
-        return SceneFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
-
     def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
         images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
         if not images:
             raise ValueError("encode_batch: got no images")
-        return self.encode_tensor(self.preprocess(images), [im.shape[:2] for im in images])
+        scene = self.decoder.project(self.backbone(self.preprocess(images)))
+        return SceneFeatures(scene=scene, image_sizes=tuple((int(im.shape[0]), int(im.shape[1])) for im in images))
 
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:

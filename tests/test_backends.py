@@ -184,6 +184,8 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
         load_backend("onnxruntime", model=golden_model_inout, compile=True)
     with pytest.raises(BackendError, match="needs a model"):
         load_backend("torch")
+    with pytest.raises(BackendError, match="expected a loaded GazeModel.*gazecam.loading.load_model"):
+        load_backend("torch", model="gazelle_dinov2_vits14")  # names and files: through gazecam.loading
     from gazecam.backends.tensorrt import tensorrt_available
 
     if not tensorrt_available():

@@ -139,6 +139,9 @@ def open_backend(backend: str, *, model: "GazeModel | None" = None, export_dir: 
     TensorRT profile / compiled torch decoder (more heads run in chunks).  ``threads``: onnxruntime's CPU
     threads.  ``notify``: told (one line) when a slow first-use export starts.
     """
+    if isinstance(model, (str, Path)):
+        raise BackendError(f"model={str(model)!r}: expected a loaded GazeModel, got a name or file; load zoo "
+                           "models and weight files with gazecam.loading.load_model(ModelSpec(...))")
     if backend == "torch":
         if model is None:
             raise BackendError("the torch backend needs a model (an ONNX export directory cannot run on torch)")

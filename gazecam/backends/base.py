@@ -1,7 +1,7 @@
 """The interface every inference backend offers to the pipeline, plus helpers shared by the array backends.
 
-``GazeModel`` (torch) conforms as it is; :class:`~gazecam.backends.onnxruntime.OrtBackend` and
-:class:`~gazecam.backends.tensorrt.TensorRTBackend` run exported graphs (see :mod:`gazecam.export`).
+:class:`~gazecam.backends.torch.TorchBackend` runs a ``GazeModel``; :class:`~gazecam.backends.onnxruntime.OrtBackend`
+and :class:`~gazecam.backends.tensorrt.TensorRTBackend` run exported graphs (see :mod:`gazecam.export`).
 Features returned by ``encode`` are opaque: pass them back to ``decode`` of the same backend.
 """
 

@@ -24,15 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .export_info import (  # noqa: F401 (re-exported: the sidecar and its checks live in the leaf module)
-    DECODER_ONNX,
-    ENCODER_ONNX,
-    EXPORT_DEVICE,
-    SIDECAR,
-    ExportError,
-    ExportInfo,
-    read_export_info,
-)
+from .export_info import (DECODER_ONNX, ENCODER_ONNX, EXPORT_DEVICE, SIDECAR, ExportError,  # noqa: F401 (re-exported)
+                          ExportInfo, read_export_info)
 from .weights import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -46,7 +46,7 @@ from .models.gazelle import (
 )
 from .models.preprocess import preprocess_images
 from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions  # noqa: F401 (re-exported)
-from .types import GazePrediction, check_rgb_image
+from .types import GazePrediction
 from .weights import WeightsError, load_state_dict_file
 
 __all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "decode_heads", "validate_model_file"]
@@ -166,8 +166,7 @@ class GazeModel(BatchPredictor):
         ``backbone``: any architecture of :data:`gazecam.models.archs.BACKBONE_NAMES`; the decoder is the
         matching family's (Gaze-LLE for DINOv2, gazelle-dinov3 for the DINOv3 family).
         """
-        g = torch.random.fork_rng(devices=[])
-        with g:
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             bb = build_backbone(backbone)
             cfg = decoder_config_for(family_of_backbone(backbone), in_dim=bb.embed_dim, inout=inout,
@@ -217,13 +216,13 @@ class GazeModel(BatchPredictor):
         """(B, C, F, F) raw backbone patch features (what the official ``model.backbone`` returns)."""
         return self.backbone(self.preprocess(images))
 
+    preprocess_batch = preprocess  # what BatchPredictor.encode_batch calls
+
     @torch.inference_mode()
-    def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        scene = self.decoder.project(self.backbone(self.preprocess(images)))
-        return SceneFeatures(scene=scene, image_sizes=tuple((int(im.shape[0]), int(im.shape[1])) for im in images))
+    def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
+        """Preprocessed (B, 3, S, S) pixels -> :class:`SceneFeatures`."""
+        scene = self.decoder.project(self.backbone(pixels.to(self.device)))
+        return SceneFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
 
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:

@@ -1,9 +1,9 @@
 """Interchangeable inference backends with one interface (:class:`~gazecam.backends.base.GazeBackend`).
 
     backend = load_backend("onnxruntime", model=GazeModel.from_random(...))   # exports to ONNX on first use
+    feats = backend.encode(image); pred = backend.decode(feats, heads)
 
 Models come loaded (zoo names and weight files: :func:`gazecam.loading.load_model`, which uses this package).
-    feats = backend.encode(image); pred = backend.decode(feats, heads)
 
 - ``torch``: :class:`~gazecam.backends.torch.TorchBackend` (GazeModel + fp16/bf16 autocast, torch.compile/CUDA graphs)
 - ``onnxruntime``: :class:`~gazecam.backends.onnxruntime.OrtBackend` (CPU EP; CUDA EP when installed)
@@ -113,12 +113,8 @@ def load_backend(name: str = "auto", *, model: "GazeModel | None" = None, export
                  device: str = "cpu", precision: str = "fp32", compile: bool = False, max_heads: int = 16,
                  threads: int | None = None, export_root: str | Path | None = None,
                  notify: Callable[[str], None] | None = None) -> GazeBackend:
-    """A backend running ``model`` (a loaded GazeModel; exported to ONNX on first use, cached) or ``export_dir``.
-
-    ``name`` and ``precision`` may be ``auto`` (:func:`resolve_backend_precision`; ``notify`` is told what auto
-    precision chose).  For onnxruntime/tensorrt the model is only exported: have it on
-    :func:`model_device` (the CPU).  The rest as :func:`open_backend`.
-    """
+    """:func:`open_backend` after :func:`resolve_backend_precision`: ``name`` and ``precision`` may be ``auto``
+    (``notify`` is told what auto precision chose).  ``model``: a loaded GazeModel, on :func:`model_device`."""
     resolved, precision, reason = resolve_backend_precision(name, device, precision=precision, compile=compile)
     if reason and notify is not None:
         notify(f"precision auto: {reason}")
@@ -130,8 +126,8 @@ def open_backend(backend: str, *, model: "GazeModel | None" = None, export_dir: 
                  device: str = "cpu", precision: str = "fp32", compile: bool = False, max_heads: int = 16,
                  threads: int | None = None, export_root: str | Path | None = None,
                  notify: Callable[[str], None] | None = None) -> GazeBackend:
-    """The backend ``backend`` with ``precision`` as :func:`resolve_backend_precision` made them (nothing is
-    resolved again).
+    """``backend`` running ``model`` (exported to ONNX on first use, cached) or ``export_dir``, with ``backend`` and
+    ``precision`` as :func:`resolve_backend_precision` made them (nothing is resolved again).
 
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
     with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first

@@ -88,10 +88,6 @@ class ExportedBackend(BatchPredictor):
     def device(self) -> Any:
         return self._device
 
-    @property
-    def input_size(self) -> int:
-        return self.info.input_size
-
     def _own(self, feats: Any) -> bool:
         """Whether ``feats`` came from this backend's ``encode`` (the :class:`ArrayFeatures` it stamps)."""
         return isinstance(feats, ArrayFeatures) and feats.backend == self.backend

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from ..types import check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend
 from .runtimes import require_tensorrt, tensorrt_available  # noqa: F401 (tensorrt_available re-exported)
 
@@ -96,25 +95,19 @@ class TensorRTBackend(ExportedBackend):
         self.name, self.released, self.note = self.info.model_name, self.info.released, self.info.note
 
     def preprocess(self, image: np.ndarray) -> Any:
-        from ..models.preprocess import preprocess_fast
+        return self.preprocess_batch([image])
 
-        return preprocess_fast(image, size=self.info.input_size, device=self._device)
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> Any:
+        from ..models.preprocess import preprocess_images
+
+        return preprocess_images(list(images), size=self.info.input_size, device=self._device)  # on the GPU
 
     def encode_pixels(self, pixels: Any, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
-        scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]
         import torch
 
+        scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]
         return ArrayFeatures(scene=torch.cat(scenes), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes),
                              backend=self.backend)
-
-    def encode_batch(self, images: Sequence[np.ndarray]) -> ArrayFeatures:
-        import torch
-
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448) on the GPU
-        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
     def _decode_image(self, scene: Any, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import torch

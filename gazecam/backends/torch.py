@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -33,7 +34,7 @@ from torch import nn
 
 from ..model import GazeModel, SceneFeatures, decode_heads
 from ..predictor import BatchPredictor
-from ..types import GazePrediction, check_rgb_image
+from ..types import GazePrediction
 from .base import BackendError, HeadBox
 
 __all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "onednn_bf16_available", "with_onednn_linears"]
@@ -68,43 +69,33 @@ class OneDnnLinear(nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
 
 
-_ONEDNN_OK: bool | None = None
-
-
+@functools.cache
 def onednn_linear_available() -> bool:
     """Whether this torch build has the oneDNN linear op and it agrees with ``F.linear`` (checked once)."""
-    global _ONEDNN_OK
-    if _ONEDNN_OK is None:
-        try:
-            if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
-                raise RuntimeError("no oneDNN linear op")
-            lin = nn.Linear(8, 4)
-            x = torch.randn(2, 3, 8)
-            with torch.inference_mode():
-                _ONEDNN_OK = bool(torch.allclose(OneDnnLinear(lin)(x), lin(x), atol=1e-5))
-        except Exception:  # noqa: BLE001 - any failure means: use the standard path
-            _ONEDNN_OK = False
-    return _ONEDNN_OK
+    try:
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+            return False
+        lin = nn.Linear(8, 4)
+        x = torch.randn(2, 3, 8)
+        with torch.inference_mode():
+            return bool(torch.allclose(OneDnnLinear(lin)(x), lin(x), atol=1e-5))
+    except Exception:  # noqa: BLE001 - any failure means: use the standard path
+        return False
 
 
-_ONEDNN_BF16_OK: bool | None = None
-
-
+@functools.cache
 def onednn_bf16_available() -> bool:
     """Whether oneDNN runs bf16 inner products natively here (AVX512-BF16/AMX CPUs), checked once on numbers."""
-    global _ONEDNN_BF16_OK
-    if _ONEDNN_BF16_OK is None:
-        try:
-            if not (onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-                raise RuntimeError("no native oneDNN bf16")
-            lin = nn.Linear(64, 32)
-            x = torch.randn(2, 5, 64)
-            with torch.inference_mode():
-                out = OneDnnLinear(lin, torch.bfloat16)(x)
-                _ONEDNN_BF16_OK = bool(out.dtype == torch.bfloat16 and torch.allclose(out.float(), lin(x), atol=5e-2))
-        except Exception:  # noqa: BLE001 - "could not create a primitive descriptor" etc.: use autocast
-            _ONEDNN_BF16_OK = False
-    return _ONEDNN_BF16_OK
+    try:
+        if not (onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            return False
+        lin = nn.Linear(64, 32)
+        x = torch.randn(2, 5, 64)
+        with torch.inference_mode():
+            out = OneDnnLinear(lin, torch.bfloat16)(x)
+            return bool(out.dtype == torch.bfloat16 and torch.allclose(out.float(), lin(x), atol=5e-2))
+    except Exception:  # noqa: BLE001 - "could not create a primitive descriptor" etc.: use autocast
+        return False
 
 
 def with_onednn_linears(module: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
@@ -182,10 +173,6 @@ class TorchBackend(BatchPredictor):
     def device(self) -> torch.device:
         return self.model.device
 
-    @property
-    def input_size(self) -> int:
-        return self.model.input_size
-
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
             return contextlib.nullcontext()
@@ -196,6 +183,9 @@ class TorchBackend(BatchPredictor):
         """H x W x 3 uint8 RGB -> (1, 3, S, S) float32 on the device (the model's one preprocessing)."""
         return self.model.preprocess([image])
 
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        return self.model.preprocess(images)
+
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
         with self._autocast():
@@ -203,12 +193,6 @@ class TorchBackend(BatchPredictor):
         if self.compiled and self.device.type == "cuda":
             scene = scene.clone()  # CUDA-graph outputs are overwritten by the next replay
         return SceneFeatures(scene=scene.float(), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
-
-    def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        return self.encode_pixels(self.model.preprocess(images), [im.shape[:2] for im in images])
 
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from .common import add_model_arguments
 
@@ -53,8 +54,8 @@ def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # 
     for arch in (a.strip() for a in (args.compare or "").split(",") if a.strip()):
         if arch not in BACKBONES:
             raise InputError(f"--compare {arch}: unknown backbone; expected one of {', '.join(BACKBONES)}")
-        models = _WeightsOnce(lambda where, arch=arch: GazeModel.from_random(backbone=arch, inout=True, seed=0,
-                                                                           device=where))
+        models = functools.cache(lambda where, arch=arch: GazeModel.from_random(backbone=arch, inout=True, seed=0,
+                                                                              device=where))  # once per device
         for spec in specs:
             try:
                 backend = _load_spec(models, spec, args, device)
@@ -64,20 +65,8 @@ def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # 
     return out
 
 
-class _WeightsOnce:
-    """``weights(where)`` for :func:`gazecam.loading.load_runtime`, each device's model loaded once."""
-
-    def __init__(self, load) -> None:  # type: ignore[no-untyped-def]
-        self._load, self._models = load, {}
-
-    def __call__(self, where: str):  # type: ignore[no-untyped-def]
-        if where not in self._models:
-            self._models[where] = self._load(where)
-        return self._models[where]
-
-
-def _load_spec(models: _WeightsOnce, spec, args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
-    """One --backends configuration on ``models`` (through the library's one loading path)."""
+def _load_spec(models, spec, args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
+    """One --backends configuration on ``models(device)`` (through the library's one loading path)."""
     import sys
 
     from ..loading import load_runtime
@@ -89,7 +78,8 @@ def _load_spec(models: _WeightsOnce, spec, args: argparse.Namespace, device: str
 
 def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: str, detect: bool, render: bool):  # type: ignore[no-untyped-def]
     """Stage hooks from the repo's own modules where they load; n/a (with the reason) otherwise."""
-    from ..research.bench import StageHooks, pyav_frames
+    from ..research.bench import StageHooks
+    from ..research.bench_inputs import pyav_frames
     from ..types import Frame
 
     hooks = StageHooks(frames=lambda: pyav_frames(video), names={"capture": "PyAV H.264 decode (synchronous)"})
@@ -131,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..backends import BackendError
-    from ..research.bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
-        write_synthetic_video
+    from ..research.bench import format_report, run_benchmark, save_chart
+    from ..research.bench_inputs import parse_backend_specs, parse_heads, write_synthetic_video
     from ..errors import InputError
     from ..loading import resolve_device
 
@@ -156,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    models = _WeightsOnce(lambda where: _load_bench_model(args, where))
+    models = functools.cache(lambda where: _load_bench_model(args, where))  # weights(device), once per device
     model = models(device)
     print(f"model: {model!r}" + ("" if model.released else f"\nnote: {model.note or 'not the released weights'}"
                                  " - timings do not depend on weight values"), file=sys.stderr)

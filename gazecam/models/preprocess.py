@@ -25,9 +25,10 @@ _SCALE = torch.tensor([1.0 / (255.0 * s) for s in IMAGENET_STD], dtype=torch.flo
 _SHIFT = torch.tensor([-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)], dtype=torch.float32).view(1, 3, 1, 1)
 
 
-def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str = "cpu", what: str = "image"
+                    ) -> torch.Tensor:
     """H x W x 3 uint8 RGB -> (1, 3, size, size) float32 normalised network input on ``device``."""
-    check_rgb_image(image)
+    check_rgb_image(image, what)
     if not image.flags.writeable:  # torch.from_numpy warns on read-only arrays (e.g. decoded video frames)
         image = image.copy()
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)  # (H, W, 3) uint8
@@ -39,6 +40,4 @@ def preprocess_fast(image: np.ndarray, *, size: int, device: torch.device | str 
 
 def preprocess_images(images: list[np.ndarray], *, size: int, device: torch.device | str) -> torch.Tensor:
     """List of H x W x 3 uint8 RGB arrays (any sizes) -> (B, 3, size, size) float32 on ``device``."""
-    for i, image in enumerate(images):
-        check_rgb_image(image, f"image {i}")
-    return torch.cat([preprocess_fast(image, size=size, device=device) for image in images])
+    return torch.cat([preprocess_fast(im, size=size, device=device, what=f"image {i}") for i, im in enumerate(images)])

@@ -1,18 +1,13 @@
 """Benchmark: per-stage timings and frames/s of the backends against a reference run of the official algorithm.
 
-The **reference** (:class:`ReferenceGazeLLE`) re-does what the official Gaze-LLE code does at inference,
-written from its documented behaviour (not copied): fp32 eager; the official transform on the PIL image
-(``ToTensor``, ``Normalize``, ``Resize((448, 448))`` on the float tensor); the backbone once per image;
-head maps built per person with Python loops on the CPU (``round`` = half to even) then moved to the
-device; the projected features repeated per person (``repeat_interleave``); the in/out token, the three
-transformer blocks and the heads.  It uses the same weights as the backends, in the same process.
-
-Frames come from a synthetic 1280x720 video decoded frame by frame; configurations run interleaved
-(frame i of every configuration before frame i+1) so background load hits them alike.  The heatmaps of
-every configuration are compared with the reference on the same frames (without the reference: with the
-first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference, argmax shift,
-agreement).  Timing does not depend on weight values, so random weights give representative figures; the
-fidelity columns do (on random weights they are a proxy).
+The reference (:class:`~gazecam.research.bench_reference.ReferenceGazeLLE`) re-does the official Gaze-LLE
+inference step by step, on the same weights as the backends, in the same process.  Frames come from a
+synthetic 1280x720 video decoded frame by frame (:mod:`~gazecam.research.bench_inputs`); configurations
+run interleaved (frame i of every configuration before frame i+1) so background load hits them alike.
+The heatmaps of every configuration are compared with the reference on the same frames (without the
+reference: with the first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference,
+argmax shift, agreement).  Timing does not depend on weight values, so random weights give representative
+figures; the fidelity columns do (on random weights they are a proxy).
 """
 
 from __future__ import annotations
@@ -31,20 +26,11 @@ import numpy as np
 from ..fidelity import FIDELITY_BOUND, Fidelity, FidelityMeter, within_bound
 from ..predictor import HeadBox
 from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
-from .bench_inputs import (  # noqa: F401 (re-exported: the command and the tests take them from here)
-    BackendSpec,
-    bench_head_boxes,
-    parse_backend_specs,
-    parse_heads,
-    pyav_frames,
-    synthetic_frame,
-    write_synthetic_video,
-)
+from .bench_inputs import bench_head_boxes
 from .bench_reference import ReferenceGazeLLE
 
-__all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
-           "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
-           "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
+__all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "run_benchmark", "format_report",
+           "save_chart"]
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
 STAGES = STAGE_NAMES  # the pipeline's stages, in order (gazecam.types.StageTimes)
@@ -216,8 +202,7 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]
 
 
 def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames: int, warmup: int,
-             hooks: StageHooks, reference: bool, progress: Callable[[str], None] | None, total_steps: int
-             ) -> tuple[list[ConfigResult], tuple[int, int]]:
+             hooks: StageHooks, progress: Callable[[str], None] | None, total_steps: int) -> tuple[list[ConfigResult], tuple[int, int]]:
     """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1.
 
     Every configuration runs the pipeline's per-frame step (:class:`~gazecam.pipeline.FrameProcessor`).
@@ -311,7 +296,7 @@ def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Seq
     total_steps = len(heads) * len(runners) * (frames + warmup)
     try:
         results, frame_size = _run_all(runners, model=model, heads=heads, frames=frames, warmup=warmup,
-                                       hooks=hooks, reference=reference, progress=progress, total_steps=total_steps)
+                                       hooks=hooks, progress=progress, total_steps=total_steps)
     finally:
         if hooks.close is not None:
             hooks.close()

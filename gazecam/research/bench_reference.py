@@ -1,8 +1,10 @@
 """The benchmark's reference (:mod:`gazecam.research.bench`): the official Gaze-LLE inference algorithm.
 
-Re-does what the official code does at inference, written from its documented behaviour (not copied):
-fp32 eager; the official transform on the PIL image; head maps built per person with Python loops on the
-CPU; the projected features repeated per person.  Same weights as the backends, same process.
+Re-does what the official Gaze-LLE code does at inference, written from its documented behaviour (not
+copied): fp32 eager; the official transform on the PIL image (``ToTensor``, ``Normalize``,
+``Resize((448, 448))`` on the float tensor); the backbone once per image; head maps built per person with
+Python loops on the CPU (``round`` = half to even) then moved to the device; the projected features
+repeated per person (``repeat_interleave``); the in/out token, the three transformer blocks and the heads.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""This machine's CPU instruction-set features (x86 VNNI/AMX/BF16, ARM dotprod/bf16), read once.
-
-A leaf module: the precision choice (:mod:`gazecam.backends.precision`) and the int8 recipe
-(:mod:`gazecam.quantize`) both read it.  No torch import at module level.
-"""
+"""This CPU's instruction-set features (x86 VNNI/AMX/BF16, ARM dotprod/bf16), read once: a leaf module that
+:mod:`gazecam.backends.precision` and :mod:`gazecam.quantize` both read.  No torch import at module level."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The JSON sidecar of an ONNX export directory (:class:`ExportInfo`) and its checks, without torch or onnx.
-
-A leaf module: the exporter (:mod:`gazecam.export`), the int8 quantizer (:mod:`gazecam.quantize`) and the
-exported-graph backends (:mod:`gazecam.backends`) all read it.
-"""
+"""The JSON sidecar of an ONNX export directory (:class:`ExportInfo`) and its checks, without torch or onnx:
+a leaf module that the exporter, the int8 quantizer and the exported-graph backends all read."""
 
 from __future__ import annotations
 

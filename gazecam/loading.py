@@ -1,11 +1,9 @@
 """One model-loading path: a :class:`ModelSpec` (zoo name or local files + runtime) -> a ready model.
 
 Every consumer builds a ``ModelSpec`` from its own controls (the CLI from its options, the GUI from its
-model picker, train/export from theirs) and calls :func:`load_model` (inference: always a backend,
-:class:`~gazecam.backends.base.GazeBackend`) or :func:`load_gaze_model` (the torch
-:class:`~gazecam.model.GazeModel` itself, e.g. to export or fine-tune); weights loaded otherwise (bench's
-random weights) get their runtime from :func:`load_runtime`, the one place that resolves backend and
-precision and decides which device the weights load on::
+model picker, train/export from theirs) and calls :func:`load_model` (inference: always a
+:class:`~gazecam.backends.base.GazeBackend`) or :func:`load_gaze_model` (the torch GazeModel itself, e.g. to
+export or fine-tune).  :func:`load_runtime` (bench's random weights too) resolves backend and precision once::
 
     model = load_model(ModelSpec(name="gazelle_dinov2_vitb14_inout", device="cuda", precision="fp16"))
 

@@ -47,11 +47,8 @@ def available_backends() -> list[str]:
 
 
 def resolve_backend_name(name: str, device: str, *, precision: str = "fp32", compile: bool = False) -> str:
-    """``auto`` -> the fastest backend available for ``device`` that runs ``precision``/``compile``.
-
-    CUDA: tensorrt when installed (fp32/fp16, no compile), else torch.  CPU: onnxruntime for plain fp32
-    (faster than eager torch there), else torch.  Other names are checked and returned.
-    """
+    """``auto`` -> the fastest backend available for ``device`` that runs ``precision``/``compile`` (CUDA: tensorrt
+    when installed, else torch; CPU: onnxruntime for plain fp32, else torch).  Other names are checked."""
     if name == "auto":
         if compile or precision == "bf16":
             return "torch"

@@ -1,8 +1,5 @@
-"""Which inference runtimes are usable here (onnxruntime, TensorRT + CUDA), without loading a backend.
-
-A leaf module: backend choice (:mod:`gazecam.backends`), the precision choice, the TensorRT backend and its
-engine builder all ask it.  Nothing is imported at module level.
-"""
+"""Which inference runtimes are usable here (onnxruntime, TensorRT + CUDA): a leaf module that the backend
+and precision choices, the TensorRT backend and its engine builder all ask.  Nothing imported at import time."""
 
 from __future__ import annotations
 

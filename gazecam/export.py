@@ -18,15 +18,15 @@ No torch or onnx import at module import time.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import GazecamError
+from .export_info import (DECODER_ONNX, ENCODER_ONNX, EXPORT_DEVICE, SIDECAR, ExportError,  # noqa: F401 (re-exported)
+                          ExportInfo, read_export_info)
+from .weights import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -35,48 +35,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ExportInfo", "ExportError", "export_onnx", "read_export_info", "ensure_onnx_export",
            "model_fingerprint", "source_fingerprint", "default_export_root",
-           "SIDECAR", "ENCODER_ONNX", "DECODER_ONNX", "DEFAULT_MAX_HEADS", "DEFAULT_OPSET"]
+           "EXPORT_DEVICE", "SIDECAR", "ENCODER_ONNX", "DECODER_ONNX", "DEFAULT_MAX_HEADS", "DEFAULT_OPSET"]
 
-SIDECAR = "gazecam_export.json"
-ENCODER_ONNX = "encoder.onnx"
-DECODER_ONNX = "decoder.onnx"
-FORMAT_VERSION = 1
 DEFAULT_MAX_HEADS = 16
 DEFAULT_OPSET = 17
 SCENE_DIM = 256
 OUT_SIZE = 64
-
-
-class ExportError(GazecamError):
-    """An export could not be written, or an export directory is missing/stale/corrupt."""
-
-
-@dataclass(frozen=True)
-class ExportInfo:
-    """The JSON sidecar of an export directory: what the graphs hold, so backends can check and label it."""
-
-    model_name: str
-    released: bool
-    note: str
-    inout: bool
-    backbone: str  # backbone architecture, e.g. dinov2_vitb14, dinov3_vit_tiny
-    input_size: int  # 448 (DINOv2) or 640 (DINOv3 family)
-    featmap: int  # 32 or 40
-    out_size: int  # 64 (32 / 48 for the HGNetV2 Atto / Femto)
-    scene_dim: int  # 256
-    opset: int
-    max_heads: int
-    weights_sha256: str  # of the model's tensors (see model_fingerprint)
-    source_sha256: str  # of the gazecam model/export code that produced the graphs
-    torch_version: str
-    files: dict[str, str] = field(default_factory=dict)  # role -> file name in the export dir
-    file_sha256: dict[str, str] = field(default_factory=dict)  # file name -> sha256
-    format_version: int = FORMAT_VERSION
-    precision: str = "fp32"  # fp32, or int8 (encoder quantized by gazecam.quantize)
-    quantization: str = ""  # the int8 recipe (Int8Recipe.describe()); empty for fp32
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
 
 
 def default_export_root() -> Path:
@@ -84,12 +48,6 @@ def default_export_root() -> Path:
     from .hub import default_cache_dir
 
     return default_cache_dir() / "exports"
-
-
-def _sha256_path(path: Path) -> str:
-    from .weights import sha256_file
-
-    return sha256_file(path)
 
 
 def model_fingerprint(model: "GazeModel") -> str:
@@ -183,9 +141,8 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ExportError(f"cannot create export directory {out}: {e}") from e
-    model_cpu_device = model.device
-    if model_cpu_device.type != "cpu":
-        raise ExportError(f"export a model on the CPU (it is on {model_cpu_device}); load it with device='cpu'")
+    if model.device.type != EXPORT_DEVICE:
+        raise ExportError(f"export a model on the CPU (it is on {model.device}); load it with device='cpu'")
     size = model.input_size
     enc_path, dec_path = out / ENCODER_ONNX, out / DECODER_ONNX
     # per-process temporary names: two exports into one directory never write the same file
@@ -222,35 +179,11 @@ def export_onnx(model: "GazeModel", out_dir: str | Path, *, max_heads: int = DEF
         scene_dim=SCENE_DIM, opset=opset, max_heads=max_heads,
         weights_sha256=weights_sha256 or model_fingerprint(model), source_sha256=source_fingerprint(),
         torch_version=torch.__version__, files={"encoder": ENCODER_ONNX, "decoder": DECODER_ONNX},
-        file_sha256={ENCODER_ONNX: _sha256_path(enc_path), DECODER_ONNX: _sha256_path(dec_path)},
+        file_sha256={ENCODER_ONNX: sha256_file(enc_path), DECODER_ONNX: sha256_file(dec_path)},
     )
     tmp_info = out / f".{SIDECAR}.{os.getpid()}.tmp"
     tmp_info.write_text(info.to_json() + "\n", encoding="utf-8")
     os.replace(tmp_info, out / SIDECAR)  # written last and atomically: a sidecar always matches its graphs
-    return info
-
-
-def read_export_info(export_dir: str | Path, *, verify_files: bool = False) -> ExportInfo:
-    """Read and check the sidecar of an export directory (clear errors for missing or foreign dirs)."""
-    d = Path(export_dir).expanduser()
-    path = d / SIDECAR
-    if not path.is_file():
-        raise ExportError(f"{d} is not a gazecam export directory (no {SIDECAR}); "
-                          "create one with gazecam.export.export_onnx(model, DIR) (command line: gazecam export -o DIR)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format_version {data.get('format_version')!r}, expected {FORMAT_VERSION}")
-        info = ExportInfo(**data)
-    except (ValueError, TypeError) as e:
-        raise ExportError(f"{path} is corrupt or from another gazecam version ({e}); export again") from e
-    for role in ("encoder", "decoder"):
-        name = info.files.get(role)
-        if not name or not (d / name).is_file():
-            raise ExportError(f"{d}: the {role} graph {name or '(none)'} is missing; export again")
-        if verify_files and _sha256_path(d / name) != info.file_sha256.get(name):
-            raise ExportError(f"{d / name} does not match the SHA-256 in {SIDECAR} (modified or truncated); "
-                              "export again")
     return info
 
 

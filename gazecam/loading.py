@@ -1,8 +1,9 @@
 """One model-loading path: a :class:`ModelSpec` (zoo name or local files + runtime) -> a ready model.
 
 Every consumer builds a ``ModelSpec`` from its own controls (the CLI from its options, the GUI from its
-model picker, bench/train/export from theirs) and calls :func:`load_model` (inference, any backend) or
-:func:`load_gaze_model` (the torch :class:`~gazecam.model.GazeModel` itself, e.g. to export or fine-tune)::
+model picker, train/export from theirs) and calls :func:`load_model` (inference: always a
+:class:`~gazecam.backends.base.GazeBackend`) or :func:`load_gaze_model` (the torch GazeModel itself, e.g. to
+export or fine-tune).  :func:`load_runtime` (bench's random weights too) resolves backend and precision once::
 
     model = load_model(ModelSpec(name="gazelle_dinov2_vitb14_inout", device="cuda", precision="fp16"))
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backends import GazeBackend
     from .model import GazeModel
 
-__all__ = ["ModelSpec", "DEFAULT_MODEL", "resolve_device", "load_model", "load_gaze_model", "new_decoder_model"]
+__all__ = ["ModelSpec", "DEFAULT_MODEL", "resolve_device", "load_model", "load_runtime", "load_gaze_model",
+           "new_decoder_model"]
 
 DEFAULT_MODEL = "gazelle_dinov2_vitb14_inout"
 
@@ -91,16 +93,6 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def _reads_backbone_from_gaze_file() -> bool:
-    """Whether :meth:`GazeModel.from_files` accepts ``backbone_weights=None`` (a gaze file holding its backbone)."""
-    import inspect
-
-    from .model import GazeModel
-
-    param = inspect.signature(GazeModel.from_files).parameters.get("backbone_weights")
-    return param is not None and param.default is not inspect.Parameter.empty
-
-
 def load_gaze_model(spec: ModelSpec, *, device: str | None = None) -> "GazeModel":
     """The torch :class:`~gazecam.model.GazeModel` ``spec`` names, on ``device`` (default: ``spec.device``).
 
@@ -110,9 +102,6 @@ def load_gaze_model(spec: ModelSpec, *, device: str | None = None) -> "GazeModel
 
     device = resolve_device(device or spec.device)
     if spec.is_files:
-        if spec.backbone_weights is None and not _reads_backbone_from_gaze_file():
-            raise InputError(f"gaze_weights={str(spec.gaze_weights)!r} alone: this gazecam cannot read a backbone "
-                             "from the gaze file; give backbone_weights=FILE (official DINOv2 checkpoint) too")
         return GazeModel.from_files(backbone=spec.backbone, backbone_weights=spec.backbone_weights,  # type: ignore[arg-type]
                                     gaze_weights=spec.gaze_weights, device=device)  # type: ignore[arg-type]
     try:
@@ -166,25 +155,37 @@ def _cpu_hint(model: "GazeModel", device: str, notify: Callable[[str], None] | N
 
 
 def load_model(spec: ModelSpec, *, notify: Callable[[str], None] | None = None) -> "GazeBackend":
-    """The model ``spec`` names on the backend it asks for (backend-neutral interface).
+    """The model ``spec`` names on the backend it asks for (torch fp32 included: one runtime interface).
 
-    Option combinations a backend cannot run fail before the (slow) weights load.  The torch backend in
-    fp32 without compilation gives the :class:`~gazecam.model.GazeModel` itself; onnxruntime/tensorrt
-    export it to ONNX on first use (cached; ``notify`` is told, in one line, when that slow step starts).
+    Option combinations a backend cannot run fail before the (slow) weights load.  onnxruntime/tensorrt
+    export the model to ONNX on first use (cached; ``notify`` is told, in one line, when that slow step
+    starts, and what ``precision="auto"`` chose).
     """
-    from .backends import BackendError, load_backend, resolve_backend_precision
+    from .backends import BackendError
 
-    device = resolve_device(spec.device)
     try:
-        # precision="auto" made concrete for this CPU (the reason is told), options checked
-        resolved, precision, reason = resolve_backend_precision(spec.backend, device, precision=spec.precision,
-                                                                compile=spec.compile)
-        if reason and notify is not None:
-            notify(f"precision auto: {reason}")
-        if resolved == "torch" and precision == "fp32" and not spec.compile:
-            return _cpu_hint(load_gaze_model(spec, device=device), device, notify)
-        model = _cpu_hint(load_gaze_model(spec, device=device if resolved == "torch" else "cpu"), device, notify)
-        return load_backend(resolved, model=model, device=device, precision=precision, compile=spec.compile,
+        device = resolve_device(spec.device)  # where it runs: a ViT on the CPU gets the one-line real-time hint
+        return load_runtime(lambda where: _cpu_hint(load_gaze_model(spec, device=where), device, notify),
+                            backend=spec.backend, device=device, precision=spec.precision, compile=spec.compile,
                             notify=notify)
     except BackendError as e:
         raise InputError(f"backend={spec.backend!r}: {e}") from e
+
+
+def load_runtime(weights: Callable[[str], "GazeModel"], *, backend: str = "auto", device: str = "auto",
+                 precision: str = "fp32", compile: bool = False, threads: int | None = None,
+                 notify: Callable[[str], None] | None = None) -> "GazeBackend":
+    """``weights(where)`` (the GazeModel loaded on device ``where``) on ``backend``, run on ``device``.
+
+    Backend and precision (``auto`` too) are resolved and checked once, before ``weights`` is called; ``where``
+    is :func:`~gazecam.backends.model_device` (the CPU for the exported-graph backends).  ``threads``:
+    onnxruntime's CPU threads.  Raises :class:`~gazecam.backends.base.BackendError` (the caller words it).
+    """
+    from .backends import model_device, open_backend, resolve_backend_precision
+
+    device = resolve_device(device)
+    resolved, precision, reason = resolve_backend_precision(backend, device, precision=precision, compile=compile)
+    if reason and notify is not None:
+        notify(f"precision auto: {reason}")
+    return open_backend(resolved, model=weights(model_device(resolved, device)), device=device, precision=precision,
+                        compile=compile, threads=threads, notify=notify)

@@ -20,7 +20,7 @@ gives an empty prediction (the official code crashes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +47,10 @@ from .models.gazelle import (
 from .models.archs import HGNETV2_ARCHS, backbone_normalizes, heatmap_size
 from .models.preprocess import preprocess_images
 from .predictor import BatchPredictor, HeadBox, empty_prediction, normalize_heads, split_predictions  # noqa: F401 (re-exported)
-from .types import GazePrediction, check_rgb_image
+from .types import GazePrediction
 from .weights import UNVERIFIED_NOTE, WeightsError, load_state_dict_file
 
-__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "validate_model_file"]
+__all__ = ["GazeModel", "SceneFeatures", "HeadBox", "normalize_heads", "decode_heads", "validate_model_file"]
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,7 @@ class GazeModel(BatchPredictor):
         ``backbone``: any architecture of :data:`gazecam.models.archs.BACKBONE_NAMES`; the decoder is the
         matching family's (Gaze-LLE for DINOv2, gazelle-dinov3 for the DINOv3 family).
         """
-        g = torch.random.fork_rng(devices=[])
-        with g:
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             bb = build_backbone(backbone)
             cfg = decoder_config_for(family_of_backbone(backbone), in_dim=bb.embed_dim, inout=inout,
@@ -235,34 +234,20 @@ class GazeModel(BatchPredictor):
         """(B, C, F, F) raw backbone patch features (what the official ``model.backbone`` returns)."""
         return self.backbone(self.preprocess(images))
 
+    preprocess_batch = preprocess  # what BatchPredictor.encode_batch calls
+
     @torch.inference_mode()
-    def encode_tensor(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
+    def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
         """Preprocessed (B, 3, S, S) pixels -> :class:`SceneFeatures`."""
         scene = self.decoder.project(self.backbone(pixels.to(self.device)))
         return SceneFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
-
-    def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        return self.encode_tensor(self.preprocess(images), [im.shape[:2] for im in images])
 
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]) -> list[GazePrediction]:
         """Decode all heads of all encoded images in one decoder batch."""
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
-        counts = [len(b) for b in boxes]
-        total = sum(counts)
-        if total == 0:
-            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
-        all_boxes = np.concatenate(boxes)  # (N, 4)
-        bounds = torch.from_numpy(head_map_bounds(all_boxes, self.featmap)).to(self.device)
-        head_maps = build_head_maps(bounds, self.featmap)  # (N, F, F) on device
-        image_index = torch.repeat_interleave(torch.arange(len(counts), device=self.device),
-                                              torch.tensor(counts, device=self.device))  # (N,)
-        heatmaps, inout = self.decoder(feats.scene, head_maps, image_index)
-        return split_predictions(heatmaps.float().cpu().numpy(),
-                                 inout.float().cpu().numpy() if inout is not None else None, counts)
+        return decode_heads(self.decoder, feats.scene, boxes, featmap=self.featmap, has_inout=self.has_inout,
+                            heatmap_size=self.heatmap_size)
 
     def __repr__(self) -> str:
         return (f"GazeModel(name={self.name!r}, backbone={self.backbone.arch.name}, inout={self.has_inout}, "
@@ -272,6 +257,42 @@ class GazeModel(BatchPredictor):
 def _grid_override(arch: str) -> int | None:
     """The decoder's feature grid when it is not the family's default (the HGNetV2 CNNs: input / 16)."""
     return HGNETV2_ARCHS[arch].img_size // 16 if arch in HGNETV2_ARCHS else None
+
+
+DecoderFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def decode_heads(decoder: DecoderFn, scene: torch.Tensor, boxes: Sequence[np.ndarray], *, featmap: int,
+                 has_inout: bool, heatmap_size: int = 64, chunk: int | None = None,
+                 pad: bool = False) -> list[GazePrediction]:
+    """The one decode path (:class:`GazeModel`, :class:`~gazecam.backends.torch.TorchBackend`).
+
+    ``decoder(scene, head_maps, image_index)`` -> heatmaps, inout; ``boxes``: (N_i, 4) normalised boxes per
+    image (NaN rows = ``None``).  ``heatmap_size``: side of the maps (64; HGNetV2 Atto 32, Femto 48).
+    ``chunk``: at most that many heads per decoder call; ``pad``: each call's heads padded to a power of two
+    (empty maps, dropped), so a compiled decoder sees few shapes.
+    """
+    counts = [len(b) for b in boxes]
+    if sum(counts) == 0:
+        return [empty_prediction(has_inout, heatmap_size) for _ in counts]
+    all_boxes = np.concatenate(boxes)  # (N, 4)
+    index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
+    step = chunk or len(all_boxes)
+    heat_parts, inout_parts = [], []
+    for start in range(0, len(all_boxes), step):
+        part = all_boxes[start:start + step]
+        n = len(part)
+        padded = 1 << (n - 1).bit_length() if pad else n
+        bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads)
+        bounds[:n] = head_map_bounds(part, featmap)
+        idx = np.zeros(padded, np.int64)
+        idx[:n] = index[start:start + step]
+        head_maps = build_head_maps(torch.from_numpy(bounds).to(scene.device), featmap)  # (P, F, F)
+        heatmaps, inout = decoder(scene, head_maps, torch.from_numpy(idx).to(scene.device))
+        heat_parts.append(heatmaps[:n].float().cpu().numpy())
+        if inout is not None:
+            inout_parts.append(inout[:n].float().cpu().numpy())
+    return split_predictions(np.concatenate(heat_parts), np.concatenate(inout_parts) if has_inout else None, counts)
 
 
 def validate_model_file(file, path: Path) -> None:

@@ -1,9 +1,9 @@
 """What every gaze model offers, whatever runs it: head-box checks and the predict/decode conveniences.
 
-A backend implements ``encode_batch(images)`` and ``decode_batch(feats, heads_per_image)`` and
-``has_inout``; :class:`BatchPredictor` derives ``encode``, ``decode``, ``predict`` and
-``predict_batch`` from them, identically for the torch model and the exported-graph backends.
-numpy only (no torch).
+A backend implements ``preprocess_batch(images)``, ``encode_pixels(pixels, image_sizes)``,
+``decode_batch(feats, heads_per_image)`` and ``has_inout``; :class:`BatchPredictor` derives
+``encode_batch``, ``encode``, ``decode``, ``predict`` and ``predict_batch`` from them, identically for
+the torch model and the exported-graph backends.  numpy only (no torch).
 """
 
 from __future__ import annotations
@@ -73,8 +73,19 @@ class BatchPredictor:
 
     has_inout: bool
 
-    def encode_batch(self, images: Sequence[np.ndarray]) -> Any:  # pragma: no cover - implemented by backends
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> Any:  # pragma: no cover - implemented by backends
         raise NotImplementedError
+
+    def encode_pixels(self, pixels: Any, image_sizes: Sequence[tuple[int, int]]) -> Any:  # pragma: no cover - ditto
+        raise NotImplementedError
+
+    def encode_batch(self, images: Sequence[np.ndarray]) -> Any:
+        """Encode H x W x 3 uint8 RGB images in one batch: the one preprocessing
+        (:func:`gazecam.models.preprocess.preprocess_images`), then the encoder."""
+        images = list(images)
+        if not images:
+            raise ValueError("encode_batch: got no images")
+        return self.encode_pixels(self.preprocess_batch(images), [im.shape[:2] for im in images])  # checks them
 
     def decode_batch(self, feats: Any, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:  # pragma: no cover - implemented by backends

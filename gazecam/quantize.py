@@ -28,12 +28,9 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .export import SIDECAR, ExportError, ExportInfo, read_export_info
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .backends.precision import CpuFeatures
+from .cpu import CpuFeatures, cpu_features
+from .export_info import SIDECAR, ExportError, ExportInfo, read_export_info
 
 __all__ = ["Int8Recipe", "quantize_export", "int8_export_dir", "RECIPE_VERSION"]
 
@@ -48,10 +45,8 @@ class Int8Recipe:
     reduce_range: bool = False  # 7-bit weights: x86 CPUs without VNNI (no 16-bit saturation)
 
     @classmethod
-    def for_cpu(cls, features: "CpuFeatures | None" = None) -> "Int8Recipe":
+    def for_cpu(cls, features: CpuFeatures | None = None) -> "Int8Recipe":
         """The recipe for this CPU (``features``, default: this machine's): 7-bit weights on x86 without VNNI."""
-        from .backends.precision import cpu_features
-
         f = features if features is not None else cpu_features()
         return cls(reduce_range=bool(f.is_x86 and not f.vnni))
 

@@ -125,12 +125,13 @@ def main() -> int:
     p.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD)
     args = p.parse_args()
 
-    from gazecam.backends import load_backend
+    from gazecam.loading import load_runtime
     from gazecam.model import GazeModel
 
     torch_model = (GazeModel.from_pretrained(args.model, device="cpu") if args.model
                    else GazeModel.from_random(backbone=args.backbone, inout=True, seed=0, device="cpu"))
-    model = load_backend(args.backend, model=torch_model, notify=lambda m: print(m, file=sys.stderr))
+    model = load_runtime(lambda where: torch_model, backend=args.backend, device="cpu",
+                         notify=lambda m: print(m, file=sys.stderr))
     weights = "released weights" if torch_model.released else "RANDOM weights (a proxy)"
     print(f"model {torch_model.name} ({weights}), backend {type(model).__name__}; {args.frames} frames "
           f"{args.width}x{args.height}, 3 people, smoothing off; max_stride {args.max_stride}, scene threshold "

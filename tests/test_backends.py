@@ -129,7 +129,7 @@ def test_head_maps_np_matches_torch_head_maps():
 
 
 def test_fast_preprocess_matches_official_transform(golden_dir, golden_images):
-    from gazecam.backends.preprocess import preprocess_fast
+    from gazecam.models.preprocess import preprocess_fast
 
     for name, image in golden_images.items():
         ref = np.load(golden_dir / f"image_{name}.npz")["input"]
@@ -184,6 +184,8 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
         load_backend("onnxruntime", model=golden_model_inout, compile=True)
     with pytest.raises(BackendError, match="needs a model"):
         load_backend("torch")
+    with pytest.raises(BackendError, match="expected a loaded GazeModel.*gazecam.loading.load_model"):
+        load_backend("torch", model="gazelle_dinov2_vits14")  # names and files: through gazecam.loading
     from gazecam.backends.tensorrt import tensorrt_available
 
     if not tensorrt_available():
@@ -195,14 +197,14 @@ def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     from gazecam.backends.onnxruntime import OrtBackend
     from gazecam.commands.common import add_model_arguments, flag_wording, load_model
     from gazecam.errors import InputError
-    from gazecam.model import GazeModel
 
     monkeypatch.setenv("GAZECAM_HOME", str(tmp_path))  # automatic exports go to $GAZECAM_HOME/exports
     parser = argparse.ArgumentParser()
     add_model_arguments(parser)
     files = ["--backbone-weights", str(golden_dir / "dinov2_vits14_random.pth"),
              "--gaze-weights", str(golden_dir / "gazelle_vits14_random.pt"), "--device", "cpu"]
-    assert type(load_model(parser.parse_args(files + ["--backend", "torch"]))) is GazeModel  # the model itself
+    torch_fp32 = load_model(parser.parse_args(files + ["--backend", "torch"]))
+    assert type(torch_fp32).__name__ == "TorchBackend" and torch_fp32.precision == "fp32"  # one runtime interface
     backend = load_model(parser.parse_args(files))  # default auto: onnxruntime on the CPU
     assert isinstance(backend, OrtBackend) and not backend.has_inout
     # auto falls back to torch for what onnxruntime does not run

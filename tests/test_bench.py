@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from gazecam.research.bench import (STAGES, ReferenceGazeLLE, StageHooks, bench_head_boxes, format_report,
-                           parse_backend_specs, parse_heads, pyav_frames, run_benchmark, save_chart,
-                           synthetic_frame, write_synthetic_video)
+from gazecam.research.bench import STAGES, StageHooks, format_report, run_benchmark, save_chart
+from gazecam.research.bench_inputs import (bench_head_boxes, parse_backend_specs, parse_heads, pyav_frames,
+                                           synthetic_frame, write_synthetic_video)
+from gazecam.research.bench_reference import ReferenceGazeLLE
 
 
 def test_reference_reproduces_golden(golden_dir, golden_images, golden_model_inout, golden_model_base):

@@ -85,7 +85,8 @@ class _FakeModel:
 
 
 def test_bench_fidelity_columns_with_a_known_shift():
-    from gazecam.research.bench import StageHooks, format_report, run_benchmark, synthetic_frame
+    from gazecam.research.bench import StageHooks, format_report, run_benchmark
+    from gazecam.research.bench_inputs import synthetic_frame
 
     frames = [synthetic_frame(i, width=32, height=24) for i in range(3)]
     hooks = StageHooks(frames=lambda: iter(frames))
@@ -121,7 +122,7 @@ def test_within_bound():
 
 
 def test_bench_parses_int8_for_onnxruntime_only():
-    from gazecam.research.bench import parse_backend_specs
+    from gazecam.research.bench_inputs import parse_backend_specs
 
     (spec,) = parse_backend_specs("onnxruntime:int8")
     assert spec.label == "onnxruntime:int8" and spec.precision == "int8"

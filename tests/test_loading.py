@@ -39,14 +39,14 @@ def test_resolve_device_names_the_parameter():
             resolve_device("cuda")
 
 
-def test_torch_fp32_is_the_gaze_model_and_matches_from_files(files, golden_images, golden_model_inout):
-    from gazecam.model import GazeModel
+def test_torch_fp32_is_the_torch_backend_and_matches_from_files(files, golden_images, golden_model_inout):
+    from gazecam.backends.torch import TorchBackend
 
-    model = load_model(ModelSpec(backend="torch", **files))
-    assert type(model) is GazeModel and model.has_inout and not model.released
+    model = load_model(ModelSpec(backend="torch", **files))  # one runtime interface, fp32 included
+    assert type(model) is TorchBackend and model.precision == "fp32" and model.has_inout and not model.released
     image, heads = golden_images["rocket"], [(0.1, 0.1, 0.3, 0.4)]
     np.testing.assert_array_equal(model.predict(image, heads).heatmaps,
-                                  golden_model_inout.predict(image, heads).heatmaps)
+                                  TorchBackend(model=golden_model_inout).predict(image, heads).heatmaps)
 
 
 def test_other_backends_wrap_the_model(files, tmp_path, monkeypatch):

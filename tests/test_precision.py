@@ -8,7 +8,8 @@ import pytest
 
 from gazecam.backends import BackendError, resolve_backend_precision
 from gazecam.backends import precision as prec
-from gazecam.backends.precision import CpuFeatures, _read_cpu_flags, cpu_precision_modes, resolve_precision
+from gazecam.backends.precision import cpu_precision_modes, resolve_precision
+from gazecam.cpu import CpuFeatures, _read_cpu_flags
 
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
@@ -78,7 +79,7 @@ def test_auto_within_a_named_backend_and_on_cuda():
 
 def test_resolve_backend_precision_uses_this_cpus_features(monkeypatch):
     monkeypatch.setattr(prec, "cpu_features", lambda: _x86("avx2", "avx512_bf16"))
-    monkeypatch.setattr(prec, "_onnxruntime_installed", lambda: False)
+    monkeypatch.setattr(prec, "onnxruntime_available", lambda: False)
     assert resolve_backend_precision("auto", "cpu", precision="auto")[:2] == ("torch", "bf16")
     assert resolve_backend_precision("auto", "cpu", precision="auto", compile=True)[:2] == ("torch", "bf16")
     monkeypatch.setattr(prec, "cpu_features", lambda: _x86())

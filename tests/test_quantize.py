@@ -125,7 +125,7 @@ def test_export_cli_int8(golden_dir, tmp_path, capsys):
 
 
 def test_recipe_follows_the_cpu():
-    from gazecam.backends.precision import CpuFeatures
+    from gazecam.cpu import CpuFeatures
 
     vnni = CpuFeatures(machine="x86_64", flags=frozenset({"avx2", "avx512_vnni"}))
     avx2 = CpuFeatures(machine="x86_64", flags=frozenset({"avx2"}))

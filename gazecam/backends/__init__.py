@@ -3,6 +3,8 @@
     backend = load_backend("onnxruntime", model=GazeModel.from_random(...))   # exports to ONNX on first use
     feats = backend.encode(image); pred = backend.decode(feats, heads)
 
+Models come loaded (zoo names and weight files: :func:`gazecam.loading.load_model`, which uses this package).
+
 - ``torch``: :class:`~gazecam.backends.torch.TorchBackend` (GazeModel + fp16/bf16 autocast, torch.compile/CUDA graphs)
 - ``onnxruntime``: :class:`~gazecam.backends.onnxruntime.OrtBackend` (CPU EP; CUDA EP when installed)
 - ``tensorrt``: :class:`~gazecam.backends.tensorrt.TensorRTBackend` (needs TensorRT >= 10 and a CUDA GPU)
@@ -22,29 +24,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..export_info import EXPORT_DEVICE
 from .base import BACKEND_NAMES, PRECISIONS, BackendError, BackendUnavailable, GazeBackend
+from .runtimes import onnxruntime_available, require_tensorrt, tensorrt_available
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import GazeModel
 
-__all__ = ["load_backend", "available_backends", "resolve_backend_name", "resolve_backend_precision",
-           "check_backend_options", "GazeBackend", "BackendError", "BackendUnavailable", "BACKEND_NAMES", "PRECISIONS"]
-
-
-def _onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+__all__ = ["load_backend", "open_backend", "model_device", "available_backends", "resolve_backend_name",
+           "resolve_backend_precision", "check_backend_options", "GazeBackend", "BackendError", "BackendUnavailable",
+           "BACKEND_NAMES", "PRECISIONS"]
 
 
 def available_backends() -> list[str]:
     """Backends that can run on this machine (torch always; the others if their runtime is usable)."""
-    from .tensorrt import tensorrt_available
-
     names = ["torch"]
-    if _onnxruntime_available():
+    if onnxruntime_available():
         names.append("onnxruntime")
     if tensorrt_available():
         names.append("tensorrt")
@@ -52,21 +47,16 @@ def available_backends() -> list[str]:
 
 
 def resolve_backend_name(name: str, device: str, *, precision: str = "fp32", compile: bool = False) -> str:
-    """``auto`` -> the fastest backend available for ``device`` that runs ``precision``/``compile``.
-
-    CUDA: tensorrt when installed (fp32/fp16, no compile), else torch.  CPU: onnxruntime for plain fp32
-    (faster than eager torch there), else torch.  Other names are checked and returned.
-    """
+    """``auto`` -> the fastest backend available for ``device`` that runs ``precision``/``compile`` (CUDA: tensorrt
+    when installed, else torch; CPU: onnxruntime for plain fp32, else torch).  Other names are checked."""
     if name == "auto":
         if compile or precision == "bf16":
             return "torch"
         if precision == "int8":
             return "onnxruntime"
         if device.startswith("cuda"):
-            from .tensorrt import tensorrt_available
-
             return "tensorrt" if tensorrt_available() else "torch"
-        return "onnxruntime" if precision == "fp32" and _onnxruntime_available() else "torch"
+        return "onnxruntime" if precision == "fp32" and onnxruntime_available() else "torch"
     if name not in BACKEND_NAMES:
         raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)} or auto")
     return name
@@ -86,10 +76,8 @@ def check_backend_options(backend: str, *, precision: str = "fp32", compile: boo
     if backend == "tensorrt" and precision == "bf16":
         raise BackendError("the tensorrt backend builds fp32 or fp16 engines; use precision='fp16'")
     if backend == "tensorrt":
-        from .tensorrt import require_tensorrt
-
         require_tensorrt()  # "TensorRT not available: ..." before an export that would be useless
-    if backend == "onnxruntime" and not _onnxruntime_available():
+    if backend == "onnxruntime" and not onnxruntime_available():
         raise BackendUnavailable("onnxruntime is not installed; pip install onnxruntime (or onnxruntime-gpu)")
 
 
@@ -112,60 +100,68 @@ def resolve_backend_precision(name: str, device: str, *, precision: str = "fp32"
     return resolved, precision, reason
 
 
-def load_backend(name: str = "auto", *, model: "GazeModel | str | None" = None, backbone: str | None = None,
-                 backbone_weights: str | Path | None = None, gaze_weights: str | Path | None = None,
-                 export_dir: str | Path | None = None, device: str = "cpu", precision: str = "fp32",
-                 compile: bool = False, max_heads: int = 16, threads: int | None = None,
-                 export_root: str | Path | None = None, notify: Callable[[str], None] | None = None) -> GazeBackend:
-    """A backend running ``model`` (exported to ONNX on first use, cached) or an existing ``export_dir``.
+def model_device(backend: str, device: str) -> str:
+    """Where the torch model must be for a (resolved) ``backend`` running on ``device``: there for torch; on
+    the CPU for the exported-graph backends, whose ONNX export is traced on the CPU."""
+    return device if backend == "torch" else EXPORT_DEVICE
 
-    ``model``: a loaded GazeModel, or a zoo name; or local files (``backbone_weights`` + ``gaze_weights``),
-    loaded through :func:`gazecam.loading.load_gaze_model`.
-    For onnxruntime/tensorrt the torch model is only used to export (load it on the CPU).
-    ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
-    with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first
-    use); auto: the fastest mode within the fidelity bound on this CPU (``notify`` is told which).
-    ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the TensorRT
-    profile / compiled torch decoder (more heads run in chunks).  ``notify``: told (one line) when a slow
-    first-use export starts.
-    """
+
+def load_backend(name: str = "auto", *, model: "GazeModel | None" = None, export_dir: str | Path | None = None,
+                 device: str = "cpu", precision: str = "fp32", compile: bool = False, max_heads: int = 16,
+                 threads: int | None = None, export_root: str | Path | None = None,
+                 notify: Callable[[str], None] | None = None) -> GazeBackend:
+    """:func:`open_backend` after :func:`resolve_backend_precision`: ``name`` and ``precision`` may be ``auto``
+    (``notify`` is told what auto precision chose).  ``model``: a loaded GazeModel, on :func:`model_device`."""
     resolved, precision, reason = resolve_backend_precision(name, device, precision=precision, compile=compile)
     if reason and notify is not None:
         notify(f"precision auto: {reason}")
-    if (model is None or isinstance(model, str)) and (model or backbone_weights or gaze_weights):
-        from ..loading import ModelSpec, load_gaze_model
+    return open_backend(resolved, model=model, export_dir=export_dir, device=device, precision=precision,
+                        compile=compile, max_heads=max_heads, threads=threads, export_root=export_root, notify=notify)
 
-        model = load_gaze_model(ModelSpec(name=model, backbone=backbone, backbone_weights=backbone_weights,
-                                          gaze_weights=gaze_weights),
-                                device=device if resolved == "torch" else "cpu")
-    if resolved == "torch":
+
+def open_backend(backend: str, *, model: "GazeModel | None" = None, export_dir: str | Path | None = None,
+                 device: str = "cpu", precision: str = "fp32", compile: bool = False, max_heads: int = 16,
+                 threads: int | None = None, export_root: str | Path | None = None,
+                 notify: Callable[[str], None] | None = None) -> GazeBackend:
+    """``backend`` running ``model`` (exported to ONNX on first use, cached) or ``export_dir``, with ``backend`` and
+    ``precision`` as :func:`resolve_backend_precision` made them (nothing is resolved again).
+
+    ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
+    with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first
+    use).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the
+    TensorRT profile / compiled torch decoder (more heads run in chunks).  ``threads``: onnxruntime's CPU
+    threads.  ``notify``: told (one line) when a slow first-use export starts.
+    """
+    if isinstance(model, (str, Path)):
+        raise BackendError(f"model={str(model)!r}: expected a loaded GazeModel, got a name or file; load zoo "
+                           "models and weight files with gazecam.loading.load_model(ModelSpec(...))")
+    if backend == "torch":
         if model is None:
             raise BackendError("the torch backend needs a model (an ONNX export directory cannot run on torch)")
         from .torch import TorchBackend
 
-        model_device = str(model.device)
-        if model_device != device and not (device == "cuda" and model_device.startswith("cuda")):
-            raise BackendError(f"the model is on {model_device} but device {device!r} was asked for")
+        model_dev = str(model.device)
+        if model_dev != device and not (device == "cuda" and model_dev.startswith("cuda")):
+            raise BackendError(f"the model is on {model_dev} but device {device!r} was asked for")
         return TorchBackend(model=model, precision=precision, compile=compile, max_heads=max_heads)
     if export_dir is None:
         if model is None:
-            raise BackendError(f"the {resolved} backend needs a model or an export directory")
+            raise BackendError(f"the {backend} backend needs a model or an export directory")
         from ..export import ensure_onnx_export
 
         export_dir = ensure_onnx_export(model, root=export_root, max_heads=max_heads, notify=notify,
                                         precision="int8" if precision == "int8" else "fp32")
-    if resolved == "onnxruntime":
+    if backend == "onnxruntime":
         from .onnxruntime import OrtBackend
 
-        backend = OrtBackend(export_dir=export_dir, device=device, threads=threads)
-        if precision == "int8" and backend.precision != "int8":
-            raise BackendError(f"precision='int8' but {export_dir} holds an {backend.precision} export; make an "
+        opened: GazeBackend = OrtBackend(export_dir=export_dir, device=device, threads=threads)
+        if precision == "int8" and opened.precision != "int8":
+            raise BackendError(f"precision='int8' but {export_dir} holds an {opened.precision} export; make an "
                                "int8 export with gazecam.quantize.quantize_export")
     else:
         from .tensorrt import TensorRTBackend
 
-        backend = TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16",
-                                  max_heads=max_heads)
+        opened = TensorRTBackend(export_dir=export_dir, device=device, fp16=precision == "fp16", max_heads=max_heads)
     if model is not None:  # exports are cached by weights: whether they are the released ones is the model's say
-        backend.name, backend.released, backend.note = model.name, model.released, model.note
-    return backend
+        opened.name, opened.released, opened.note = model.name, model.released, model.note
+    return opened

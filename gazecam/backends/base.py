@@ -1,7 +1,7 @@
 """The interface every inference backend offers to the pipeline, plus helpers shared by the array backends.
 
-``GazeModel`` (torch) conforms as it is; :class:`~gazecam.backends.onnxruntime.OrtBackend` and
-:class:`~gazecam.backends.tensorrt.TensorRTBackend` run exported graphs (see :mod:`gazecam.export`).
+:class:`~gazecam.backends.torch.TorchBackend` runs a ``GazeModel``; :class:`~gazecam.backends.onnxruntime.OrtBackend`
+and :class:`~gazecam.backends.tensorrt.TensorRTBackend` run exported graphs (see :mod:`gazecam.export`).
 Features returned by ``encode`` are opaque: pass them back to ``decode`` of the same backend.
 """
 
@@ -18,7 +18,7 @@ from ..predictor import BatchPredictor, HeadBox, empty_prediction, split_predict
 from ..types import GazePrediction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..export import ExportInfo
+    from ..export_info import ExportInfo
 
 __all__ = ["GazeBackend", "BackendError", "BackendUnavailable", "ArrayFeatures", "ExportedBackend", "head_maps_np",
            "BACKEND_NAMES", "PRECISIONS"]
@@ -87,10 +87,6 @@ class ExportedBackend(BatchPredictor):
     @property
     def device(self) -> Any:
         return self._device
-
-    @property
-    def input_size(self) -> int:
-        return self.info.input_size
 
     @property
     def heatmap_size(self) -> int:

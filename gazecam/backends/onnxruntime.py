@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..export import ExportInfo, read_export_info
+from ..export_info import ExportInfo, read_export_info
 from ..models.archs import backbone_normalizes
-from ..types import check_rgb_image
+from ..models.preprocess import preprocess_images
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend, head_maps_np
-from .preprocess import preprocess_fast
 
 __all__ = ["OrtBackend", "default_cpu_threads"]
 
@@ -77,7 +76,7 @@ class OrtBackend(ExportedBackend):
             raise BackendError(f"onnxruntime cannot load the graphs in {self.export_dir}: {e}; export again") from e
         self._outputs = ["heatmaps", "inout"] if self.info.inout else ["heatmaps"]
 
-    # -- properties (has_inout, device, input_size: ExportedBackend) ----------------------------------
+    # -- properties (has_inout, device: ExportedBackend) ----------------------------------
     @property
     def providers(self) -> list[str]:
         return list(self._encoder.get_providers())
@@ -85,20 +84,17 @@ class OrtBackend(ExportedBackend):
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 network input."""
-        return preprocess_fast(image, size=self.info.input_size, normalize=backbone_normalizes(self.info.backbone)).numpy()
+        return self.preprocess_batch([image])
+
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return preprocess_images(list(images), size=self.info.input_size, device="cpu",
+                                 normalize=backbone_normalizes(self.info.backbone)).numpy()  # (B, 3, S, S)
 
     def encode_pixels(self, pixels: np.ndarray, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
         """Preprocessed (B, 3, 448, 448) float32 pixels -> features."""
         (scene,) = self._encoder.run(["scene"], {"pixels": np.ascontiguousarray(pixels, dtype=np.float32)})
         return ArrayFeatures(scene=scene, image_sizes=tuple((int(h), int(w)) for h, w in image_sizes),
                              backend=self.backend)
-
-    def encode_batch(self, images: Sequence[np.ndarray]) -> ArrayFeatures:
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        pixels = np.concatenate([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
-        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
     def decode_maps(self, scene: np.ndarray, head_maps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """One image's scene (1, 256, 32, 32) + head maps (N, 32, 32) -> heatmaps (N, 64, 64), inout (N,)|None."""

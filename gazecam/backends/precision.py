@@ -15,91 +15,21 @@ Modes on the CPU (fidelity against fp32 measured with :mod:`gazecam.fidelity`, f
 ``auto`` = the fastest mode whose fidelity stays within :data:`FIDELITY_BOUND` on CPUs of its kind:
 int8 where onnxruntime is installed and the CPU runs its int8 kernels (x86-64 with AVX2, ARM64), else bf16
 where the CPU has native bf16 (torch), else fp32.  It never picks a mode the CPU lacks
-(:func:`cpu_features` reads ``/proc/cpuinfo`` flags and torch's CPU capability).  On CUDA devices
+(:func:`gazecam.cpu.cpu_features` reads ``/proc/cpuinfo`` flags and torch's CPU capability).  On CUDA devices
 ``auto`` is fp32: GPU fp16 fidelity has not been measured by gazecam (pass ``precision="fp16"``).
 """
 
 from __future__ import annotations
 
-import functools
-import platform
 from dataclasses import dataclass
 
+from ..cpu import CpuFeatures, cpu_features
 from ..fidelity import FIDELITY_BOUND  # the bound a mode must stay within to be picked by "auto"
 from .base import BackendError
+from .runtimes import onnxruntime_available
 
 __all__ = ["CpuFeatures", "cpu_features", "FIDELITY_BOUND", "PrecisionChoice", "cpu_precision_modes",
            "resolve_precision", "precision_help"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class CpuFeatures:
-    """Instruction-set features that decide which precisions are fast here."""
-
-    machine: str  # platform.machine(): x86_64, AMD64, aarch64, arm64, ...
-    flags: frozenset[str]  # /proc/cpuinfo "flags" (x86) or "Features" (ARM); empty where unreadable
-    torch_capability: str = ""  # torch.backends.cpu.get_cpu_capability(): DEFAULT, AVX2, AVX512, ...
-
-    @property
-    def is_x86(self) -> bool:
-        return self.machine.lower() in ("x86_64", "amd64", "i686", "x86")
-
-    @property
-    def is_arm(self) -> bool:
-        return self.machine.lower() in ("aarch64", "arm64")
-
-    @property
-    def avx2(self) -> bool:
-        return "avx2" in self.flags or self.torch_capability.upper().startswith(("AVX2", "AVX512"))
-
-    @property
-    def vnni(self) -> bool:
-        """int8 dot-product instructions (x86 VNNI / AMX-int8, ARM dotprod): int8 without saturation, fast."""
-        if self.is_arm:
-            return "asimddp" in self.flags
-        return bool(self.flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
-
-    @property
-    def native_bf16(self) -> bool:
-        """bfloat16 matmul instructions (AVX512-BF16, AMX-BF16, ARM BF16)."""
-        if self.is_arm:
-            return "bf16" in self.flags
-        return bool(self.flags & {"avx512_bf16", "amx_bf16"})
-
-    @property
-    def int8_supported(self) -> bool:
-        """onnxruntime's int8 kernels run here (x86-64 with AVX2, or ARM64)."""
-        return (self.is_x86 and self.avx2) or self.is_arm
-
-    def describe(self) -> str:
-        shown = sorted(self.flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
-                                     "amx_int8", "asimddp", "bf16", "i8mm"})
-        return f"{self.machine}, torch capability {self.torch_capability or '?'}, flags: {' '.join(shown) or 'none'}"
-
-
-def _read_cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_features() -> CpuFeatures:
-    """This machine's :class:`CpuFeatures` (read once)."""
-    capability = ""
-    try:
-        import torch
-
-        capability = str(torch.backends.cpu.get_cpu_capability())
-    except Exception:  # noqa: BLE001 - torch missing or too old: the flags alone decide
-        pass
-    return CpuFeatures(machine=platform.machine(), flags=_read_cpu_flags(), torch_capability=capability)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,19 +39,11 @@ class PrecisionChoice:
     reason: str  # one line for the user (status bar, notify)
 
 
-def _onnxruntime_installed() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def cpu_precision_modes(features: CpuFeatures | None = None, *, onnxruntime: bool | None = None
                         ) -> list[PrecisionChoice]:
     """The modes ``auto`` may pick on this CPU, fastest first (fp32 always last)."""
     f = features or cpu_features()
-    ort_ok = _onnxruntime_installed() if onnxruntime is None else onnxruntime
+    ort_ok = onnxruntime_available() if onnxruntime is None else onnxruntime
     modes = []
     if ort_ok and f.int8_supported:
         how = ("int8 dot-product instructions (VNNI/AMX)" if f.vnni

@@ -13,45 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..types import check_rgb_image
 from .base import ArrayFeatures, BackendError, BackendUnavailable, ExportedBackend
+from .runtimes import require_tensorrt, tensorrt_available  # noqa: F401 (tensorrt_available re-exported)
 
-__all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available", "gpu_name"]
-
-
-def require_tensorrt() -> Any:
-    """The imported ``tensorrt`` module, or ``BackendUnavailable("TensorRT not available: ...")``."""
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise BackendUnavailable(
-            f"TensorRT not available: cannot import the tensorrt Python package ({e}). Install TensorRT >= 10 "
-            "for your CUDA version (pip install tensorrt on a machine with an NVIDIA GPU), or use "
-            "backend='torch' or backend='onnxruntime'") from e
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("TensorRT not available: no CUDA GPU is visible to torch "
-                                 f"(torch {torch.__version__}); use backend='torch' or backend='onnxruntime'")
-    version = getattr(trt, "__version__", "0")
-    if int(version.split(".")[0] or 0) < 10:
-        raise BackendUnavailable(f"TensorRT not available: version {version} found, gazecam needs TensorRT >= 10")
-    return trt
-
-
-def tensorrt_available() -> bool:
-    try:
-        require_tensorrt()
-    except BackendUnavailable:
-        return False
-    return True
-
-
-def gpu_name(index: int = 0) -> str:
-    import torch
-
-    props = torch.cuda.get_device_properties(index)
-    return f"{props.name} sm{props.major}{props.minor}"
+__all__ = ["TensorRTBackend", "require_tensorrt", "tensorrt_available"]
 
 
 class _Engine:
@@ -130,28 +95,21 @@ class TensorRTBackend(ExportedBackend):
         self.name, self.released, self.note = self.info.model_name, self.info.released, self.info.note
 
     def preprocess(self, image: np.ndarray) -> Any:
-        from .preprocess import preprocess_fast
+        return self.preprocess_batch([image])
 
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> Any:
         from ..models.archs import backbone_normalizes
+        from ..models.preprocess import preprocess_images
 
-        return preprocess_fast(image, size=self.info.input_size, device=self._device,
-                               normalize=backbone_normalizes(self.info.backbone))
+        return preprocess_images(list(images), size=self.info.input_size, device=self._device,
+                                 normalize=backbone_normalizes(self.info.backbone))  # on the GPU
 
     def encode_pixels(self, pixels: Any, image_sizes: Sequence[tuple[int, int]]) -> ArrayFeatures:
-        scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]
         import torch
 
+        scenes = [self._encoder.run({"pixels": pixels[i:i + 1]})["scene"] for i in range(len(pixels))]
         return ArrayFeatures(scene=torch.cat(scenes), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes),
                              backend=self.backend)
-
-    def encode_batch(self, images: Sequence[np.ndarray]) -> ArrayFeatures:
-        import torch
-
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448) on the GPU
-        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
 
     def _decode_image(self, scene: Any, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import torch

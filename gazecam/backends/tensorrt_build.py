@@ -1,4 +1,4 @@
-"""TensorRT engines from an ONNX export directory (:mod:`gazecam.export`), cached per model, GPU and settings.
+"""TensorRT engines from an ONNX export directory (:mod:`gazecam.export_info`), cached per model, GPU and settings.
 
 Engines (``*.engine``) are built with the TensorRT Python API and cached by ONNX hash + GPU name + TensorRT
 version + precision + head range.  Used by :class:`~gazecam.backends.tensorrt.TensorRTBackend` and
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..export import ExportError, ExportInfo, read_export_info
+from ..export_info import ExportError, ExportInfo, read_export_info
+from .runtimes import gpu_name, require_tensorrt
 
 __all__ = ["EngineFiles", "build_engines"]
 
@@ -43,8 +44,6 @@ def build_engines(export_dir: str | Path, *, fp16: bool = True, max_heads: int |
     Raises :class:`~gazecam.backends.base.BackendUnavailable` ("TensorRT not available: ...") without
     ``tensorrt`` or a CUDA GPU.
     """
-    from .tensorrt import gpu_name, require_tensorrt
-
     trt = require_tensorrt()
     info = read_export_info(export_dir, verify_files=True)
     k = int(max_heads or info.max_heads)

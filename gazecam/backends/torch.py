@@ -17,13 +17,14 @@
   by float rounding only (~5e-6 on backbone features).  Parameters are shared with the model, which
   itself is left untouched.
 
-The plain fp32 eager model is :class:`GazeModel` itself (it conforms to the backend interface).
+:func:`gazecam.loading.load_model` gives this backend for every torch mode, fp32 included.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -31,12 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model import GazeModel, SceneFeatures
-from ..models.gazelle import build_head_maps, head_map_bounds
-from ..predictor import BatchPredictor, empty_prediction, split_predictions
-from ..types import GazePrediction, check_rgb_image
+from ..model import GazeModel, SceneFeatures, decode_heads
+from ..predictor import BatchPredictor
+from ..types import GazePrediction
 from .base import BackendError, HeadBox
-from .preprocess import preprocess_fast
 
 __all__ = ["TorchBackend", "OneDnnLinear", "onednn_linear_available", "onednn_bf16_available", "with_onednn_linears"]
 
@@ -70,43 +69,33 @@ class OneDnnLinear(nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
 
 
-_ONEDNN_OK: bool | None = None
-
-
+@functools.cache
 def onednn_linear_available() -> bool:
     """Whether this torch build has the oneDNN linear op and it agrees with ``F.linear`` (checked once)."""
-    global _ONEDNN_OK
-    if _ONEDNN_OK is None:
-        try:
-            if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
-                raise RuntimeError("no oneDNN linear op")
-            lin = nn.Linear(8, 4)
-            x = torch.randn(2, 3, 8)
-            with torch.inference_mode():
-                _ONEDNN_OK = bool(torch.allclose(OneDnnLinear(lin)(x), lin(x), atol=1e-5))
-        except Exception:  # noqa: BLE001 - any failure means: use the standard path
-            _ONEDNN_OK = False
-    return _ONEDNN_OK
+    try:
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+            return False
+        lin = nn.Linear(8, 4)
+        x = torch.randn(2, 3, 8)
+        with torch.inference_mode():
+            return bool(torch.allclose(OneDnnLinear(lin)(x), lin(x), atol=1e-5))
+    except Exception:  # noqa: BLE001 - any failure means: use the standard path
+        return False
 
 
-_ONEDNN_BF16_OK: bool | None = None
-
-
+@functools.cache
 def onednn_bf16_available() -> bool:
     """Whether oneDNN runs bf16 inner products natively here (AVX512-BF16/AMX CPUs), checked once on numbers."""
-    global _ONEDNN_BF16_OK
-    if _ONEDNN_BF16_OK is None:
-        try:
-            if not (onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-                raise RuntimeError("no native oneDNN bf16")
-            lin = nn.Linear(64, 32)
-            x = torch.randn(2, 5, 64)
-            with torch.inference_mode():
-                out = OneDnnLinear(lin, torch.bfloat16)(x)
-                _ONEDNN_BF16_OK = bool(out.dtype == torch.bfloat16 and torch.allclose(out.float(), lin(x), atol=5e-2))
-        except Exception:  # noqa: BLE001 - "could not create a primitive descriptor" etc.: use autocast
-            _ONEDNN_BF16_OK = False
-    return _ONEDNN_BF16_OK
+    try:
+        if not (onednn_linear_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            return False
+        lin = nn.Linear(64, 32)
+        x = torch.randn(2, 5, 64)
+        with torch.inference_mode():
+            out = OneDnnLinear(lin, torch.bfloat16)(x)
+            return bool(out.dtype == torch.bfloat16 and torch.allclose(out.float(), lin(x), atol=5e-2))
+    except Exception:  # noqa: BLE001 - "could not create a primitive descriptor" etc.: use autocast
+        return False
 
 
 def with_onednn_linears(module: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
@@ -185,10 +174,6 @@ class TorchBackend(BatchPredictor):
         return self.model.device
 
     @property
-    def input_size(self) -> int:
-        return self.model.input_size
-
-    @property
     def heatmap_size(self) -> int:
         """Side of the heatmaps: 64, or 32 / 48 for the HGNetV2 Atto / Femto models."""
         return self.model.heatmap_size
@@ -200,9 +185,11 @@ class TorchBackend(BatchPredictor):
 
     # -- inference -------------------------------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        """H x W x 3 uint8 RGB -> (1, 3, 448, 448) float32 on the device (official transform, fused)."""
-        return preprocess_fast(image, size=self.model.input_size, device=self.device,
-                               normalize=self.model.normalizes_input)
+        """H x W x 3 uint8 RGB -> (1, 3, S, S) float32 on the device (the model's one preprocessing)."""
+        return self.model.preprocess([image])
+
+    def preprocess_batch(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        return self.model.preprocess(images)
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
@@ -212,48 +199,18 @@ class TorchBackend(BatchPredictor):
             scene = scene.clone()  # CUDA-graph outputs are overwritten by the next replay
         return SceneFeatures(scene=scene.float(), image_sizes=tuple((int(h), int(w)) for h, w in image_sizes))
 
-    def encode_batch(self, images: Sequence[np.ndarray]) -> SceneFeatures:
-        images = [check_rgb_image(im, f"image {i}") for i, im in enumerate(images)]
-        if not images:
-            raise ValueError("encode_batch: got no images")
-        pixels = torch.cat([self.preprocess(im) for im in images])  # (B, 3, 448, 448)
-        return self.encode_pixels(pixels, [im.shape[:2] for im in images])
-
     @torch.inference_mode()
     def decode_batch(self, feats: SceneFeatures, heads_per_image: Sequence[Sequence[HeadBox]]
                      ) -> list[GazePrediction]:
         boxes = self._decode_boxes(feats, heads_per_image, own_features=isinstance(feats, SceneFeatures))
-        counts = [len(b) for b in boxes]
-        if sum(counts) == 0:
-            return [empty_prediction(self.has_inout, self.heatmap_size) for _ in counts]
-        all_boxes = np.concatenate(boxes)  # (N, 4)
-        index = np.repeat(np.arange(len(counts)), counts)  # (N,) image of each head
-        heat_parts, inout_parts = [], []
-        step = self.max_heads if self.compiled else len(all_boxes)
-        for start in range(0, len(all_boxes), step):
-            h, io = self._decode_chunk(feats.scene, all_boxes[start:start + step], index[start:start + step])
-            heat_parts.append(h)
-            inout_parts.append(io)
-        heatmaps = np.concatenate(heat_parts)
-        inout = np.concatenate(inout_parts) if self.has_inout else None  # type: ignore[arg-type]
-        return split_predictions(heatmaps, inout, counts)
+        return decode_heads(self._run_decoder, feats.scene, boxes, featmap=self.model.featmap,
+                            has_inout=self.has_inout, heatmap_size=self.heatmap_size,
+                            chunk=self.max_heads if self.compiled else None, pad=self.compiled)  # compiled: few shapes
 
-    def _decode_chunk(self, scene: torch.Tensor, boxes: np.ndarray, index: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
-        n = len(boxes)
-        padded = 1 << (n - 1).bit_length() if self.compiled else n  # next power of two: few compiled shapes
-        bounds = np.zeros((padded, 4), np.int64)  # padding rows: empty maps (= None heads), dropped below
-        featmap = self.model.featmap
-        bounds[:n] = head_map_bounds(boxes, featmap)
-        idx = np.zeros(padded, np.int64)
-        idx[:n] = index
-        bounds_t = torch.from_numpy(bounds).to(self.device)
-        head_maps = build_head_maps(bounds_t, featmap)  # (P, F, F)
+    def _run_decoder(self, scene: torch.Tensor, head_maps: torch.Tensor, index: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         with self._autocast():
-            heatmaps, inout = self._decoder(scene, head_maps, torch.from_numpy(idx).to(self.device))
-        heat_np = heatmaps[:n].float().cpu().numpy()
-        inout_np = inout[:n].float().cpu().numpy() if inout is not None else None
-        return heat_np, inout_np
+            return self._decoder(scene, head_maps, index)
 
     def __repr__(self) -> str:
         return (f"TorchBackend(name={self.name!r}, device={self.device}, precision={self.precision}, "

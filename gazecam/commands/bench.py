@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from .common import add_model_arguments
 
@@ -44,9 +45,7 @@ def _load_bench_model(args: argparse.Namespace, device: str):  # type: ignore[no
 
 def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # type: ignore[no-untyped-def]
     """(label, backend) for every --compare backbone x --backends configuration (random weights)."""
-    import sys
-
-    from ..backends import BackendError, load_backend
+    from ..backends import BackendError
     from ..errors import InputError
     from ..model import GazeModel
     from .common import BACKBONES
@@ -55,24 +54,32 @@ def _compare_backends(args: argparse.Namespace, specs, device: str) -> list:  # 
     for arch in (a.strip() for a in (args.compare or "").split(",") if a.strip()):
         if arch not in BACKBONES:
             raise InputError(f"--compare {arch}: unknown backbone; expected one of {', '.join(BACKBONES)}")
-        models = {"cpu": GazeModel.from_random(backbone=arch, inout=True, seed=0, device="cpu")}
+        models = functools.cache(lambda where, arch=arch: GazeModel.from_random(backbone=arch, inout=True, seed=0,
+                                                                              device=where))  # once per device
         for spec in specs:
-            target = device if spec.backend == "torch" else "cpu"  # ONNX exports are traced on the CPU
-            if target not in models:
-                models[target] = GazeModel.from_random(backbone=arch, inout=True, seed=0, device=target)
             try:
-                backend = load_backend(spec.backend, model=models[target], device=device, precision=spec.precision,
-                                       compile=spec.compile, threads=args.threads,
-                                       notify=lambda msg: print(msg, file=sys.stderr))
+                backend = _load_spec(models, spec, args, device)
             except BackendError as e:
                 raise InputError(f"--compare {arch} --backends {spec.label}: {e}") from e
             out.append((f"{arch} {spec.label}", backend))
     return out
 
 
+def _load_spec(models, spec, args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
+    """One --backends configuration on ``models(device)`` (through the library's one loading path)."""
+    import sys
+
+    from ..loading import load_runtime
+
+    return load_runtime(models, backend=spec.backend, device=device, precision=spec.precision,
+                        compile=spec.compile and spec.backend == "torch", threads=args.threads,
+                        notify=lambda msg: print(msg, file=sys.stderr))
+
+
 def _build_hooks(*, video: str, width: int, height: int, banner: str, out_dir: str, detect: bool, render: bool):  # type: ignore[no-untyped-def]
     """Stage hooks from the repo's own modules where they load; n/a (with the reason) otherwise."""
-    from ..research.bench import StageHooks, pyav_frames
+    from ..research.bench import StageHooks
+    from ..research.bench_inputs import pyav_frames
     from ..types import Frame
 
     hooks = StageHooks(frames=lambda: pyav_frames(video), names={"capture": "PyAV H.264 decode (synchronous)"})
@@ -113,9 +120,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from ..backends import BackendError, load_backend
-    from ..research.bench import format_report, parse_backend_specs, parse_heads, run_benchmark, save_chart, \
-        write_synthetic_video
+    from ..backends import BackendError
+    from ..research.bench import format_report, run_benchmark, save_chart
+    from ..research.bench_inputs import parse_backend_specs, parse_heads, write_synthetic_video
     from ..errors import InputError
     from ..loading import resolve_device
 
@@ -139,24 +146,16 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    model = _load_bench_model(args, device)
+    models = functools.cache(lambda where: _load_bench_model(args, where))  # weights(device), once per device
+    model = models(device)
     print(f"model: {model!r}" + ("" if model.released else f"\nnote: {model.note or 'not the released weights'}"
                                  " - timings do not depend on weight values"), file=sys.stderr)
-    cpu_model = model if device == "cpu" else None
     backends = []
     for spec in specs:
         try:
-            if spec.backend == "torch":
-                backend = load_backend("torch", model=model, device=device, precision=spec.precision,
-                                       compile=spec.compile)
-            else:
-                if cpu_model is None:  # the ONNX export is traced on the CPU
-                    cpu_model = _load_bench_model(args, "cpu")
-                backend = load_backend(spec.backend, model=cpu_model, device=device, precision=spec.precision,
-                                       threads=args.threads, notify=lambda msg: print(msg, file=sys.stderr))
+            backends.append((spec.label, _load_spec(models, spec, args, device)))
         except BackendError as e:
             raise InputError(f"--backends {spec.label}: {e}") from e
-        backends.append((spec.label, backend))
     others = _compare_backends(args, specs, device)
     try:
         from ..render import untrained_banner_text

@@ -27,10 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..backends import BackendUnavailable
-    from ..backends.tensorrt import require_tensorrt
+    from ..backends.runtimes import require_tensorrt
     from ..backends.tensorrt_build import build_engines
     from ..errors import InputError
-    from ..export import export_onnx
+    from ..export import EXPORT_DEVICE, export_onnx
     from ..loading import resolve_device
     from .common import load_torch_model
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device if args.device != "auto" else "cuda")
         if not device.startswith("cuda"):
             raise InputError(f"--format engine builds for a CUDA GPU; --device {args.device} is not one")
-    model = load_torch_model(args, device="cpu")  # the graphs are traced on the CPU
+    model = load_torch_model(args, device=EXPORT_DEVICE)
     out = Path(args.output or f"gazecam-export-{model.name}").expanduser()
     print(f"exporting {model.name} ({model.backbone.arch.name}, in/out head: {'yes' if model.has_inout else 'no'}) "
           f"to {out} ...")

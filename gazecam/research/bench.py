@@ -1,24 +1,17 @@
 """Benchmark: per-stage timings and frames/s of the backends against a reference run of the official algorithm.
 
-The **reference** (:class:`ReferenceGazeLLE`) re-does what the official Gaze-LLE code does at inference,
-written from its documented behaviour (not copied): fp32 eager; the official transform on the PIL image
-(``ToTensor``, ``Normalize``, ``Resize((448, 448))`` on the float tensor); the backbone once per image;
-head maps built per person with Python loops on the CPU (``round`` = half to even) then moved to the
-device; the projected features repeated per person (``repeat_interleave``); the in/out token, the three
-transformer blocks and the heads.  It uses the same weights as the backends, in the same process.
-
-Frames come from a synthetic 1280x720 video decoded frame by frame; configurations run interleaved
-(frame i of every configuration before frame i+1) so background load hits them alike.  The heatmaps of
-every configuration are compared with the reference on the same frames (without the reference: with the
-first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference, argmax shift,
-agreement).  Timing does not depend on weight values, so random weights give representative figures; the
-fidelity columns do (on random weights they are a proxy).
+The reference (:class:`~gazecam.research.bench_reference.ReferenceGazeLLE`) re-does the official Gaze-LLE
+inference step by step, on the same weights as the backends, in the same process.  Frames come from a
+synthetic 1280x720 video decoded frame by frame (:mod:`~gazecam.research.bench_inputs`); configurations
+run interleaved (frame i of every configuration before frame i+1) so background load hits them alike.
+The heatmaps of every configuration are compared with the reference on the same frames (without the
+reference: with the first configuration) by :mod:`gazecam.fidelity` (max heatmap and in/out difference,
+argmax shift, agreement).  Timing does not depend on weight values, so random weights give representative
+figures; the fidelity columns do (on random weights they are a proxy).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import platform
 import statistics
@@ -33,193 +26,14 @@ import numpy as np
 from ..fidelity import FIDELITY_BOUND, Fidelity, FidelityMeter, within_bound
 from ..predictor import HeadBox
 from ..types import STAGE_NAMES, Frame, GazePrediction, GazeResult, HeadBoxes
+from .bench_inputs import bench_head_boxes
+from .bench_reference import ReferenceGazeLLE
 
-__all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "ReferenceGazeLLE", "synthetic_frame",
-           "write_synthetic_video", "pyav_frames", "bench_head_boxes", "run_benchmark", "format_report",
-           "save_chart", "parse_heads", "BackendSpec", "parse_backend_specs"]
+__all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport", "run_benchmark", "format_report",
+           "save_chart"]
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
 STAGES = (*STAGE_NAMES[:2], "preprocess", *STAGE_NAMES[2:])  # the pipeline's stages, preprocessing apart
-
-
-# -- inputs -----------------------------------------------------------------------------------------------
-def synthetic_frame(index: int, *, width: int = 1280, height: int = 720) -> np.ndarray:
-    """A deterministic, moving RGB test frame (gradients + a few bright discs), H x W x 3 uint8."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = index * 0.15
-    r = 127 + 120 * np.sin(x / 97.0 + t)
-    g = 127 + 120 * np.sin(y / 61.0 - t)
-    b = 127 + 120 * np.sin((x + y) / 143.0 + 2 * t)
-    img = np.stack([r, g, b], axis=-1)
-    for k in range(4):  # "heads": discs moving across the frame
-        cx = (0.15 + 0.23 * k) * width + 40 * math.sin(t + k)
-        cy = (0.35 + 0.1 * (k % 2)) * height
-        mask = (x - cx) ** 2 + (y - cy) ** 2 < (0.06 * height) ** 2
-        img[mask] = (230, 190, 160)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def write_synthetic_video(path: str | Path, *, frames: int, width: int = 1280, height: int = 720,
-                          fps: int = 25) -> Path:
-    """Encode ``frames`` synthetic frames as an H.264 mp4 (PyAV) for the capture/decode stage."""
-    import av
-
-    p = Path(path)
-    with av.open(str(p), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        for i in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(synthetic_frame(i, width=width, height=height),
-                                                                   format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return p
-
-
-def pyav_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Decode a video file frame by frame (PyAV) as H x W x 3 uint8 RGB arrays."""
-    import av
-
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
-
-
-def bench_head_boxes(n: int) -> list[HeadBox]:
-    """``n`` deterministic normalised head boxes spread over the frame (same for every configuration)."""
-    boxes: list[HeadBox] = []
-    for k in range(n):
-        cx = 0.1 + 0.8 * ((k * 0.618) % 1.0)
-        cy = 0.25 + 0.5 * ((k * 0.382) % 1.0)
-        boxes.append((round(cx - 0.05, 4), round(cy - 0.08, 4), round(cx + 0.05, 4), round(cy + 0.08, 4)))
-    return boxes
-
-
-def parse_heads(text: str) -> list[int]:
-    try:
-        heads = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"expected comma-separated head counts such as 1,5,10, got {text!r}") from None
-    if not heads or any(h < 1 or h > 256 for h in heads):
-        raise ValueError(f"head counts must be 1..256, got {text!r}")
-    return heads
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """A backend configuration to time: ``torch``, ``torch:compile``, ``torch:bf16``, ``onnxruntime``,
-    ``onnxruntime:int8``, ``tensorrt``, ``tensorrt:fp16`` (options joined with ``+``: ``torch:bf16+compile``)."""
-
-    backend: str
-    precision: str = "fp32"
-    compile: bool = False
-
-    @property
-    def label(self) -> str:
-        opts = ([] if self.precision == "fp32" else [self.precision]) + (["compile"] if self.compile else [])
-        return self.backend + (":" + "+".join(opts) if opts else "")
-
-
-def parse_backend_specs(text: str) -> list[BackendSpec]:
-    specs = []
-    for item in (s.strip() for s in text.split(",")):
-        if not item:
-            continue
-        name, _, opts = item.partition(":")
-        if name not in ("torch", "onnxruntime", "tensorrt"):
-            raise ValueError(f"unknown backend {name!r} (torch, onnxruntime, tensorrt; "
-                             "options as torch:compile, torch:bf16, tensorrt:fp16)")
-        precision, compiled = "fp32", False
-        for opt in (o for o in opts.split("+") if o):
-            if opt in ("fp32", "fp16", "bf16", "int8"):
-                precision = opt
-            elif opt == "compile":
-                compiled = True
-            else:
-                raise ValueError(f"unknown option {opt!r} in {item!r} (fp32, fp16, bf16, int8, compile)")
-        if precision == "int8" and name != "onnxruntime":
-            raise ValueError(f"int8 runs on onnxruntime (onnxruntime:int8), not in {item!r}")
-        specs.append(BackendSpec(backend=name, precision=precision, compile=compiled))
-    if not specs:
-        raise ValueError("give at least one backend")
-    return specs
-
-
-# -- the reference ----------------------------------------------------------------------------------------
-class ReferenceGazeLLE:
-    """The official Gaze-LLE inference algorithm, step by step, on a GazeModel's weights (fp32, eager)."""
-
-    label = "reference"
-
-    def __init__(self, model: Any) -> None:
-        import torch
-        from torchvision import transforms
-
-        from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
-
-        self.model = model
-        self.device = model.device
-        self.dinov2 = getattr(model, "family", "gazelle") == "gazelle"
-        self.vit = model.backbone.vit if self.dinov2 else None  # the DINOv2 ViT (same weights as the fast path)
-        self.dec = model.decoder
-        self.in_size = model.input_size
-        self.featmap = model.decoder.featmap  # 32 (Gaze-LLE) or 40 (gazelle-dinov3; HGNetV2 20 / 26 / 40)
-        self.heatmap_size = int(getattr(model, "heatmap_size", 64))  # 64; HGNetV2 Atto 32, Femto 48
-        normalize = [transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)] if getattr(model, "normalizes_input", True) else []
-        self.transform = transforms.Compose([transforms.ToTensor(), *normalize,  # HGNetV2 CNNs: no Normalize
-                                             transforms.Resize((self.in_size, self.in_size))])
-        self._torch = torch
-
-    def preprocess(self, image: np.ndarray) -> Any:
-        from PIL import Image
-
-        return self.transform(Image.fromarray(image)).unsqueeze(0).to(self.device)  # (1, 3, 448, 448)
-
-    def encode(self, pixels: Any) -> Any:
-        """Backbone once per image: (1, C, 32, 32) patch tokens (DINOv2 x_norm_patchtokens, reshaped)."""
-        with self._torch.no_grad():
-            if not self.dinov2:  # gazelle-dinov3: the backbone module's patch features
-                unfolded = getattr(self.model.backbone, "unfolded", None)  # HGNetV2: BatchNorm unfused, as eager
-                with unfolded() if unfolded is not None else contextlib.nullcontext():
-                    return self.model.backbone(pixels)
-            tokens = self.vit.forward_features(pixels)[:, 1:]  # (1, 1024, C), final norm applied
-            b, _, c = tokens.shape
-            return tokens.reshape(b, self.featmap, self.featmap, c).permute(0, 3, 1, 2)
-
-    def head_map(self, box: HeadBox) -> Any:
-        """Official per-person head map: a 32x32 CPU tensor, ones inside the rounded box."""
-        m = self._torch.zeros((self.featmap, self.featmap))
-        if box is None:
-            return m
-        xmin, ymin, xmax, ymax = box
-        xmin, ymin = round(xmin * self.featmap), round(ymin * self.featmap)
-        xmax, ymax = round(xmax * self.featmap), round(ymax * self.featmap)
-        m[ymin:ymax, xmin:xmax] = 1
-        return m
-
-    def decode(self, feats: Any, heads: Sequence[HeadBox]) -> tuple[np.ndarray, np.ndarray | None]:
-        torch = self._torch
-        dec = self.dec
-        with torch.no_grad():
-            x = dec.linear(feats) + dec.pos_embed  # (1, 256, 32, 32)
-            head_maps = torch.stack([self.head_map(b) for b in heads]).to(self.device)  # (N, 32, 32), CPU loop
-            n = len(heads)
-            x = torch.repeat_interleave(x, torch.tensor([n], device=self.device), dim=0)  # (N, 256, 32, 32)
-            x = x + head_maps.unsqueeze(1) * dec.head_token.weight.unsqueeze(-1).unsqueeze(-1)
-            x = x.flatten(start_dim=2).permute(0, 2, 1)  # (N, 1024, 256)
-            if dec.inout:
-                x = torch.cat([dec.inout_token.weight.unsqueeze(dim=0).repeat(n, 1, 1), x], dim=1)  # (N, 1025, 256)
-            x = dec.transformer(x)
-            inout = None
-            if dec.inout:
-                inout = dec.inout_head(x[:, 0, :]).squeeze(dim=-1)  # (N,)
-                x = x[:, 1:, :]
-            x = x.reshape(n, self.featmap, self.featmap, x.shape[-1]).permute(0, 3, 1, 2)  # (N, 256, 32, 32)
-            # (N, 64, 64): Gaze-LLE's final resize is a no-op; gazelle-dinov3 resizes 2F x 2F -> its out size
-            heat = dec.finish_heatmaps(dec.heatmap_head(x).squeeze(dim=1))
-        return heat.cpu().numpy(), (inout.cpu().numpy() if inout is not None else None)
 
 
 # -- runners: one per configuration ------------------------------------------------------------------------
@@ -389,8 +203,7 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> tuple[Any, float]
 
 
 def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames: int, warmup: int,
-             hooks: StageHooks, reference: bool, progress: Callable[[str], None] | None, total_steps: int
-             ) -> tuple[list[ConfigResult], tuple[int, int]]:
+             hooks: StageHooks, progress: Callable[[str], None] | None, total_steps: int) -> tuple[list[ConfigResult], tuple[int, int]]:
     """The timing loop: per head count, frame i of every runner (reference first) before frame i + 1.
 
     Every configuration runs the pipeline's per-frame step (:class:`~gazecam.pipeline.FrameProcessor`).
@@ -487,7 +300,7 @@ def run_benchmark(*, model: Any, backends: Sequence[tuple[str, Any]], heads: Seq
     total_steps = len(heads) * len(runners) * (frames + warmup)
     try:
         results, frame_size = _run_all(runners, model=model, heads=heads, frames=frames, warmup=warmup,
-                                       hooks=hooks, reference=reference, progress=progress, total_steps=total_steps)
+                                       hooks=hooks, progress=progress, total_steps=total_steps)
     finally:
         if hooks.close is not None:
             hooks.close()

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from gazecam.backends import load_backend
 from gazecam.model import GazeModel
-from gazecam.research.bench import StageHooks, format_report, pyav_frames, run_benchmark, write_synthetic_video
+from gazecam.research.bench import StageHooks, format_report, run_benchmark
+from gazecam.research.bench_inputs import pyav_frames, write_synthetic_video
 
 CONFIGS = (("torch", "torch", "fp32"), ("onnxruntime", "onnxruntime", "fp32"),
            ("onnxruntime:int8", "onnxruntime", "int8"))

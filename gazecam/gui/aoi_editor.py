@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QEvent, QObject, QPointF, Qt, pyqtSignal
@@ -26,9 +26,6 @@ from ..aoi import AOI, AOIFileError, AOISet, label_result, load_aois, save_aois
 from ..aoi_stats import AOITotals
 from ..types import GazeResult
 from .widgets import PeopleTable, VideoView
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .window import MainWindow
 
 __all__ = ["AOIEditor", "AOIPeopleTable", "install_aoi_editor"]
 
@@ -295,9 +292,11 @@ class AOIPeopleTable(PeopleTable):
         return item
 
 
-def install_aoi_editor(win: "MainWindow", *, aois: AOISet | None = None, path: Path | None = None,
+def install_aoi_editor(win: Any, *, aois: AOISet | None = None, path: Path | None = None,
                        ask_name: Callable[[str, str], str | None] | None = None) -> AOIEditor:
-    """Give ``win`` its AOI editor, the *Areas of interest* menu, and AOIs in the overlay and people panel."""
+    """Give ``win`` its AOI editor, the *Areas of interest* menu, and AOIs in the overlay and people panel.
+
+    ``win``: a :class:`~gazecam.gui.window.MainWindow` (not imported here: the window imports this module)."""
     editor = AOIEditor(win.video, aois=aois, path=path, ask_name=ask_name, parent=win)
 
     def refresh() -> None:

@@ -20,7 +20,7 @@ from ..analysis import AnalysisParams, GazeAnalysis
 from ..records import GazeRecord, RecordsMeta
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .build import ReportSection
+    from .section import ReportSection
 
 __all__ = ["section_aois", "aoi_picture_png", "aoi_timeline_png", "aoi_section_html", "aoi_color", "write_aoi_csv",
            "AOI_CSV"]
@@ -168,7 +168,7 @@ def _fmt(v: float | None) -> str:
 
 def aoi_section_html(section: "ReportSection") -> str:
     """The "Areas of interest" part of a video's section (empty without AOIs)."""
-    from .html import _img
+    from .page import _img
 
     result, aois = section.aoi, section.aois
     if result is None:

@@ -17,7 +17,7 @@ import numpy as np
 from ..agreement import OTHER, Agreement, Scores
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .build import ReportSection
+    from .section import ReportSection
 
 __all__ = ["human_timeline_png", "agreement_html", "human_section_html", "render_agreement_html"]
 
@@ -131,7 +131,7 @@ def _confusion_html(title: str, s: Scores, agreement: Agreement) -> str:
 
 def agreement_html(agreement: Agreement) -> str:
     """Scores per person and pooled, events, confusion matrices, the timeline picture (an HTML fragment)."""
-    from .html import _img
+    from .page import _img
 
     a = agreement
     rows = [_scores_row(f"#{p.track_id}", p.tier, p.scores) for p in a.people]
@@ -175,7 +175,7 @@ def human_section_html(section: "ReportSection") -> str:
 def render_agreement_html(agreement: Agreement, *, records: str = "") -> str:
     """The whole ``gazecam agree`` page (self-contained, the report's style)."""
     from .. import __version__
-    from .html import _CSS
+    from .page import _CSS
 
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     title = f"Agreement: {agreement.source}"

@@ -65,3 +65,13 @@ def server():
     s = FileServer()
     yield s
     s.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The worst differences the golden tests measured in this run (tests/fakes.py record_difference)."""
+    from fakes import MEASURED_DIFFERENCES
+
+    if MEASURED_DIFFERENCES:
+        terminalreporter.section("measured max-abs differences against the reference fixtures")
+        for key, value in sorted(MEASURED_DIFFERENCES.items()):
+            terminalreporter.write_line(f"{key:<60} {value:.2e}")

@@ -496,3 +496,16 @@ class Child:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+# --------------------------------------------------------------------------- measured differences
+
+#: worst max-abs difference per (path, quantity) measured by the golden tests of this run; tests/conftest.py
+#: lists them at the end of the run (they are what the README's "measured max abs differences" quote)
+MEASURED_DIFFERENCES: dict[str, float] = {}
+
+
+def record_difference(key: str, value: float) -> float:
+    """Keep the worst ``value`` seen for ``key`` and return ``value`` (for use inside an assertion)."""
+    MEASURED_DIFFERENCES[key] = max(MEASURED_DIFFERENCES.get(key, 0.0), float(value))
+    return value

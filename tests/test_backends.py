@@ -48,6 +48,7 @@ def _case(golden_cases: list[dict], case_id: str) -> dict:
     return next(c for c in golden_cases if c["id"] == case_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", ["astronaut_single", "chelsea_three", "rocket_border", "astronaut_tiny",
                                      "rocket_rounding"])
 def test_onnxruntime_reproduces_golden(case_id, golden_cases, golden_dir, golden_images, ort_inout, ort_base):
@@ -75,6 +76,7 @@ def test_onnxruntime_none_head_matches_golden(golden_cases, golden_dir, golden_i
     np.testing.assert_allclose(only_none.heatmaps[0], ref["inout_model_heatmap"][1], rtol=0, atol=TOL)
 
 
+@pytest.mark.slow
 def test_onnxruntime_matches_torch_and_batches(golden_images, golden_model_inout, ort_inout):
     images = [golden_images["chelsea"], golden_images["rocket"]]
     heads = [[(0.1, 0.1, 0.4, 0.5), None], [(0.5, 0.2, 0.7, 0.6)]]
@@ -193,6 +195,7 @@ def test_load_backend_choices(golden_model_inout, tmp_path, monkeypatch):
             load_backend("tensorrt", model=golden_model_inout, device="cuda", export_root=tmp_path)
 
 
+@pytest.mark.slow
 def test_common_load_model_backend_option(golden_dir, tmp_path, monkeypatch):
     from gazecam.backends.onnxruntime import OrtBackend
     from gazecam.commands.common import add_model_arguments, flag_wording, load_model

@@ -99,6 +99,7 @@ def default_run(tree: Path, golden_dir: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_failed_input_recorded_outputs_mirrored_then_resume(default_run: Path, tree: Path, golden_dir: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = default_run
@@ -124,6 +125,7 @@ def test_failed_input_recorded_outputs_mirrored_then_resume(default_run: Path, t
     assert len(manifest(out)) == 4  # one more attempt: bad.mp4
 
 
+@pytest.mark.slow
 def test_workers_give_the_default_records(default_run: Path, tree: Path, golden_dir: Path) -> None:
     out = tree.parent / "out-workers"
     assert main(["batch", str(tree), "-o", str(out), "--quiet", "--workers", "2", *model_args(golden_dir)]) == 1
@@ -132,6 +134,7 @@ def test_workers_give_the_default_records(default_run: Path, tree: Path, golden_
     assert count_frames(out / "sub" / "a.mp4") == 4
 
 
+@pytest.mark.slow
 def test_ray_gives_the_default_records(default_run: Path, tree: Path, golden_dir: Path) -> None:
     pytest.importorskip("ray", reason='Ray is the optional extra gazecam[ray] (scripts/test.sh installs it)')
     out = tree.parent / "out-ray"
@@ -161,6 +164,7 @@ def _run_until(out: Path, args: list[str], *, done: int, sig: int) -> int:
         return child.finish(timeout_s=300)[0]
 
 
+@pytest.mark.slow
 def test_sigterm_then_sigkill_midway_then_resume(tmp_path: Path, golden_dir: Path) -> None:
     src = tmp_path / "in"
     clips = [astronaut_clip(src / f"{name}.mp4", golden_dir, 3) for name in ("a", "b", "c")]

@@ -13,6 +13,7 @@ from gazecam.research.bench_inputs import (bench_head_boxes, parse_backend_specs
 from gazecam.research.bench_reference import ReferenceGazeLLE
 
 
+@pytest.mark.slow
 def test_reference_reproduces_golden(golden_dir, golden_images, golden_model_inout, golden_model_base):
     cases = json.loads((golden_dir / "cases.json").read_text())["cases"]
     ref_inout, ref_base = ReferenceGazeLLE(golden_model_inout), ReferenceGazeLLE(golden_model_base)
@@ -68,6 +69,7 @@ def test_head_boxes_and_frames_are_deterministic(tmp_path):
     assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
 
 
+@pytest.mark.slow
 def test_run_benchmark_report_and_chart(golden_model_inout, tmp_path):
     from gazecam.backends.torch import TorchBackend
 
@@ -116,6 +118,7 @@ def test_bench_cli_bad_options(capsys):
     assert "unknown backend" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_every_configuration_runs_the_pipeline_step(golden_model_inout):
     """detect -> gaze through FrameProcessor: the render hook gets each frame's GazeResult, detect is timed."""
     from gazecam.backends.torch import TorchBackend

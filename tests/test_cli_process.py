@@ -106,6 +106,7 @@ def error_line(err: str) -> str:
 
 
 # -- must show ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_end_to_end_video_records_audio_and_stable_ids(tmp_path, capsys, model_args):
     video = make_video(tmp_path / "in.mp4", n=8, fps=10)
     heads = write_heads(tmp_path / "heads.jsonl", 8)
@@ -248,6 +249,7 @@ def test_gray_rgba_and_odd_sized_images(tmp_path, capsys, model_args, fast_model
     assert lines[1]["head_xyxy"][2] <= 641 and lines[1]["head_xyxy"][3] <= 359  # clipped at the border
 
 
+@pytest.mark.slow
 def test_folder_of_images_of_different_sizes_is_letterboxed_to_the_first(tmp_path, capsys, model_args, fast_model):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -365,6 +367,7 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
 
 
 # -- Ctrl-C, SIGTERM --------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("sigint", ["default", "ignore"])  # "ignore": started by `nohup` or `cmd &` in a script
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_leave_a_playable_clip_and_complete_records(tmp_path, model_args, sig, code, sigint):
@@ -516,6 +519,7 @@ def test_real_avi_with_packed_b_frames_first_frame_and_one_frame_clip(tmp_path, 
     assert [(r["frame"], r["time"], r["head_xyxy"]) for r in rows] == [(0, 0.0, [300.0, 100.0, 400.0, 200.0])]
 
 
+@pytest.mark.slow
 def test_real_avi_with_packed_b_frames_keeps_every_frame_once(tmp_path, capsys, model_args, counting_model):
     heads = tmp_path / "h.jsonl"
     heads.write_text("".join(f'{{"frame": {i}, "xyxy": [300, 100, 400, 200]}}\n' for i in range(270)))
@@ -531,6 +535,7 @@ def test_real_avi_with_packed_b_frames_keeps_every_frame_once(tmp_path, capsys, 
     assert all(b["time"] >= a["time"] for a, b in zip(rows, rows[1:]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_own_records_are_accepted_as_heads(tmp_path, capsys, model_args, fast_model, suffix):
     """Issue 18 case 9: records with both head_xyxy and head_xyxy_norm (as gazecam writes them) are --heads;

@@ -258,6 +258,7 @@ def vtest(tmp_path_factory) -> Path:
                 "(scripts/test.sh installs it as root on Debian: apt-get install opencv-doc)")
 
 
+@pytest.mark.slow
 def test_offline_detector_finds_the_pedestrians_of_vtest(vtest):
     """Real footage (people walking, seen from above and behind): >= 2 heads per frame on average and
     someone in >= 80 % of the frames, over the first 150 frames processed in order (searches + tracking).

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import FileServer
+from fakes import FileServer, record_difference
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -28,7 +28,6 @@ TOL_ORT = 1e-4
 GOLDEN3 = Path(os.environ.get("GAZECAM_GOLDEN_DINOV3",
                               Path(__file__).resolve().parents[1].parent / "shared" / "golden_dinov3"))
 VARIANTS = ("gazelle_dinov3_vits16plus_inout", "gazelle_dinov3_vit_tiny_inout")
-MEASURED: dict[str, float] = {}  # worst max-abs difference per (path, quantity), printed at the end
 
 
 def _maxdiff(a, b) -> float:
@@ -36,8 +35,7 @@ def _maxdiff(a, b) -> float:
 
 
 def _record(key: str, value: float) -> float:
-    MEASURED[key] = max(MEASURED.get(key, 0.0), value)
-    return value
+    return record_difference(f"dinov3 {key}", value)  # listed in the run's summary (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +82,7 @@ def _with_training_state(model_state: dict, path: Path) -> Path:
 
 
 # -- the reference outputs ----------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_golden_cases_through_from_files(variant, g3, meta, models, images):
     model = models[variant]
@@ -105,6 +104,7 @@ def test_golden_cases_through_from_files(variant, g3, meta, models, images):
         assert pred.points_norm.shape == (len(boxes), 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_golden_cases_through_onnxruntime(variant, g3, meta, models, images, tmp_path_factory):
     import onnxruntime as ort
@@ -152,6 +152,7 @@ def _gelu(z: np.ndarray) -> np.ndarray:
     return 0.5 * z * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
 
 
+@pytest.mark.slow
 def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
     """A file with the pre-2025-10-23 head Linear(256,128)-GELU-Dropout-Linear(128,1), built from the S fixture.
 
@@ -250,6 +251,7 @@ def test_loading_errors_list_what_is_wrong(g3, meta, tmp_path):
     assert split.backbone.arch.name == "dinov3_vit_tiny" and split.family == "gazelle_dinov3"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_whole_model_round_trip(variant, g3, meta, models, images):
     """official_checkpoint() is gazelle-dinov3's GazeLLE.state_dict(): same keys and shapes, same outputs."""
@@ -271,6 +273,7 @@ def test_whole_model_round_trip(variant, g3, meta, models, images):
     assert np.array_equal(a.heatmaps, b.heatmaps) and np.array_equal(a.inout, b.inout)
 
 
+@pytest.mark.slow
 def test_checkpoint_rope_periods_are_used(g3, meta, images):
     """The RoPE periods come from the file (DINOv3's release stores rounded ones), not recomputed."""
     from gazecam.models.dinov3 import DinoV3Backbone
@@ -349,6 +352,7 @@ def test_zoo_download_of_a_training_checkpoint(g3, meta, images, tmp_path):
         server.close()
 
 
+@pytest.mark.slow
 def test_cli_gaze_weights_alone(g3, tmp_path, capsys):
     from gazecam.cli import main
     from gazecam.export import read_export_info
@@ -365,6 +369,7 @@ def test_cli_gaze_weights_alone(g3, tmp_path, capsys):
 
 
 # -- eval, train, bench ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_eval_with_a_dinov3_model(models, images, tmp_path):
     from gazecam.research.eval import metrics as M
     from gazecam.research.eval.datasets import load_dataset, load_rgb
@@ -400,6 +405,7 @@ def test_eval_with_a_dinov3_model(models, images, tmp_path):
     assert scores.ap == pytest.approx(M.inout_ap(gts, preds), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
     from gazecam.research.eval.datasets import read_jsonl
     from gazecam.research.train.loop import Trainer, TrainConfig
@@ -437,6 +443,7 @@ def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
     assert np.array_equal(a.heatmaps, b.heatmaps) and np.array_equal(a.inout, b.inout)
 
 
+@pytest.mark.slow
 def test_bench_random_dinov3_against_the_gazelle_reference(tmp_path, capsys):
     from gazecam.cli import main
 
@@ -454,6 +461,7 @@ def test_bench_random_dinov3_against_the_gazelle_reference(tmp_path, capsys):
     assert "dinov3_vit_tinyplus torch" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_random_models_of_every_architecture_run():
     from gazecam.models.archs import DINOV3_ARCHS
 
@@ -464,11 +472,3 @@ def test_random_models_of_every_architecture_run():
         assert model.backbone_features([image]).shape == (1, a.embed_dim, 40, 40)
         pred = model.predict(image, [(0.1, 0.1, 0.3, 0.3)])
         assert pred.heatmaps.shape == (1, 64, 64) and pred.inout is None
-
-
-def test_zz_report_measured_differences():
-    """Prints the worst measured max-abs differences of this module (run with -s to see them)."""
-    if not MEASURED:
-        pytest.skip("nothing measured: run this module's golden tests first")
-    for key, value in sorted(MEASURED.items()):
-        print(f"{key:<55} {value:.2e}")

@@ -44,6 +44,7 @@ def gazefollow_dir(tmp_path, golden_images):
     return root
 
 
+@pytest.mark.slow
 def test_cli_eval_gazefollow_matches_independent_computation(gazefollow_dir, golden_dir, golden_model_inout, tmp_path,
                                                            capsys):
     from gazecam.cli import main
@@ -77,6 +78,7 @@ def test_cli_eval_gazefollow_matches_independent_computation(gazefollow_dir, gol
     assert got["released_weights"] is False and got["auc_skipped"] == 0
 
 
+@pytest.mark.slow
 def test_evaluate_vat_batches_heads_and_scores_like_the_official_script(tmp_path, golden_images, golden_model_inout):
     root = tmp_path / "vat"
     src = golden_images["chelsea"]

@@ -25,6 +25,7 @@ def _trt_usable() -> bool:
     return tensorrt_available()
 
 
+@pytest.mark.slow
 def test_export_writes_checked_graphs_and_sidecar(inout_export, golden_model_inout):
     import onnx
 
@@ -58,6 +59,7 @@ def test_decoder_graph_runs_any_number_of_heads(inout_export, golden_dir):
         assert np.allclose(heat, heat[0], atol=1e-6)  # identical (empty) prompts -> identical outputs
 
 
+@pytest.mark.slow
 def test_base_model_export_has_no_inout(golden_model_base, tmp_path):
     import onnx
 
@@ -86,6 +88,7 @@ def test_read_export_info_errors(inout_export, tmp_path):
         read_export_info(tmp_path, verify_files=True)
 
 
+@pytest.mark.slow
 def test_ensure_onnx_export_caches_by_weights(golden_model_base, tmp_path):
     d1 = ensure_onnx_export(golden_model_base, root=tmp_path)
     stamp = (d1 / ENCODER_ONNX).stat().st_mtime_ns
@@ -103,6 +106,7 @@ def test_failed_export_is_a_clear_error_and_leaves_no_files(golden_model_base, i
     assert sorted(p.name for p in out.iterdir()) == [SIDECAR]  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_ensure_onnx_export_replaces_a_damaged_cached_graph(golden_model_base, tmp_path):
     d = ensure_onnx_export(golden_model_base, root=tmp_path)
     with open(d / DECODER_ONNX, "r+b") as f:
@@ -111,6 +115,7 @@ def test_ensure_onnx_export_replaces_a_damaged_cached_graph(golden_model_base, t
     read_export_info(d, verify_files=True)  # exported again
 
 
+@pytest.mark.slow
 def test_export_cli(golden_dir, tmp_path, capsys):
     from gazecam.cli import main
 

@@ -70,6 +70,7 @@ def test_encoder_once_per_frame_decoder_once_for_all_heads():
     assert m.encode_calls == 3 and m.decode_calls == [3, 3, 3]
 
 
+@pytest.mark.slow
 def test_matches_model_predict_on_the_golden_model(golden_model_inout, golden_images):
     image = golden_images["astronaut"]
     h, w = image.shape[:2]

@@ -61,6 +61,7 @@ def test_download_records_sha256_and_loads(server, golden_dir, tmp_path):
     assert len(server.requests) == n
 
 
+@pytest.mark.slow
 def test_from_pretrained_through_mirror_flags_non_released_files(server, golden_dir, tmp_path, golden_images):
     _serve_golden_as_official(server, golden_dir)
     model = GazeModel.from_pretrained(NAME, cache_dir=tmp_path / "c", mirror=server.url, progress=False)

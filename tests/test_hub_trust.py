@@ -149,6 +149,7 @@ def test_unverified_files_still_load(tmp_path):
     assert cache.check(file).status == "unverified" and not cache.is_trusted(file)
 
 
+@pytest.mark.slow
 def test_an_export_made_before_trust_follows_the_model(random_weights, tmp_path):
     """ONNX exports are cached by weights; released or not is what the model says now, not at export time."""
     pytest.importorskip("onnxruntime")

@@ -49,6 +49,7 @@ def test_torch_fp32_is_the_torch_backend_and_matches_from_files(files, golden_im
                                   TorchBackend(model=golden_model_inout).predict(image, heads).heatmaps)
 
 
+@pytest.mark.slow
 def test_other_backends_wrap_the_model(files, tmp_path, monkeypatch):
     from gazecam.backends.onnxruntime import OrtBackend
 

@@ -32,6 +32,7 @@ def cases(golden_dir):
     return _cases(golden_dir)
 
 
+@pytest.mark.slow
 def test_preprocess_and_backbone_match_official(golden_dir, golden_images, golden_model_inout):
     meta = json.loads((golden_dir / "cases.json").read_text())
     for name, info in meta["images"].items():
@@ -46,6 +47,7 @@ def test_preprocess_and_backbone_match_official(golden_dir, golden_images, golde
         assert _maxdiff(feats, ref["backbone"]) <= TOL_BACKBONE, name
 
 
+@pytest.mark.slow
 def test_every_case_matches_official(cases, golden_images, golden_model_inout, golden_model_base):
     _, all_cases = cases
     for case_id, image_names, boxes, ref in all_cases:
@@ -64,6 +66,7 @@ def test_every_case_matches_official(cases, golden_images, golden_model_inout, g
         assert _maxdiff(heat_io, ref["inout_model_heatmap"]) < _maxdiff(heat_io, ref["inout_model_heatmap_ln1e6"])
 
 
+@pytest.mark.slow
 def test_single_image_predict_and_encode_decode(cases, golden_images, golden_model_inout):
     _, all_cases = cases
     for case_id, image_names, boxes, ref in all_cases:
@@ -85,6 +88,7 @@ def test_single_image_predict_and_encode_decode(cases, golden_images, golden_mod
                 assert _maxdiff(one.inout, want_io[i:i + 1]) <= TOL_INOUT, case_id
 
 
+@pytest.mark.slow
 def test_predict_batch_mixes_all_images(cases, golden_images, golden_model_inout):
     """All images of all cases in one batch: per-image results equal the golden per-case results."""
     _, all_cases = cases
@@ -136,6 +140,7 @@ def test_grayscale_and_rgba_are_clear_errors(golden_model_inout):
         golden_model_inout.predict([[1, 2, 3]], [None])
 
 
+@pytest.mark.slow
 def test_empty_head_list_gives_empty_prediction(golden_model_inout, golden_model_base):
     image = np.zeros((30, 40, 3), np.uint8)
     pred = golden_model_inout.predict(image, [])

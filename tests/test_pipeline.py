@@ -124,6 +124,7 @@ def test_close_mid_run_releases_the_capture_thread(tmp_path):
     assert not pipe.capture._thread.is_alive()
 
 
+@pytest.mark.slow
 def test_with_the_golden_model(tmp_path, golden_model_inout):
     video = make_video(tmp_path / "v.mp4", n=3)
     with Pipeline(video, processor=FrameProcessor(detector=FileHeads(heads_file(tmp_path / "h.jsonl", 3)), tracker=HeadTracker(),

@@ -134,6 +134,7 @@ def test_cpu_bf16_without_native_support_warns_and_uses_autocast(golden_model_in
     assert golden_model_inout.backbone.vit.blocks[0].attn.qkv.weight.dtype == torch.float32  # model untouched
 
 
+@pytest.mark.slow
 def test_cpu_bf16_native_runs_onednn_on_bf16_weight_copies(golden_model_inout, golden_images, caplog):
     import numpy as np
     import torch

@@ -31,6 +31,7 @@ def _op_types(path: Path) -> set[str]:
     return {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
 
 
+@pytest.mark.slow
 def test_int8_export_is_cached_beside_fp32_with_precision_and_recipe_in_the_key(golden_model_inout, export_root,
                                                                                   int8_dir):
     fp32_dir = ensure_onnx_export(golden_model_inout, root=export_root)
@@ -53,6 +54,7 @@ def test_int8_export_is_cached_beside_fp32_with_precision_and_recipe_in_the_key(
     assert notes == [] and all(p.stat().st_mtime_ns == t for p, t in stamps.items())
 
 
+@pytest.mark.slow
 def test_another_recipe_or_a_stale_sidecar_makes_a_new_int8_export(golden_model_inout, export_root, int8_dir,
                                                                     monkeypatch):
     other = Int8Recipe(reduce_range=not Int8Recipe.for_cpu().reduce_range)
@@ -68,6 +70,7 @@ def test_another_recipe_or_a_stale_sidecar_makes_a_new_int8_export(golden_model_
     assert len(notes) == 2 and read_export_info(d).quantization == other.describe()  # quantized again
 
 
+@pytest.mark.slow
 def test_quantize_export_refuses_its_own_source_and_int8_sources(int8_dir, export_root, tmp_path):
     from gazecam.export import ExportError
 
@@ -80,6 +83,7 @@ def test_quantize_export_refuses_its_own_source_and_int8_sources(int8_dir, expor
     assert sorted(p.name for p in (tmp_path / "q").iterdir()) == sorted([ENCODER_ONNX, DECODER_ONNX, SIDECAR])
 
 
+@pytest.mark.slow
 def test_load_backend_int8_and_its_fidelity_on_the_golden_images(golden_model_inout, export_root, int8_dir,
                                                                  golden_images):
     from gazecam.backends import BackendError, load_backend
@@ -106,6 +110,7 @@ def test_load_backend_int8_and_its_fidelity_on_the_golden_images(golden_model_in
         load_backend("onnxruntime", model=golden_model_inout, precision="int8", device="cuda")
 
 
+@pytest.mark.slow
 def test_export_cli_int8(golden_dir, tmp_path, capsys):
     from gazecam.backends import load_backend
     from gazecam.cli import main

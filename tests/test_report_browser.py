@@ -37,6 +37,7 @@ def _has_color(img: np.ndarray, rgb: tuple[int, int, int], *, tol: int = 6, min_
     return int((np.abs(img.astype(int) - rgb).max(axis=2) <= tol).sum()) >= min_pixels
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(tmp_path):
     rec = write_jsonl(tmp_path / "class.jsonl", classroom())
     write_meta(rec, RecordsMeta(source="class.mp4", model="gazelle_vits14_inout_random", released=False,

@@ -125,6 +125,7 @@ def test_split_and_samples(tmp_path):
 
 
 # -- training ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_checkpoint_round_trips(tmp_path, golden_dir, golden_model_inout):
     ds = read_jsonl(make_blob_dataset(tmp_path / "data", 8))
     model = fresh_model(golden_model_inout)
@@ -163,6 +164,7 @@ def test_training_lowers_the_loss_and_checkpoint_round_trips(tmp_path, golden_di
     assert state_path_for(out).is_file()
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, golden_model_inout):
     ds = read_jsonl(make_blob_dataset(tmp_path / "data", 4, seed=1))
     samples = training_samples(ds, in_frame_only=False)
@@ -211,6 +213,7 @@ def test_resume_continues_exactly(tmp_path, golden_model_inout):
         other_data.load_state(state_path_for(tmp_path / "b.pt"))
 
 
+@pytest.mark.slow
 def test_train_cli_writes_checkpoint_log_and_validation(tmp_path, golden_dir, capsys):
     from gazecam.cli import main
 

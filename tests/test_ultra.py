@@ -91,6 +91,7 @@ def test_unreadable_yolo_file_is_one_line(tmp_path):
         load_yolo_checkpoint(tmp_path / "missing.pt")
 
 
+@pytest.mark.slow
 def test_ultralytics_imported_first_without_the_flag_refuses_pt_files(tmp_path):
     """A program that imported ultralytics before gazecam gets a clear error, never an unrestricted load."""
     marker = tmp_path / "marker"

@@ -199,6 +199,7 @@ def test_a_detect_model_is_not_accepted_as_the_pose_file(home, tmp_path):
 
 
 # -- live: the model and detector loading of the inference thread (no window) ----------------------------------
+@pytest.mark.slow
 def test_live_model_loading_refuses_code_running_files(server, home, marker, golden_dir, tmp_path, monkeypatch):
     pytest.importorskip("PyQt6.QtCore")
     from gazecam.detect_offline import OfflineHeadDetector

@@ -51,6 +51,7 @@ def test_runtime_options_are_carried():
     assert (choice.backend, choice.precision, choice.device, choice.compile) == ("onnxruntime", "fp32", "cpu", False)
 
 
+@pytest.mark.slow
 def test_live_runs_the_window_until_closed(qapp, clip, golden_dir, monkeypatch, tmp_path, _settings_in_tmp):
     """``gazecam live CLIP --backbone-weights ... --detector face`` in-process: window up, model loaded, closed."""
     from PyQt6.QtCore import QTimer

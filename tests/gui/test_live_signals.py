@@ -60,6 +60,7 @@ def _frames(path: Path) -> int:
         return sum(1 for _ in c.decode(c.streams.video[0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, sigint, code", [(signal.SIGTERM, "default", 143), (signal.SIGINT, "default", 130),
                                                (signal.SIGINT, "ignore", 130)])
 def test_a_signal_finishes_the_recording(tmp_path, golden_dir, sig, sigint, code):

@@ -60,6 +60,7 @@ def save_dialog(monkeypatch, tmp_path):
     return offered
 
 
+@pytest.mark.slow
 def test_open_play_overlays_and_status(qtbot, make_window, clip):
     win = make_window(source=SourceSpec("file", str(clip)))
     qtbot.waitUntil(lambda: win.source_info is not None, timeout=WAIT_MS)
@@ -110,6 +111,7 @@ class SlowModel(FakeModel):
         return super().encode(image)
 
 
+@pytest.mark.slow
 def test_video_never_stalls_when_inference_is_slow(qtbot, make_window, clip):
     from gazecam.gui.processing import ProcessorBuilder
 
@@ -342,6 +344,7 @@ def test_missing_zoo_weights_shows_offline_message(qtbot, make_window, clip, mon
     assert win.model_message.isVisible() and "put it at" in win.model_message.text()
 
 
+@pytest.mark.slow
 def test_golden_model_end_to_end(qtbot, make_window, clip, golden_model_inout):
     """The real Gaze-LLE model (golden random ViT-S weights) in the inference thread."""
     from gazecam.gui.processing import ProcessorBuilder

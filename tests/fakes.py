@@ -509,3 +509,17 @@ def record_difference(key: str, value: float) -> float:
     """Keep the worst ``value`` seen for ``key`` and return ``value`` (for use inside an assertion)."""
     MEASURED_DIFFERENCES[key] = max(MEASURED_DIFFERENCES.get(key, 0.0), float(value))
     return value
+
+
+# --------------------------------------------------------------------------- golden fixtures of the model families
+
+
+def max_abs_diff(a, b) -> float:
+    """Largest absolute difference of two arrays (float64), the figure the fixtures' tolerances bound."""
+    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
+
+
+def case_boxes(variants: dict, variant: str):
+    """(case, boxes) of one variant of a fixture's ``cases.json`` (boxes as tuples; ``None`` = no box)."""
+    for c in variants[variant]["cases"]:
+        yield c, [None if b is None else tuple(b) for b in c["bboxes"]]

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import FileServer, record_difference
+from fakes import FileServer, case_boxes, max_abs_diff, record_difference
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -28,10 +28,6 @@ TOL_ORT = 1e-4
 GOLDEN3 = Path(os.environ.get("GAZECAM_GOLDEN_DINOV3",
                               Path(__file__).resolve().parents[1].parent / "shared" / "golden_dinov3"))
 VARIANTS = ("gazelle_dinov3_vits16plus_inout", "gazelle_dinov3_vit_tiny_inout")
-
-
-def _maxdiff(a, b) -> float:
-    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
 
 
 def _record(key: str, value: float) -> float:
@@ -51,19 +47,14 @@ def meta(g3) -> dict:
 
 
 @pytest.fixture(scope="module")
-def images(golden_dir) -> dict[str, np.ndarray]:
-    return {p.name: np.asarray(Image.open(p).convert("RGB")) for p in (golden_dir / "images").glob("*.png")}
+def images(golden_images) -> dict[str, np.ndarray]:
+    return {f"{name}.png": image for name, image in golden_images.items()}  # as cases.json names them
 
 
 @pytest.fixture(scope="module")
 def models(g3, meta) -> dict[str, GazeModel]:
     """Each fixture loaded from its one file, without backbone weights (the file holds the backbone)."""
     return {v: GazeModel.from_files(gaze_weights=g3 / meta[v]["checkpoint"], device="cpu") for v in VARIANTS}
-
-
-def _cases(meta, variant):
-    for c in meta[variant]["cases"]:
-        yield c, [None if b is None else tuple(b) for b in c["bboxes"]]
 
 
 def _with_training_state(model_state: dict, path: Path) -> Path:
@@ -88,19 +79,19 @@ def test_golden_cases_through_from_files(variant, g3, meta, models, images):
     model = models[variant]
     assert model.input_size == 640 and model.featmap == 40 and model.family == "gazelle_dinov3"
     assert model.decoder.config.inout_head == "linear" and model.decoder.config.ln_eps == 1e-6
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(g3 / case["file"])
         image = images[case["image"]]
         pixels = model.preprocess([image]).numpy()
         assert pixels.shape == ref["input"].shape == (1, 3, 640, 640)
-        assert _record(f"{variant} torch input", _maxdiff(pixels, ref["input"])) <= TOL_INPUT
+        assert _record(f"{variant} torch input", max_abs_diff(pixels, ref["input"])) <= TOL_INPUT
         feats = model.backbone_features([image]).numpy()
         assert feats.shape == ref["backbone"].shape
-        assert _record(f"{variant} torch backbone", _maxdiff(feats, ref["backbone"])) <= TOL_BACKBONE
+        assert _record(f"{variant} torch backbone", max_abs_diff(feats, ref["backbone"])) <= TOL_BACKBONE
         pred = model.predict(image, boxes)
         assert pred.heatmaps.shape == ref["heatmaps"].shape == (len(boxes), 64, 64)
-        assert _record(f"{variant} torch heatmaps", _maxdiff(pred.heatmaps, ref["heatmaps"])) <= TOL_HEATMAP
-        assert _record(f"{variant} torch inout", _maxdiff(pred.inout, ref["inout"])) <= TOL_INOUT
+        assert _record(f"{variant} torch heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_HEATMAP
+        assert _record(f"{variant} torch inout", max_abs_diff(pred.inout, ref["inout"])) <= TOL_INOUT
         assert pred.points_norm.shape == (len(boxes), 2)
 
 
@@ -117,13 +108,13 @@ def test_golden_cases_through_onnxruntime(variant, g3, meta, models, images, tmp
     info = backend.info
     assert (info.input_size, info.featmap, info.out_size) == (640, 40, 64) and info.backbone == \
         models[variant].backbone.arch.name
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(g3 / case["file"])
         image = images[case["image"]]
-        assert _record(f"{variant} ort input", _maxdiff(backend.preprocess(image), ref["input"])) <= TOL_ORT
+        assert _record(f"{variant} ort input", max_abs_diff(backend.preprocess(image), ref["input"])) <= TOL_ORT
         pred = backend.predict(image, boxes)
-        assert _record(f"{variant} ort heatmaps", _maxdiff(pred.heatmaps, ref["heatmaps"])) <= TOL_ORT
-        assert _record(f"{variant} ort inout", _maxdiff(pred.inout, ref["inout"])) <= TOL_ORT
+        assert _record(f"{variant} ort heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_ORT
+        assert _record(f"{variant} ort inout", max_abs_diff(pred.inout, ref["inout"])) <= TOL_ORT
     # the decoder graph takes any number of heads on the 40x40 grid
     export_dir = next(p.parent for p in d.rglob(DECODER_ONNX))
     assert read_export_info(export_dir).featmap == 40
@@ -140,11 +131,11 @@ def test_torch_backend_default_cpu_path(g3, meta, models, images):
 
     variant = "gazelle_dinov3_vit_tiny_inout"
     backend = TorchBackend(model=models[variant])
-    case, boxes = next(_cases(meta, variant))
+    case, boxes = next(case_boxes(meta, variant))
     ref = np.load(g3 / case["file"])
     pred = backend.predict(images[case["image"]], boxes)
-    assert _record(f"{variant} TorchBackend heatmaps", _maxdiff(pred.heatmaps, ref["heatmaps"])) <= TOL_ORT
-    assert _record(f"{variant} TorchBackend inout", _maxdiff(pred.inout, ref["inout"])) <= TOL_ORT
+    assert _record(f"{variant} TorchBackend heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_ORT
+    assert _record(f"{variant} TorchBackend inout", max_abs_diff(pred.inout, ref["inout"])) <= TOL_ORT
 
 
 # -- the earlier in/out head form -------------------------------------------------------------------
@@ -176,15 +167,15 @@ def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
     model = GazeModel.from_files(gaze_weights=path)
     assert model.decoder.config.inout_head == "mlp_gelu"
     assert isinstance(model.decoder.inout_head[1], torch.nn.GELU)
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(g3 / case["file"])
         pred = model.predict(images[case["image"]], boxes)
         p = ref["inout"].astype(np.float64)
         want = 1.0 / (1.0 + np.exp(-(2.0 * _gelu(np.log(p / (1.0 - p)) - 3.0) - 0.5)))
-        assert _record("MLP-head variant inout", _maxdiff(pred.inout, want)) <= TOL_INOUT
-        assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP  # the in/out head does not touch them
+        assert _record("MLP-head variant inout", max_abs_diff(pred.inout, want)) <= TOL_INOUT
+        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP  # the in/out head does not touch them
     relu_like = 1.0 / (1.0 + np.exp(-(2.0 * np.maximum(np.log(p / (1.0 - p)) - 3.0, 0) - 0.5)))
-    assert _maxdiff(want, relu_like) > 1e-3  # the check tells GELU from Gaze-LLE's ReLU
+    assert max_abs_diff(want, relu_like) > 1e-3  # the check tells GELU from Gaze-LLE's ReLU
 
 
 # -- loading: training checkpoints, errors, round trip ------------------------------------------------
@@ -268,7 +259,7 @@ def test_whole_model_round_trip(variant, g3, meta, models, images):
         elif not k.endswith("mask_token"):
             assert torch.equal(saved[k], original[k].float()), k
     again = GazeModel.from_state_dicts(gaze_state=saved)
-    case, boxes = next(_cases(meta, variant))
+    case, boxes = next(case_boxes(meta, variant))
     a, b = model.predict(images[case["image"]], boxes), again.predict(images[case["image"]], boxes)
     assert np.array_equal(a.heatmaps, b.heatmaps) and np.array_equal(a.inout, b.inout)
 
@@ -286,10 +277,10 @@ def test_checkpoint_rope_periods_are_used(g3, meta, images):
     backbone.load_official(bb)
     assert torch.equal(backbone.vit.rope.periods, bb["rope_embed.periods"])
     assert torch.equal(backbone.official_state_dict()["rope_embed.periods"], bb["rope_embed.periods"])
-    ref = np.load(g3 / next(_cases(meta, variant))[0]["file"])
+    ref = np.load(g3 / next(case_boxes(meta, variant))[0]["file"])
     with torch.no_grad():
         feats = backbone.eval()(torch.from_numpy(ref["input"])).numpy()
-    assert _maxdiff(feats, ref["backbone"]) > 1e-3  # other periods, other features: they are really used
+    assert max_abs_diff(feats, ref["backbone"]) > 1e-3  # other periods, other features: they are really used
 
 
 # -- zoo, download, CLI ------------------------------------------------------------------------------
@@ -333,10 +324,10 @@ def test_zoo_download_of_a_training_checkpoint(g3, meta, images, tmp_path):
         from gazecam.weights import sha256_file
 
         assert manifest[f"{variant}.pt"]["sha256"] == sha256_file(served)  # recorded on first download
-        case, boxes = next(_cases(meta, variant))
+        case, boxes = next(case_boxes(meta, variant))
         ref = np.load(g3 / case["file"])
         pred = model.predict(images[case["image"]], boxes)
-        assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP and _maxdiff(pred.inout, ref["inout"]) <= TOL_INOUT
+        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP and max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
         GazeModel.from_pretrained(variant, cache_dir=cache, mirror=server.url, progress=False)
         assert len(server.requests) == 1  # cached
         with open(cache / f"{variant}.pt", "r+b") as f:  # the cached file changes: refused, never re-used silently

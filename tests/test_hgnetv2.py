@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fakes import case_boxes, max_abs_diff
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -28,10 +29,6 @@ GOLDEN = Path(os.environ.get("GAZECAM_GOLDEN_HGNETV2",
 PICO = Path(__file__).resolve().parent / "data" / "hgnetv2_pico_inout_reference.npz"
 VARIANTS = ("gazelle_hgnetv2_atto_inout", "gazelle_hgnetv2_femto", "gazelle_hgnetv2_n_inout")
 OUT_SIZE = {"gazelle_hgnetv2_atto_inout": 32, "gazelle_hgnetv2_femto": 48, "gazelle_hgnetv2_n_inout": 64}
-
-
-def _maxdiff(a, b) -> float:
-    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max())
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +44,13 @@ def meta(gdir) -> dict:
 
 
 @pytest.fixture(scope="module")
-def images(golden_dir) -> dict[str, np.ndarray]:
-    return {p.name: np.asarray(Image.open(p).convert("RGB")) for p in (golden_dir / "images").glob("*.png")}
+def images(golden_images) -> dict[str, np.ndarray]:
+    return {f"{name}.png": image for name, image in golden_images.items()}  # as cases.json names them
 
 
 @pytest.fixture(scope="module")
 def models(gdir, meta) -> dict[str, GazeModel]:
     return {v: GazeModel.from_files(gaze_weights=gdir / meta[v]["checkpoint"], device="cpu") for v in VARIANTS}
-
-
-def _cases(meta, variant):
-    for c in meta[variant]["cases"]:
-        yield c, [None if b is None else tuple(b) for b in c["bboxes"]]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -67,17 +59,17 @@ def test_golden_cases_through_from_files(variant, gdir, meta, models, images):
     assert model.backbone.arch.name == variant.replace("gazelle_", "").replace("_inout", "")
     assert model.heatmap_size == OUT_SIZE[variant] and not model.normalizes_input
     assert model.featmap == meta[variant]["featmap"][0]
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(gdir / case["file"])
         image = images[case["image"]]
         pixels = model.preprocess([image])
-        assert _maxdiff(pixels.numpy(), ref["input"]) <= TOL_INPUT
-        assert _maxdiff(model.backbone_features([image]).numpy(), ref["backbone"]) <= TOL_BACKBONE
+        assert max_abs_diff(pixels.numpy(), ref["input"]) <= TOL_INPUT
+        assert max_abs_diff(model.backbone_features([image]).numpy(), ref["backbone"]) <= TOL_BACKBONE
         pred = model.predict(image, boxes)
         assert pred.heatmaps.shape == ref["heatmaps"].shape
-        assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
+        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
         if ref["inout"].size:
-            assert pred.inout is not None and _maxdiff(pred.inout, ref["inout"]) <= TOL_INOUT
+            assert pred.inout is not None and max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
         else:
             assert pred.inout is None
 
@@ -103,10 +95,10 @@ def test_pico_against_the_reference_run(images, tmp_path):
     for name, boxes in cases.items():
         image = images[f"{name}.png"]
         feats = model.backbone_features([image]).numpy()[:, ::8, ::4, ::4]
-        assert _maxdiff(feats, ref[f"{name}_backbone_subset"]) <= TOL_BACKBONE
+        assert max_abs_diff(feats, ref[f"{name}_backbone_subset"]) <= TOL_BACKBONE
         pred = model.predict(image, boxes)
-        assert _maxdiff(pred.heatmaps, ref[f"{name}_heatmaps"]) <= TOL_HEATMAP
-        assert _maxdiff(pred.inout, ref[f"{name}_inout"]) <= TOL_INOUT
+        assert max_abs_diff(pred.heatmaps, ref[f"{name}_heatmaps"]) <= TOL_HEATMAP
+        assert max_abs_diff(pred.inout, ref[f"{name}_inout"]) <= TOL_INOUT
 
 
 def test_batchnorm_folding_matches_the_unfolded_layers(models, images):
@@ -124,16 +116,16 @@ def test_batchnorm_folding_matches_the_unfolded_layers(models, images):
             plain = model.backbone(pixels).detach()
         for m in layers:
             m.conv.weight.requires_grad_(False)
-    assert _maxdiff(folded, plain) <= TOL_BACKBONE
+    assert max_abs_diff(folded, plain) <= TOL_BACKBONE
     stem = model.backbone.stem.stem1
     before = stem(pixels)
     old = stem.bn.running_mean.clone()
     try:
         stem.bn.running_mean.add_(0.5)  # a weight change after folding is seen by the next call
-        assert _maxdiff(stem(pixels), before) > 1e-3
+        assert max_abs_diff(stem(pixels), before) > 1e-3
     finally:
         stem.bn.running_mean.copy_(old)
-    assert _maxdiff(stem(pixels), before) == 0.0
+    assert max_abs_diff(stem(pixels), before) == 0.0
 
 
 def test_n_checkpoint_unused_fourth_stage_is_dropped(gdir, meta, models):
@@ -156,7 +148,7 @@ def test_whole_model_round_trip(variant, models, images, tmp_path):
     again = GazeModel.from_files(gaze_weights=path)
     image, boxes = images["chelsea.png"], [(0.05, 0.05, 0.3, 0.35), None]
     a, b = model.predict(image, boxes), again.predict(image, boxes)
-    assert _maxdiff(a.heatmaps, b.heatmaps) == 0.0
+    assert max_abs_diff(a.heatmaps, b.heatmaps) == 0.0
 
 
 def test_loading_errors_list_what_is_wrong(gdir, meta, tmp_path):
@@ -214,9 +206,9 @@ def test_zoo_download_of_a_training_checkpoint(gdir, meta, images, tmp_path):
     finally:
         server.close()
     assert model.released and model.name == "gazelle_hgnetv2_atto_inout" and model.heatmap_size == 32
-    case, boxes = next(_cases(meta, "gazelle_hgnetv2_atto_inout"))
+    case, boxes = next(case_boxes(meta, "gazelle_hgnetv2_atto_inout"))
     ref = np.load(gdir / case["file"])
-    assert _maxdiff(model.predict(images[case["image"]], boxes).heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
+    assert max_abs_diff(model.predict(images[case["image"]], boxes).heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
 
 
 @pytest.mark.slow
@@ -227,13 +219,13 @@ def test_golden_cases_through_onnxruntime(variant, gdir, meta, models, images, t
 
     d = tmp_path_factory.mktemp(f"export_{variant}")
     backend = load_backend("onnxruntime", model=models[variant], device="cpu", export_root=d)
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(gdir / case["file"])
         pred = backend.predict(images[case["image"]], boxes)
         assert pred.heatmaps.shape == ref["heatmaps"].shape
-        assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_ORT
+        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_ORT
         if ref["inout"].size:
-            assert _maxdiff(pred.inout, ref["inout"]) <= TOL_ORT
+            assert max_abs_diff(pred.inout, ref["inout"]) <= TOL_ORT
     info = read_export_info(backend.export_dir)
     assert (info.featmap, info.out_size) == (meta[variant]["featmap"][0], OUT_SIZE[variant])
 
@@ -243,11 +235,11 @@ def test_torch_backend_cpu_path(gdir, meta, models, images):
 
     variant = "gazelle_hgnetv2_atto_inout"
     backend = load_backend("torch", model=models[variant], device="cpu")
-    for case, boxes in _cases(meta, variant):
+    for case, boxes in case_boxes(meta, variant):
         ref = np.load(gdir / case["file"])
         pred = backend.predict(images[case["image"]], boxes)
-        assert _maxdiff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
-        assert _maxdiff(pred.inout, ref["inout"]) <= TOL_INOUT
+        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
+        assert max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
 
 
 def _reference_vat(heatmap: np.ndarray, gx: float, gy: float) -> tuple[float, float]:
@@ -419,5 +411,5 @@ def test_decoder_runs_every_head_in_one_fused_pass(models, images):
         alone = [model.decode(feats, [b]) for b in boxes]
     finally:
         hook.remove()
-    assert _maxdiff(together.heatmaps, np.concatenate([a.heatmaps for a in alone])) <= 1e-5
-    assert _maxdiff(together.inout, np.concatenate([a.inout for a in alone])) <= 1e-5
+    assert max_abs_diff(together.heatmaps, np.concatenate([a.heatmaps for a in alone])) <= 1e-5
+    assert max_abs_diff(together.inout, np.concatenate([a.inout for a in alone])) <= 1e-5

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import case_boxes, max_abs_diff
+from fakes import case_boxes, max_abs_diff, record_difference
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -63,13 +63,14 @@ def test_golden_cases_through_from_files(variant, gdir, meta, models, images):
         ref = np.load(gdir / case["file"])
         image = images[case["image"]]
         pixels = model.preprocess([image])
-        assert max_abs_diff(pixels.numpy(), ref["input"]) <= TOL_INPUT
-        assert max_abs_diff(model.backbone_features([image]).numpy(), ref["backbone"]) <= TOL_BACKBONE
+        assert record_difference("hgnetv2 torch input", max_abs_diff(pixels.numpy(), ref["input"])) <= TOL_INPUT
+        assert record_difference("hgnetv2 torch backbone",
+                                 max_abs_diff(model.backbone_features([image]).numpy(), ref["backbone"])) <= TOL_BACKBONE
         pred = model.predict(image, boxes)
         assert pred.heatmaps.shape == ref["heatmaps"].shape
-        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
+        assert record_difference("hgnetv2 heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_HEATMAP
         if ref["inout"].size:
-            assert pred.inout is not None and max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
+            assert pred.inout is not None and record_difference("hgnetv2 inout", max_abs_diff(pred.inout, ref["inout"])) <= TOL_INOUT
         else:
             assert pred.inout is None
 
@@ -238,7 +239,7 @@ def test_torch_backend_cpu_path(gdir, meta, models, images):
     for case, boxes in case_boxes(meta, variant):
         ref = np.load(gdir / case["file"])
         pred = backend.predict(images[case["image"]], boxes)
-        assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP
+        assert record_difference("hgnetv2 heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_HEATMAP
         assert max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
 
 

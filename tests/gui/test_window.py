@@ -371,10 +371,11 @@ def test_settings_remembered(qtbot, make_window, store, clip):
     qtbot.waitUntil(lambda: win.width() == 720, timeout=WAIT_MS)
     win.close()
     again = make_window()
+    qtbot.waitUntil(lambda: again.model_info is not None, timeout=WAIT_MS)  # as when the size was saved
     assert again.view_settings.heatmap is False and again.view_settings.combined_heatmap is False
     assert again.view_settings.heatmap_opacity == pytest.approx(0.3)
     assert again.gaze_settings.stride == 4 and again.controls.stride.value() == 4
-    assert again.width() == 720  # (offscreen screen is 800x600)
+    qtbot.waitUntil(lambda: again.width() == 720, timeout=WAIT_MS)  # restored (offscreen screen is 800x600)
     assert store.load_model() == ModelSpec(name="fake")
 
 

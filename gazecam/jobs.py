@@ -7,9 +7,10 @@
                             video_path=Path("out.mp4"), records_path=Path("out.jsonl"))
 
 It opens the source, builds the per-frame processor (:func:`gazecam.pipeline.build_processor`: head
-detector or known boxes, tracker, gaze stage) and the renderer, runs detect -> gaze -> render -> write with
-the stages overlapped in threads on consecutive frames (:class:`~gazecam.overlap.StageChain`; the results of
-one step after the other), writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
+detector or known boxes, tracker, gaze stage) and the renderer, and consumes a
+:class:`~gazecam.pipeline.Pipeline` (the per-video loop: frames, ``max_frames``, stop, detect -> gaze) to
+which it appends render -> write, the stages overlapped in threads on consecutive frames (the results of
+one step after the other); it writes the annotated clip (:class:`~gazecam.sinks.ClipWriter`:
 gaps filled, other sizes letterboxed) and the per-person records, and returns a :class:`ProcessReport`.
 Outputs are complete and playable when it returns, also when ``stop`` was set or an exception ended it.
 Before anything is read, every output is checked against every input (:func:`check_job_outputs`: the same
@@ -33,18 +34,14 @@ from .capture import Capture, CaptureStats, SourceInfo
 from .errors import InputError
 from .options import HEATMAP_MODES, ProcessOptions
 from .outputs import Named, check_before_writing
-from .aoi import AOISet, label_result
-from .overlap import Stage, StageChain
+from .overlap import Stage
+from .pipeline import Pipeline, build_processor
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
-
     from .backends import GazeBackend
-    from .pipeline import FrameProcessor
     from .render import GazeRenderer
     from .sinks import ClipWriter, RecordsSink
-    from .types import Frame
 
 __all__ = ["ProcessOptions", "ProcessReport", "process_source", "check_job_outputs", "HEATMAP_MODES"]
 
@@ -121,7 +118,6 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     frames (:class:`~gazecam.overlap.StageChain`; the same results as ``overlap=False``, one step after the
     other in the caller's thread).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
-    from .pipeline import build_processor
     from .records import FileHeads, RecordsMeta
     from .render import GazeRenderer, weights_banner_text
     from .sinks import ClipWriter, RecordsSink
@@ -157,11 +153,9 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                            width=info.width, height=info.height, fps=info.fps)  # for gazecam report's header
         records = (stack.enter_context(RecordsSink(records_path, format=records_format, meta=meta))  # type: ignore[arg-type]
                    if records_path is not None else None)
-        chain = StageChain(_frames(capture, options.max_frames, stop),
-                           _stages(processor, renderer, clip, records, aois=aois, on_frame=on_frame, stop=stop),
-                           threaded=overlap,
-                           queue_size=1 if info.live else 4)  # live: little backlog, the newest frame stays fresh
-        results = iter(chain)
+        pipe = Pipeline(capture, processor=processor, max_frames=options.max_frames, aois=aois, overlap=overlap,
+                        stages=_output_stages(renderer, clip, records, on_frame=on_frame, stop=stop), stop=stop)
+        results = iter(pipe)
         stack.callback(results.close)  # stage threads end (joined) before the sinks close
         frames = people_frames = frames_with_people = 0
         last_index = -1
@@ -176,8 +170,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
         st = processor.stats  # what was written (frames in flight at a stop were processed, not written)
         st.frames, st.people_frames, st.frames_with_people = frames, people_frames, frames_with_people
         interrupted = stop is not None and stop.is_set()
-        processor.stats.wall_s = chain.busy.wall_s
-        if processor.stats.frames == 0 and not interrupted:
+        if st.frames == 0 and not interrupted:
             raise InputError(f"no frame could be read from {info.uri} (0 frames decoded); nothing was written")
     # outputs closed here: the clip is finalised, the records flushed
     return ProcessReport(source=info.uri, video_path=video_path, records_path=records_path, frames=st.frames,
@@ -185,43 +178,21 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
                          encodes=st.encodes, frames_repeated=clip.frames_repeated if clip is not None else 0,
                          frames_letterboxed=clip.frames_letterboxed if clip is not None else 0, wall_s=st.wall_s,
                          interrupted=interrupted, capture=capture.stats, stage_ms=st.totals.mean_ms(),
-                         thread_ms=chain.busy.ms_per_item(),
+                         thread_ms=pipe.chain.busy.ms_per_item(),
                          last_index=last_index,
                          heads_zero_area=heads_file.zero_area if heads_file is not None else 0,
                          heads_outside=heads_file.outside if heads_file is not None else 0,
                          heads_after_end=heads_file.boxes_after(last_index) if heads_file is not None else 0)
 
 
-def _frames(capture: Capture, max_frames: int | None, stop: threading.Event | None
-            ) -> "Iterator[tuple[Frame, float]]":
-    """The frames of ``capture`` (at most ``max_frames``, none after ``stop``) with the ms spent waiting for each."""
-    frames = iter(capture)
-    n = 0
-    while (max_frames is None or n < max_frames) and not (stop is not None and stop.is_set()):
-        t0 = time.perf_counter()
-        frame = next(frames, None)
-        if frame is None:
-            return
-        n += 1
-        yield frame, (time.perf_counter() - t0) * 1e3
-
-
-def _stages(processor: "FrameProcessor", renderer: "GazeRenderer", clip: "ClipWriter | None",
-            records: "RecordsSink | None", *, aois: AOISet | None, on_frame: Callable[[GazeResult], None] | None,
-            stop: threading.Event | None) -> list[Stage]:
-    """detect (+ track) -> gaze -> render -> write: each owns its state (detector and tracker, gaze model and
-    smoothing, renderer, sinks), so running them in separate threads, frames in order, changes nothing.
+def _output_stages(renderer: "GazeRenderer", clip: "ClipWriter | None", records: "RecordsSink | None", *,
+                   on_frame: Callable[[GazeResult], None] | None, stop: threading.Event | None) -> list[Stage]:
+    """render -> write, after the pipeline's detect -> gaze: each owns its state (renderer, sinks), so running
+    them in separate threads, frames in order, changes nothing.
 
     The writer calls ``on_frame`` after each frame it wrote and writes nothing once ``stop`` is set (frames
     still in flight then are dropped: the outputs end with the frame during which the stop came).
     """
-
-    def detect(item: "tuple[Frame, float]") -> "tuple[Frame, object, object]":
-        frame, capture_ms = item
-        return (frame, *processor.find_heads(frame, capture_ms=capture_ms))
-
-    def gaze(item: tuple) -> GazeResult:
-        return label_result(aois, processor.gaze(*item))  # the AOI looked at (None without AOIs)
 
     def render(result: GazeResult) -> "tuple[GazeResult, object, float]":
         if clip is None:
@@ -244,4 +215,4 @@ def _stages(processor: "FrameProcessor", renderer: "GazeRenderer", clip: "ClipWr
             on_frame(result)
         return result, render_ms, write_ms
 
-    return [Stage("detect", detect), Stage("gaze", gaze), Stage("render", render), Stage("write", write)]
+    return [Stage("render", render), Stage("write", write)]

@@ -1,6 +1,7 @@
 """Overlapped stages: a chain of per-item steps, each in its own thread, joined by bounded queues.
 
-:func:`gazecam.jobs.process_source` runs a video as ``detect -> gaze -> render -> write``; with
+:class:`gazecam.pipeline.Pipeline` runs a video as ``detect -> gaze`` plus a consumer's stages
+(:func:`gazecam.jobs.process_source`: ``-> render -> write``); with
 :class:`StageChain` the four run at the same time on consecutive frames (frame *i* is written while
 frame *i+1* is rendered, *i+2* goes through the gaze model and *i+3* through the head detector), so the
 frame rate is bounded by the slowest stage instead of their sum::

@@ -1,20 +1,23 @@
 """The video pipeline: capture -> head detection -> tracking -> gaze -> :class:`~gazecam.types.GazeResult`.
 
-Threads: :class:`~gazecam.capture.Capture` reads the source in its own thread (files: every frame through a
-bounded queue; live sources: newest frame wins).  Detection, tracking and the gaze model run in the thread
-that iterates the pipeline - one thread owns the models.  The per-frame step is a :class:`FrameProcessor`
-(shared with the GUI and the benchmark), assembled by :func:`build_processor`.  Rendering and writing are the
-consumer's job (:mod:`gazecam.jobs`, the GUI), which reports their times with :meth:`Pipeline.record_times`.
+The per-frame step is a :class:`FrameProcessor` (shared with the GUI and the benchmark), assembled by
+:func:`build_processor`.  :class:`Pipeline` is the one per-video loop: it owns the frame source
+(:class:`~gazecam.capture.Capture` reads it in its own thread; files: every frame through a bounded queue;
+live sources: newest frame wins), ``max_frames`` and the stop, and runs the processor's ``detect`` and
+``gaze`` stages plus a consumer's own stages as a :class:`~gazecam.overlap.StageChain`: in the iterating
+thread, or (``overlap=True``) each stage in its own thread on consecutive frames, one owner per model.
+:func:`gazecam.jobs.process_source` appends render and write; the GUI calls the processor itself.
 
     processor = build_processor(model, ProcessOptions(gaze=GazeOptions(stride=2)), fps=30)
     with Pipeline("clip.mp4", processor=processor) as pipe:
         for result in pipe:          # GazeResult per frame, in order
             ...
-        pipe.stats                   # frames, people-frames, per-stage time totals, capture counters
+        pipe.stats                   # frames, people-frames, per-stage time totals
+        pipe.chain.busy              # busy time of each stage (thread)
 
-Live control (e.g. a GUI worker): replace ``pipe.processor.gaze_stage.options`` (a
-:class:`~gazecam.gaze.GazeOptions`) between frames; :meth:`Pipeline.stop` (thread-safe) ends the iteration
-after the current frame; :meth:`Pipeline.close` releases the source.
+Live control: replace ``pipe.processor.gaze_stage.options`` (a :class:`~gazecam.gaze.GazeOptions`) between
+frames (``overlap=False``); :meth:`Pipeline.stop` (thread-safe) reads no more frames; :meth:`Pipeline.close`
+releases the source.
 """
 
 from __future__ import annotations
@@ -22,20 +25,23 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .aoi import label_result
 from .capture import Capture, CaptureStats, SourceInfo
 from .detect import HeadDetector, make_detector
 from .errors import GazecamError
 from .gaze import GazeStage
+from .overlap import Stage, StageChain
 from .track import HeadTracker
 from .types import Frame, GazeResult, HeadBoxes, StageTimes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .aoi import AOISet
     from .backends import GazeBackend
     from .options import ProcessOptions
 
@@ -143,22 +149,33 @@ class FrameProcessor:
 
 
 class Pipeline:
-    """Iterate to get one :class:`GazeResult` per captured frame.
+    """Iterate to get one :class:`GazeResult` per captured frame, in order (see the module docstring).
 
     ``source``: anything :class:`~gazecam.capture.Capture` opens, or an open ``Capture``.  The source is
-    opened here (bad input fails now, :attr:`info` is known before the first frame).  Each frame goes
-    through ``processor`` (:meth:`FrameProcessor.step`; see :func:`build_processor`).  ``max_frames`` stops early.
+    opened here (bad input fails now, :attr:`info` is known before the first frame).  Each frame goes through
+    the stages ``detect`` (:meth:`FrameProcessor.find_heads`) and ``gaze`` (:meth:`FrameProcessor.gaze`, then
+    the AOI each person looks at when ``aois`` are given) of ``processor`` (see :func:`build_processor`), then
+    through ``stages``, a consumer's own steps taking what the previous one returned (``process_source``
+    appends render and write); iterating yields what the last stage returns.  ``overlap=True``: every stage in
+    its own thread on consecutive frames (:class:`~gazecam.overlap.StageChain`: the same outputs, bounded
+    queues of 1 item for live sources, 4 for files); ``False``: one step after the other in the iterating
+    thread.  ``max_frames`` stops early; ``stop``: the event :meth:`stop` sets (e.g. the one of
+    :func:`gazecam.signals.stop_on_signals`; default: a new one); once set no frame is read any more.
     """
 
     def __init__(self, source: str | int | Path | Capture, *, processor: FrameProcessor,
-                 max_frames: int | None = None, live: bool | None = None, queue_size: int = 8) -> None:
+                 max_frames: int | None = None, live: bool | None = None, queue_size: int = 8,
+                 aois: "AOISet | None" = None, stages: Sequence[Stage] = (), overlap: bool = False,
+                 stop: threading.Event | None = None) -> None:
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         self.processor = processor
         self.max_frames = max_frames
+        self.aois = aois
         self.capture = source if isinstance(source, Capture) else Capture(source, live=live, queue_size=queue_size)
-        self._stop = threading.Event()
-        self._started = False
+        self._stop = stop if stop is not None else threading.Event()
+        self.chain = StageChain(self._frames(), [Stage("detect", self._detect), Stage("gaze", self._gaze), *stages],
+                                threaded=overlap, queue_size=1 if self.info.live else 4)  # live: the newest frame stays fresh
 
     @property
     def stats(self) -> ProcessorStats:
@@ -173,41 +190,40 @@ class Pipeline:
         return self.capture.stats
 
     def stop(self) -> None:
-        """Ask the iteration to end after the current frame (callable from any thread)."""
+        """Read no more frames (callable from any thread); the frames in flight go through every stage."""
         self._stop.set()
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def record_times(self, *, render_ms: float = float("nan"), write_ms: float = float("nan")) -> None:
-        """The consumer's render / write milliseconds of one frame, for :attr:`stats`."""
-        self.processor.record_times(render_ms=render_ms, write_ms=write_ms)
-
-    def __iter__(self) -> Iterator[GazeResult]:
-        if self._started:
-            raise RuntimeError("a Pipeline can be iterated once; create a new one for another pass")
-        self._started = True
-        t_start = time.perf_counter()
-        frames = iter(self.capture)
+    def __iter__(self) -> Iterator[Any]:
         try:
-            while not self._stop.is_set():
-                if self.max_frames is not None and self.stats.frames >= self.max_frames:
-                    break
-                t0 = time.perf_counter()
-                frame = next(frames, None)
-                if frame is None:
-                    break
-                capture_ms = (time.perf_counter() - t0) * 1e3  # waiting for the reader
-                result = self.processor.step(frame, capture_ms=capture_ms)
-                self.stats.wall_s = time.perf_counter() - t_start
-                yield result
+            yield from self.chain  # raises when iterated twice
         finally:
-            self.stats.wall_s = time.perf_counter() - t_start
+            self.stats.wall_s = self.chain.busy.wall_s
+
+    def _frames(self) -> Iterator[tuple[Frame, float]]:
+        """The frames of the source (at most ``max_frames``, none once stopped) with the ms spent waiting for each."""
+        frames = iter(self.capture)
+        n = 0
+        while (self.max_frames is None or n < self.max_frames) and not self._stop.is_set():
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            if frame is None:
+                return
+            n += 1
+            yield frame, (time.perf_counter() - t0) * 1e3
+
+    def _detect(self, item: tuple[Frame, float]) -> tuple[Frame, HeadBoxes, StageTimes]:
+        frame, capture_ms = item
+        return (frame, *self.processor.find_heads(frame, capture_ms=capture_ms))
+
+    def _gaze(self, item: tuple[Frame, HeadBoxes, StageTimes]) -> GazeResult:
+        return label_result(self.aois, self.processor.gaze(*item))  # the AOI looked at (None without AOIs)
 
     def close(self) -> None:
         """Release the source and stop its reader thread (idempotent)."""
-        self._stop.set()
         self.capture.close()
 
     def __enter__(self) -> "Pipeline":

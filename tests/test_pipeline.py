@@ -191,3 +191,26 @@ def test_frame_processor_names_the_failing_model():
     proc = FrameProcessor(detector=One(), gaze_stage=GazeStage(model=Failing()))
     with pytest.raises(GazecamError, match=r"gaze model \(counting\) failed on frame 7: RuntimeError: out of memory"):
         proc.step(Frame(image=np.zeros((H, W, 3), np.uint8), index=7, timestamp_s=0.0))
+
+
+def test_overlapped_stages_and_extra_stages_match_the_sequential_loop(tmp_path):
+    """overlap=True: detect, gaze and a consumer's stage each in its own thread; same outputs, in order."""
+    from gazecam.overlap import Stage
+
+    video = make_video(tmp_path / "v.mp4", n=8)
+    heads = heads_file(tmp_path / "h.jsonl", 8)
+    runs = {}
+    for overlap in (False, True):
+        model = CountingModel()
+        seen = []
+        extra = Stage("note", lambda r: (seen.append(threading.get_ident()), (r.frame.index, len(r), r.fresh))[1])
+        with Pipeline(video, processor=FrameProcessor(detector=FileHeads(heads), tracker=HeadTracker(),
+                                                      gaze_stage=GazeStage(model=model, stride=2)),
+                      stages=[extra], overlap=overlap, max_frames=6) as pipe:
+            runs[overlap] = list(pipe)
+        assert (pipe.stats.frames, pipe.stats.encodes) == (6, 3)
+        assert set(pipe.chain.busy.busy_s) == {"detect", "gaze", "note"} and pipe.chain.busy.items == 6
+        caller = {threading.get_ident()}
+        assert (model.thread_ids == caller and set(seen) == caller) is not overlap  # threads only with overlap
+    assert runs[True] == runs[False]
+    assert [r[:2] for r in runs[True]] == [(0, 1), (1, 1), (2, 1), (3, 1), (4, 0), (5, 1)]

@@ -78,32 +78,35 @@ class PendingOutput:
     destination itself and :attr:`direct` is True.  :meth:`commit` flushes the temporary file to disk and
     renames it over the destination; :meth:`discard` removes it (only it).  Both are idempotent; after one of
     them the other does nothing.  OSError from the file system (IsADirectoryError for a folder) is raised
-    as is (the caller words it, e.g. :func:`begin_output`).
+    as is (the caller words it, e.g. :func:`begin_output`).  Made inside :meth:`HeldOutputs.writing` for one
+    of its destinations, it is *held*: written under the owner's temporary name, which :meth:`commit` only
+    flushes, for the owner to rename.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.done = False
-        self.committed = False
         held = _HELD.get()
-        self._held = held._claim(self) if held is not None else None
-        if self._held is not None:  # the owner's temporary name; the owner renames it (HeldOutputs)
-            self.direct = False
-            return
-        self.direct = is_special_file(self.path)
+        self._held = held if held is not None and _key(self.path) in held._temporaries else None
+        self.held = self._held is not None  # its owner, not commit(), puts it in place
+        self.direct = self._held is None and is_special_file(self.path)
         if self.direct:
             self.write_path = self.path
             return
-        target = _target(self.path)
+        # a held destination is renamed as a name (a symlink is replaced); else a symlink is followed
+        target = _key(self.path) if self._held is not None else _target(self.path)
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(self.path))
         self._target = target
+        names = ([self._held._temporaries[target]] if self._held is not None
+                 else [partial_path(target, n) for n in range(1, _MAX_PARTIAL_NAMES + 1)])
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        for n in range(1, _MAX_PARTIAL_NAMES + 1):
-            candidate = partial_path(target, n)
+        for candidate in names:
             try:
                 fd = os.open(candidate, flags, 0o666)  # the umask applies, as for any new file
             except FileExistsError:
+                if self._held is not None:
+                    raise
                 continue  # a leftover of a killed run, or a run writing the same output: never touched
             os.close(fd)
             self.write_path = candidate
@@ -111,39 +114,30 @@ class PendingOutput:
         raise FileExistsError(f"{partial_path(target)} and {_MAX_PARTIAL_NAMES - 1} further temporary names "
                               "exist already; remove the old .partial files")
 
-    @property
-    def held(self) -> bool:
-        """True when a :class:`HeldOutputs` owner, not :meth:`commit`, puts this output in place."""
-        return self._held is not None
-
     def commit(self) -> None:
-        """The output is complete: flush it to disk and rename it over the destination (a held output:
-        flush it and mark it complete; its owner renames it)."""
+        """The output is complete: flush it to disk and rename it over the destination (held: its owner does)."""
         if self.done:
             return
         self.done = True
         if self.direct:
-            self.committed = True
             return
         try:
             _fsync(self.write_path)  # a power loss right after the rename must not leave an empty file
-            if self._held is not None:
-                self._held._ready(self)
-                return
-            os.replace(self.write_path, self._target)
+            if self._held is None:
+                os.replace(self.write_path, self._target)
         except BaseException:
             self.done = False
             raise
-        self.committed = True
-        fsync_dir(self._target.parent)
+        if self._held is not None:
+            self._held._complete.add(self._target)
+        else:
+            fsync_dir(self._target.parent)
 
     def discard(self) -> None:
         """The output failed: remove the temporary file (the destination is left as it was)."""
         if self.done:
             return
         self.done = True
-        if self._held is not None:
-            self._held._dropped(self)
         if not self.direct:
             try:
                 os.unlink(self.write_path)
@@ -174,10 +168,9 @@ class HeldOutputs:
     ``temporaries`` maps each destination to the one temporary name its bytes are written under (a name
     the owner owns: it removes leftovers of its own killed runs before writing).  While :meth:`writing` is
     active in this thread, a :class:`PendingOutput` made for one of those destinations (by a sink,
-    :func:`atomic_output`, the probe of :func:`check_output_path`) writes to that name (``O_EXCL``), and
-    its ``commit()`` only flushes it to disk and marks it complete (:meth:`ready`); :meth:`rename` puts the
-    complete ones in place, :meth:`discard` removes every temporary name.  Destinations are renamed as
-    names (a symlink destination is replaced, not followed).
+    :func:`atomic_output`, the probe of :func:`check_output_path`) is held: it writes to that name
+    (``O_EXCL``), and its ``commit()`` only flushes it to disk and marks it complete (:meth:`ready`);
+    :meth:`rename` puts the complete ones in place, :meth:`discard` removes every temporary name.
     """
 
     def __init__(self, temporaries: Mapping[Path, Path]) -> None:
@@ -194,25 +187,6 @@ class HeldOutputs:
             yield self
         finally:
             _HELD.reset(token)
-
-    def _claim(self, output: PendingOutput) -> "HeldOutputs | None":
-        key = _key(output.path)
-        tmp = self._temporaries.get(key)
-        if tmp is None:
-            return None
-        if output.path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(output.path))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-        os.close(fd)
-        self._complete.discard(key)
-        output.write_path, output._target = tmp, key
-        return self
-
-    def _ready(self, output: PendingOutput) -> None:
-        self._complete.add(_key(output.path))
-
-    def _dropped(self, output: PendingOutput) -> None:
-        self._complete.discard(_key(output.path))
 
     def ready(self, path: Path) -> bool:
         """True when the output of ``path`` was written and committed by its writer (flushed to disk)."""

@@ -87,6 +87,32 @@ class _FrameCounter:
             self._send(VideoProgress(self.slot, self.key, self.frames))
 
 
+def _serve(slot: int, factory: JobFactory, *, next_task: Callable[[], BatchTask | None],
+           send: Callable[[object], None], stop: threading.Event, threads: int = 0) -> None:
+    """A worker's life (this process's job thread, a worker process): build the job (load the model) once,
+    say ready, then run each task ``next_task`` gives until it gives None, reporting through ``send``.
+
+    A failure to start is reported (:class:`_StartFailed`); a task's failure becomes its outcome (never a
+    silent thread death).  ``threads``: torch's thread count once the job factory imported it (0: as is).
+    """
+    try:
+        job = factory()
+        _set_torch_threads(threads)
+    except BaseException as e:  # noqa: BLE001 - reported to the driver
+        send(_StartFailed(slot, one_line(e) if isinstance(e, Exception) else type(e).__name__))
+        return
+    node, worker = worker_label()
+    send(_Ready(slot, node, worker))
+    while (task := next_task()) is not None:
+        send(VideoStarted(slot, task.key))
+        try:
+            outcome = run_task(job, task, stop=stop, on_frame=_FrameCounter(slot, task.key, send), node=node,
+                               worker=worker)
+        except BaseException as e:  # noqa: BLE001 - never a silent thread death
+            outcome = TaskOutcome(key=task.key, status="failed", error=one_line(e), node=node, worker=worker)
+        send(VideoFinished(slot, outcome))
+
+
 class Executor(ABC):
     """Runs tasks on ``slots`` workers; use as a context manager (start: models load; exit: shutdown)."""
 
@@ -157,21 +183,7 @@ class InlineExecutor(Executor):
             raise WorkerError(first.message)
 
     def _run(self) -> None:
-        try:
-            job = self._factory()
-        except BaseException as e:  # noqa: BLE001 - reported to the caller
-            self._events.put(_StartFailed(0, one_line(e) if isinstance(e, Exception) else type(e).__name__))
-            return
-        node, worker = worker_label()
-        self._events.put(_Ready(0, node, worker))
-        while (task := self._tasks.get()) is not None:
-            self._events.put(VideoStarted(0, task.key))
-            counter = _FrameCounter(0, task.key, self._events.put)
-            try:
-                outcome = run_task(job, task, stop=self._stop, on_frame=counter, node=node, worker=worker)
-            except BaseException as e:  # noqa: BLE001 - never a silent thread death
-                outcome = TaskOutcome(key=task.key, status="failed", error=one_line(e), node=node, worker=worker)
-            self._events.put(VideoFinished(0, outcome))
+        _serve(0, self._factory, next_task=self._tasks.get, send=self._events.put, stop=self._stop)
 
     def idle_slots(self) -> list[int]:
         return [] if self._busy or self._stop.is_set() else [0]
@@ -269,13 +281,6 @@ def _process_worker(slot: int, factory: JobFactory, cpus: list[int], conn: "Conn
                 stop.set()
 
     _set_threads(cpus)
-    try:
-        job = factory()
-        _set_torch_threads(len(cpus))
-    except BaseException as e:  # noqa: BLE001 - reported to the driver
-        send(_StartFailed(slot, one_line(e) if isinstance(e, Exception) else type(e).__name__))
-        return
-    node, worker = worker_label()
     tasks: queue.Queue[BatchTask | None] = queue.Queue()
 
     def read() -> None:
@@ -294,12 +299,7 @@ def _process_worker(slot: int, factory: JobFactory, cpus: list[int], conn: "Conn
                     return
 
     threading.Thread(target=read, name="gazecam-batch-reader", daemon=True).start()
-    send(_Ready(slot, node, worker))
-    while (task := tasks.get()) is not None:
-        send(VideoStarted(slot, task.key))
-        counter = _FrameCounter(slot, task.key, send)
-        outcome = run_task(job, task, stop=stop, on_frame=counter, node=node, worker=worker)
-        send(VideoFinished(slot, outcome))
+    _serve(slot, factory, next_task=tasks.get, send=send, stop=stop, threads=len(cpus))
 
 
 class ProcessExecutor(Executor):

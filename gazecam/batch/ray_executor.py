@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError
-from .executors import BatchEvent, Executor, VideoFinished, VideoProgress, VideoStarted, WorkerError
+from .executors import BatchEvent, Executor, VideoFinished, VideoProgress, VideoStarted, WorkerError, _set_torch_threads
 from .plan import BatchTask
 from .task import JobFactory, TaskOutcome, one_line, run_task, worker_label
 
@@ -127,11 +127,7 @@ class BatchActor:
         os.environ["OMP_NUM_THREADS"] = str(self._threads)
         try:
             self._job = self._factory()
-            import sys
-
-            torch = sys.modules.get("torch")
-            if torch is not None:
-                torch.set_num_threads(self._threads)
+            _set_torch_threads(self._threads)
         except Exception as e:  # noqa: BLE001 - reported to the driver as one line
             return one_line(e), self._node, self._worker
         return None, self._node, self._worker

@@ -57,6 +57,14 @@ def golden_model_base(golden_dir: Path):
     return _golden_model(golden_dir, "gazelle_vits14_random.pt")
 
 
+@pytest.fixture
+def scene(tmp_path: Path) -> tuple[Path, Path]:
+    """(records, AOI file) of two people and two AOIs over 30 frames (tests/scenes.py: write_aoi_scene)."""
+    from scenes import write_aoi_scene
+
+    return write_aoi_scene(tmp_path)
+
+
 @pytest.fixture()
 def server():
     """A :class:`fakes.FileServer` on 127.0.0.1 (set ``server.routes["/name"] = path``), shut down after the test."""

@@ -523,3 +523,34 @@ def case_boxes(variants: dict, variant: str):
     """(case, boxes) of one variant of a fixture's ``cases.json`` (boxes as tuples; ``None`` = no box)."""
     for c in variants[variant]["cases"]:
         yield c, [None if b is None else tuple(b) for b in c["bboxes"]]
+
+
+def golden_family_fixtures(folder: Path, *, what: str, expected: str, variants: Sequence[str]):
+    """The module-scoped fixtures of a family's golden folder: ``gdir`` (the folder; a missing one fails),
+    ``meta`` (its ``cases.json`` variants), ``images`` (the session's golden images by their cases.json names)
+    and ``models`` (each variant loaded from its one checkpoint file, which holds the backbone too)."""
+    import json
+
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def gdir() -> Path:
+        if not (folder / "cases.json").is_file():
+            pytest.fail(f"{what} fixtures not found at {folder} (expected {expected})")
+        return folder
+
+    @pytest.fixture(scope="module")
+    def meta(gdir) -> dict:
+        return json.loads((gdir / "cases.json").read_text())["variants"]
+
+    @pytest.fixture(scope="module")
+    def images(golden_images) -> dict[str, np.ndarray]:
+        return {f"{name}.png": image for name, image in golden_images.items()}  # as cases.json names them
+
+    @pytest.fixture(scope="module")
+    def models(gdir, meta) -> dict:
+        from gazecam.model import GazeModel
+
+        return {v: GazeModel.from_files(gaze_weights=gdir / meta[v]["checkpoint"], device="cpu") for v in variants}
+
+    return gdir, meta, images, models

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from dataclasses import replace
 from typing import Callable
 
-from gazecam.records import GazeRecord, RECORD_FIELDS
+from gazecam.records import GazeRecord, RECORD_FIELDS, RecordsMeta, write_meta
 
 #: What one person does in one frame: ("person", id) | ("scene", (x, y)) | ("out",) | None (not visible).
 Action = tuple | None
@@ -82,3 +83,58 @@ def classroom() -> list[GazeRecord]:
         return ("out",) if f < 50 else ("scene", (0.8, 0.2))
 
     return build(100, {1: p1, 2: p2, 3: p3, 4: p4})
+
+
+# -- the AOI scene: two people, two AOIs, 30 frames at 10 fps (tests/test_aoi_report.py, tests/test_agreement.py)
+S, D, N = (0.3, 0.6), (0.75, 0.6), (0.5, 0.9)  # screen, door, neither
+AOI_DOC = {"aois": [{"name": "screen", "xyxy_norm": [0.15, 0.45, 0.45, 0.75]},
+                    {"name": "door", "polygon": [[384, 162], [576, 162], [608, 270], [416, 288]]}]}  # px of 640x360
+
+
+def p1(f: int):
+    if f < 3:
+        return ("scene", N)
+    if f < 5:
+        return ("person", 2)
+    if f < 15 or 17 <= f < 20:
+        return ("scene", S)
+    if f < 17:
+        return ("scene", N)
+    if f < 25:
+        return ("scene", D)
+    return ("out",)
+
+
+def p2(f: int):
+    if f < 3 or 20 <= f < 23:
+        return None
+    if f < 10:
+        return ("person", 1)
+    if f < 15:
+        return ("scene", D)
+    return ("scene", S)
+
+
+def write_old_records(folder: Path) -> Path:
+    """``folder/talk.jsonl`` (+ its meta, a stand-in ``talk.mp4``): records of :func:`p1` and :func:`p2` without the
+    ``aoi`` field (as written before AOIs existed); their AOIs are :data:`AOI_DOC`."""
+    records = [replace(r, gaze_xy_norm=S) if not r.in_frame else r for r in build(30, {1: p1, 2: p2})]
+    rows = []
+    for r in records:
+        rows.append({"frame": r.frame, "time": r.time_s, "track_id": r.track_id, "head_xyxy": list(r.head_xyxy),
+                     "head_xyxy_norm": list(r.head_xyxy_norm), "gaze_xy": list(r.gaze_xy),
+                     "gaze_xy_norm": list(r.gaze_xy_norm), "peak": r.peak, "inout": r.inout, "in_frame": r.in_frame,
+                     "looking_at": r.looking_at, "mutual": r.mutual, "fresh": r.fresh})  # no "aoi": older records
+    path = folder / "talk.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_meta(path, RecordsMeta(source=str(folder / "talk.mp4"), model="gazelle_dinov2_vitb14_inout", released=True,
+                                 width=640, height=360, fps=10.0))
+    (folder / "talk.mp4").write_bytes(b"not decoded by these tests")
+    return path
+
+
+def write_aoi_scene(folder: Path) -> tuple[Path, Path]:
+    """(records, AOI file) of the AOI scene (tests/test_aoi_report.py's docstring says what happens when)."""
+    aoi = folder / "aois.json"
+    aoi.write_text(json.dumps(AOI_DOC))
+    return write_old_records(folder), aoi

@@ -13,21 +13,13 @@ import re
 from collections import Counter
 
 import pytest
-from test_aoi_report import AOI_DOC, write_old_records
+from scenes import write_old_records
 
 from gazecam.cli import main
 from gazecam.errors import InputError
 
 GAZECAM_1 = ["other"] * 3 + ["#2"] * 2 + ["screen"] * 10 + ["other"] * 2 + ["screen"] * 3 + ["door"] * 5 + ["other"] * 5
 GAZECAM_2 = [None] * 3 + ["#1"] * 7 + ["door"] * 5 + ["screen"] * 5 + [None] * 3 + ["screen"] * 7
-
-
-@pytest.fixture
-def scene(tmp_path):
-    rec = write_old_records(tmp_path)
-    aoi = tmp_path / "aois.json"
-    aoi.write_text(json.dumps(AOI_DOC))
-    return rec, aoi
 
 
 def _run(capsys, *argv: object) -> tuple[int, str]:

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import FileServer, case_boxes, max_abs_diff, record_difference
+from fakes import FileServer, case_boxes, golden_family_fixtures, max_abs_diff, record_difference
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -34,27 +34,8 @@ def _record(key: str, value: float) -> float:
     return record_difference(f"dinov3 {key}", value)  # listed in the run's summary (tests/conftest.py)
 
 
-@pytest.fixture(scope="module")
-def g3() -> Path:
-    if not (GOLDEN3 / "cases.json").is_file():
-        pytest.fail(f"gazelle-dinov3 fixtures not found at {GOLDEN3} (expected ../shared/golden_dinov3)")
-    return GOLDEN3
-
-
-@pytest.fixture(scope="module")
-def meta(g3) -> dict:
-    return json.loads((g3 / "cases.json").read_text())["variants"]
-
-
-@pytest.fixture(scope="module")
-def images(golden_images) -> dict[str, np.ndarray]:
-    return {f"{name}.png": image for name, image in golden_images.items()}  # as cases.json names them
-
-
-@pytest.fixture(scope="module")
-def models(g3, meta) -> dict[str, GazeModel]:
-    """Each fixture loaded from its one file, without backbone weights (the file holds the backbone)."""
-    return {v: GazeModel.from_files(gaze_weights=g3 / meta[v]["checkpoint"], device="cpu") for v in VARIANTS}
+gdir, meta, images, models = golden_family_fixtures(GOLDEN3, what="gazelle-dinov3",
+                                                   expected="../shared/golden_dinov3", variants=VARIANTS)
 
 
 def _with_training_state(model_state: dict, path: Path) -> Path:
@@ -75,12 +56,12 @@ def _with_training_state(model_state: dict, path: Path) -> Path:
 # -- the reference outputs ----------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_golden_cases_through_from_files(variant, g3, meta, models, images):
+def test_golden_cases_through_from_files(variant, gdir, meta, models, images):
     model = models[variant]
     assert model.input_size == 640 and model.featmap == 40 and model.family == "gazelle_dinov3"
     assert model.decoder.config.inout_head == "linear" and model.decoder.config.ln_eps == 1e-6
     for case, boxes in case_boxes(meta, variant):
-        ref = np.load(g3 / case["file"])
+        ref = np.load(gdir / case["file"])
         image = images[case["image"]]
         pixels = model.preprocess([image]).numpy()
         assert pixels.shape == ref["input"].shape == (1, 3, 640, 640)
@@ -97,7 +78,7 @@ def test_golden_cases_through_from_files(variant, g3, meta, models, images):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_golden_cases_through_onnxruntime(variant, g3, meta, models, images, tmp_path_factory):
+def test_golden_cases_through_onnxruntime(variant, gdir, meta, models, images, tmp_path_factory):
     import onnxruntime as ort
 
     from gazecam.backends import load_backend
@@ -109,7 +90,7 @@ def test_golden_cases_through_onnxruntime(variant, g3, meta, models, images, tmp
     assert (info.input_size, info.featmap, info.out_size) == (640, 40, 64) and info.backbone == \
         models[variant].backbone.arch.name
     for case, boxes in case_boxes(meta, variant):
-        ref = np.load(g3 / case["file"])
+        ref = np.load(gdir / case["file"])
         image = images[case["image"]]
         assert _record(f"{variant} ort input", max_abs_diff(backend.preprocess(image), ref["input"])) <= TOL_ORT
         pred = backend.predict(image, boxes)
@@ -125,14 +106,14 @@ def test_golden_cases_through_onnxruntime(variant, g3, meta, models, images, tmp
         assert heat.shape == (n, 64, 64) and inout.shape == (n,)
 
 
-def test_torch_backend_default_cpu_path(g3, meta, models, images):
+def test_torch_backend_default_cpu_path(gdir, meta, models, images):
     """TorchBackend (oneDNN linears on the CPU by default) on the S model."""
     from gazecam.backends.torch import TorchBackend
 
     variant = "gazelle_dinov3_vit_tiny_inout"
     backend = TorchBackend(model=models[variant])
     case, boxes = next(case_boxes(meta, variant))
-    ref = np.load(g3 / case["file"])
+    ref = np.load(gdir / case["file"])
     pred = backend.predict(images[case["image"]], boxes)
     assert _record(f"{variant} TorchBackend heatmaps", max_abs_diff(pred.heatmaps, ref["heatmaps"])) <= TOL_ORT
     assert _record(f"{variant} TorchBackend inout", max_abs_diff(pred.inout, ref["inout"])) <= TOL_ORT
@@ -144,7 +125,7 @@ def _gelu(z: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
+def test_mlp_inout_head_variant(gdir, meta, images, tmp_path):
     """A file with the pre-2025-10-23 head Linear(256,128)-GELU-Dropout-Linear(128,1), built from the S fixture.
 
     Hidden unit 5 copies the fixture's Linear head shifted by -3 (its input is z - 3, z = the fixture's
@@ -153,7 +134,7 @@ def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
     computed here from the fixture's in/out (z = logit(p)).
     """
     variant = "gazelle_dinov3_vit_tiny_inout"
-    state = dict(torch.load(g3 / meta[variant]["checkpoint"], weights_only=True)["model"])
+    state = dict(torch.load(gdir / meta[variant]["checkpoint"], weights_only=True)["model"])
     w, b = state.pop("inout_head.0.weight").float(), state.pop("inout_head.0.bias").float()
     gen = torch.Generator().manual_seed(7)
     w1 = torch.randn(128, 256, generator=gen) * 0.05
@@ -168,7 +149,7 @@ def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
     assert model.decoder.config.inout_head == "mlp_gelu"
     assert isinstance(model.decoder.inout_head[1], torch.nn.GELU)
     for case, boxes in case_boxes(meta, variant):
-        ref = np.load(g3 / case["file"])
+        ref = np.load(gdir / case["file"])
         pred = model.predict(images[case["image"]], boxes)
         p = ref["inout"].astype(np.float64)
         want = 1.0 / (1.0 + np.exp(-(2.0 * _gelu(np.log(p / (1.0 - p)) - 3.0) - 0.5)))
@@ -179,9 +160,9 @@ def test_mlp_inout_head_variant(g3, meta, images, tmp_path):
 
 
 # -- loading: training checkpoints, errors, round trip ------------------------------------------------
-def test_training_checkpoint_loads_safely(g3, meta, tmp_path):
+def test_training_checkpoint_loads_safely(gdir, meta, tmp_path):
     variant = "gazelle_dinov3_vit_tiny_inout"
-    state = torch.load(g3 / meta[variant]["checkpoint"], weights_only=True)["model"]
+    state = torch.load(gdir / meta[variant]["checkpoint"], weights_only=True)["model"]
     path = _with_training_state(state, tmp_path / "train_ckpt.pt")
     with pytest.raises(Exception):  # plain weights_only loading refuses the numpy RNG state / paths
         torch.load(path, weights_only=True)
@@ -209,8 +190,8 @@ def test_training_checkpoint_loads_safely(g3, meta, tmp_path):
         GazeModel.from_files(gaze_weights=evil)
 
 
-def test_loading_errors_list_what_is_wrong(g3, meta, tmp_path):
-    state = torch.load(g3 / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"], weights_only=True)["model"]
+def test_loading_errors_list_what_is_wrong(gdir, meta, tmp_path):
+    state = torch.load(gdir / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"], weights_only=True)["model"]
     decoder_only = {k: v for k, v in state.items() if not k.startswith("backbone.")}
     torch.save(decoder_only, tmp_path / "dec.pt")
     with pytest.raises(WeightsError, match=r"backbone_weights="):
@@ -231,12 +212,12 @@ def test_loading_errors_list_what_is_wrong(g3, meta, tmp_path):
     with pytest.raises(WeightsError, match="HGNetV2"):
         GazeModel.from_files(gaze_weights=tmp_path / "hgnet.pt")
     with pytest.raises(WeightsError, match="backbone='dinov3_vits16plus' was asked for"):
-        GazeModel.from_files(gaze_weights=g3 / "gazelle_dinov3_vit_tiny_inout_random.pt", backbone="dinov3_vits16plus")
+        GazeModel.from_files(gaze_weights=gdir / "gazelle_dinov3_vit_tiny_inout_random.pt", backbone="dinov3_vits16plus")
     # a backbone file beside a whole-model file is ambiguous
     torch.save({k[len("backbone.dinov3._model."):]: v for k, v in state.items() if k.startswith("backbone.")},
                tmp_path / "bb.pt")
     with pytest.raises(WeightsError, match="already hold a backbone"):
-        GazeModel.from_files(gaze_weights=g3 / "gazelle_dinov3_vit_tiny_inout_random.pt", backbone_weights=tmp_path / "bb.pt")
+        GazeModel.from_files(gaze_weights=gdir / "gazelle_dinov3_vit_tiny_inout_random.pt", backbone_weights=tmp_path / "bb.pt")
     # ... while a decoder-only file + that backbone file (DEIMv2 layout) is the same model
     split = GazeModel.from_files(gaze_weights=tmp_path / "dec.pt", backbone_weights=tmp_path / "bb.pt")
     assert split.backbone.arch.name == "dinov3_vit_tiny" and split.family == "gazelle_dinov3"
@@ -244,10 +225,10 @@ def test_loading_errors_list_what_is_wrong(g3, meta, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_whole_model_round_trip(variant, g3, meta, models, images):
+def test_whole_model_round_trip(variant, gdir, meta, models, images):
     """official_checkpoint() is gazelle-dinov3's GazeLLE.state_dict(): same keys and shapes, same outputs."""
     model = models[variant]
-    original = torch.load(g3 / meta[variant]["checkpoint"], weights_only=True)["model"]
+    original = torch.load(gdir / meta[variant]["checkpoint"], weights_only=True)["model"]
     saved = model.official_checkpoint()
     assert set(saved) == set(original)
     assert all(saved[k].shape == original[k].shape and saved[k].dtype == torch.float32 for k in saved)
@@ -265,19 +246,19 @@ def test_whole_model_round_trip(variant, g3, meta, models, images):
 
 
 @pytest.mark.slow
-def test_checkpoint_rope_periods_are_used(g3, meta, images):
+def test_checkpoint_rope_periods_are_used(gdir, meta, images):
     """The RoPE periods come from the file (DINOv3's release stores rounded ones), not recomputed."""
     from gazecam.models.dinov3 import DinoV3Backbone
 
     variant = "gazelle_dinov3_vits16plus_inout"
-    state = torch.load(g3 / meta[variant]["checkpoint"], weights_only=True)["model"]
+    state = torch.load(gdir / meta[variant]["checkpoint"], weights_only=True)["model"]
     bb = {k[len("backbone.dinov3."):]: v for k, v in state.items() if k.startswith("backbone.dinov3.")}
     bb["rope_embed.periods"] = bb["rope_embed.periods"].to(torch.bfloat16).float()  # as in the DINOv3 release
     backbone = DinoV3Backbone(arch="dinov3_vits16plus")
     backbone.load_official(bb)
     assert torch.equal(backbone.vit.rope.periods, bb["rope_embed.periods"])
     assert torch.equal(backbone.official_state_dict()["rope_embed.periods"], bb["rope_embed.periods"])
-    ref = np.load(g3 / next(case_boxes(meta, variant))[0]["file"])
+    ref = np.load(gdir / next(case_boxes(meta, variant))[0]["file"])
     with torch.no_grad():
         feats = backbone.eval()(torch.from_numpy(ref["input"])).numpy()
     assert max_abs_diff(feats, ref["backbone"]) > 1e-3  # other periods, other features: they are really used
@@ -306,12 +287,12 @@ def test_zoo_entries_urls_aliases_licence(capsys):
     assert "dinov3-x-inout" in line and "DINOv3 License" in line
 
 
-def test_zoo_download_of_a_training_checkpoint(g3, meta, images, tmp_path):
+def test_zoo_download_of_a_training_checkpoint(gdir, meta, images, tmp_path):
     """The zoo path against a local server holding a release-like file (training state included)."""
     from gazecam.hub import ChecksumError
 
     variant = "gazelle_dinov3_vit_tiny_inout"
-    served = _with_training_state(torch.load(g3 / meta[variant]["checkpoint"], weights_only=True)["model"],
+    served = _with_training_state(torch.load(gdir / meta[variant]["checkpoint"], weights_only=True)["model"],
                                   tmp_path / "served.pt")
     server = FileServer()
     try:
@@ -325,7 +306,7 @@ def test_zoo_download_of_a_training_checkpoint(g3, meta, images, tmp_path):
 
         assert manifest[f"{variant}.pt"]["sha256"] == sha256_file(served)  # recorded on first download
         case, boxes = next(case_boxes(meta, variant))
-        ref = np.load(g3 / case["file"])
+        ref = np.load(gdir / case["file"])
         pred = model.predict(images[case["image"]], boxes)
         assert max_abs_diff(pred.heatmaps, ref["heatmaps"]) <= TOL_HEATMAP and max_abs_diff(pred.inout, ref["inout"]) <= TOL_INOUT
         GazeModel.from_pretrained(variant, cache_dir=cache, mirror=server.url, progress=False)
@@ -344,17 +325,17 @@ def test_zoo_download_of_a_training_checkpoint(g3, meta, images, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_gaze_weights_alone(g3, tmp_path, capsys):
+def test_cli_gaze_weights_alone(gdir, tmp_path, capsys):
     from gazecam.cli import main
     from gazecam.export import read_export_info
 
     out = tmp_path / "exp"
-    rc = main(["export", "--gaze-weights", str(g3 / "gazelle_dinov3_vit_tiny_inout_random.pt"), "-o", str(out),
+    rc = main(["export", "--gaze-weights", str(gdir / "gazelle_dinov3_vit_tiny_inout_random.pt"), "-o", str(out),
                "--device", "cpu"])
     assert rc == 0, capsys.readouterr().err
     info = read_export_info(out, verify_files=True)
     assert (info.backbone, info.input_size, info.featmap, info.inout) == ("dinov3_vit_tiny", 640, 40, True)
-    rc = main(["export", "--backbone-weights", str(g3 / "gazelle_dinov3_vit_tiny_inout_random.pt"), "-o",
+    rc = main(["export", "--backbone-weights", str(gdir / "gazelle_dinov3_vit_tiny_inout_random.pt"), "-o",
                str(tmp_path / "x"), "--device", "cpu"])
     assert rc == 1 and "--gaze-weights" in capsys.readouterr().err
 
@@ -397,7 +378,7 @@ def test_eval_with_a_dinov3_model(models, images, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
+def test_train_decoder_on_frozen_dinov3_backbone(gdir, meta, tmp_path):
     from gazecam.research.eval.datasets import read_jsonl
     from gazecam.research.train.loop import Trainer, TrainConfig
     from gazecam.research.train.data import training_samples
@@ -412,7 +393,7 @@ def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
                                  "gaze_xy_norm": None if i == 3 else [0.7, 0.6]}))
     (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
     ds = read_jsonl(tmp_path / "train.jsonl")
-    model = GazeModel.from_files(gaze_weights=g3 / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"])
+    model = GazeModel.from_files(gaze_weights=gdir / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"])
     backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
     decoder_before = {k: v.clone() for k, v in model.decoder.state_dict().items()}
     out = tmp_path / "ft.pt"
@@ -425,7 +406,7 @@ def test_train_decoder_on_frozen_dinov3_backbone(g3, meta, tmp_path):
     assert not torch.equal(model.decoder.linear.weight, decoder_before["linear.weight"])
     # saved as gazelle-dinov3 saves: {"model": whole state dict}; loads from that one file
     saved = torch.load(out, weights_only=True)
-    original = torch.load(g3 / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"], weights_only=True)["model"]
+    original = torch.load(gdir / meta["gazelle_dinov3_vit_tiny_inout"]["checkpoint"], weights_only=True)["model"]
     assert list(saved) == ["model"] and set(saved["model"]) == set(original)
     loaded = GazeModel.from_files(gaze_weights=out)
     image = np.asarray(Image.open(tmp_path / "img/0.png").convert("RGB"))

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fakes import case_boxes, max_abs_diff, record_difference
+from fakes import case_boxes, golden_family_fixtures, max_abs_diff, record_difference
 from gazecam.model import GazeModel
 from gazecam.weights import WeightsError
 
@@ -31,26 +31,8 @@ VARIANTS = ("gazelle_hgnetv2_atto_inout", "gazelle_hgnetv2_femto", "gazelle_hgne
 OUT_SIZE = {"gazelle_hgnetv2_atto_inout": 32, "gazelle_hgnetv2_femto": 48, "gazelle_hgnetv2_n_inout": 64}
 
 
-@pytest.fixture(scope="module")
-def gdir() -> Path:
-    if not (GOLDEN / "cases.json").is_file():
-        pytest.fail(f"HGNetV2 fixtures not found at {GOLDEN} (expected ../shared/golden_hgnetv2)")
-    return GOLDEN
-
-
-@pytest.fixture(scope="module")
-def meta(gdir) -> dict:
-    return json.loads((gdir / "cases.json").read_text())["variants"]
-
-
-@pytest.fixture(scope="module")
-def images(golden_images) -> dict[str, np.ndarray]:
-    return {f"{name}.png": image for name, image in golden_images.items()}  # as cases.json names them
-
-
-@pytest.fixture(scope="module")
-def models(gdir, meta) -> dict[str, GazeModel]:
-    return {v: GazeModel.from_files(gaze_weights=gdir / meta[v]["checkpoint"], device="cpu") for v in VARIANTS}
+gdir, meta, images, models = golden_family_fixtures(GOLDEN, what="HGNetV2", expected="../shared/golden_hgnetv2",
+                                                   variants=VARIANTS)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

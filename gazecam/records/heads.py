@@ -186,14 +186,7 @@ class FileHeads:
 
     def _make(self, frame: Any, vals: Iterable[Any], normalised: bool, track_id: Any, confidence: Any,
               where: str) -> tuple[int, _FileBox]:
-        try:
-            fi = _to_int(frame)
-        except ValueError:
-            raise self._err(where, f"'frame' must be a non-negative integer, got {frame!r}") from None
-        if fi < 0:
-            raise self._err(where, f"'frame' must be >= 0, got {fi}")
-        if fi > _INT64_MAX:
-            raise self._err(where, f"'frame' must be a 64-bit integer, got {fi}")
+        fi = self._count(frame, "frame", "a non-negative integer", where)
         try:
             box = tuple(float(v) for v in vals)
         except (TypeError, ValueError):
@@ -204,16 +197,7 @@ class FileHeads:
             raise self._err(where, f"box values must be within ±{_FLOAT32_MAX:.3g} (32-bit floats), got {list(box)}")
         if box[2] < box[0] or box[3] < box[1]:
             raise self._err(where, f"inverted box {list(box)}: expected x1 <= x2 and y1 <= y2 (xyxy order)")
-        tid = -1
-        if track_id not in (None, ""):
-            try:
-                tid = _to_int(track_id)
-            except ValueError:
-                raise self._err(where, f"'track_id' must be an integer, got {track_id!r}") from None
-            if tid < 0:
-                raise self._err(where, f"'track_id' must be >= 0, got {tid}")
-            if tid > _INT64_MAX:
-                raise self._err(where, f"'track_id' must be a 64-bit integer, got {tid}")
+        tid = -1 if track_id in (None, "") else self._count(track_id, "track_id", "an integer", where)
         conf = 1.0
         if confidence not in (None, ""):
             try:
@@ -221,6 +205,18 @@ class FileHeads:
             except (TypeError, ValueError):
                 raise self._err(where, f"'confidence' must be a number, got {confidence!r}") from None
         return fi, _FileBox(box, normalised, tid, conf, where=where)  # type: ignore[arg-type]
+
+    def _count(self, value: Any, name: str, expected: str, where: str) -> int:
+        """``value`` as an integer in 0..2**63-1 (a frame index, a track id), else the error naming ``name``."""
+        try:
+            n = _to_int(value)
+        except ValueError:
+            raise self._err(where, f"'{name}' must be {expected}, got {value!r}") from None
+        if n < 0:
+            raise self._err(where, f"'{name}' must be >= 0, got {n}")
+        if n > _INT64_MAX:
+            raise self._err(where, f"'{name}' must be a 64-bit integer, got {n}")
+        return n
 
     def _parse_jsonl(self, text: str) -> list[tuple[int, _FileBox]]:
         out = []

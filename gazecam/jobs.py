@@ -35,7 +35,6 @@ from .errors import InputError
 from .options import HEATMAP_MODES, ProcessOptions
 from .outputs import Named, check_before_writing
 from .overlap import Stage
-from .pipeline import Pipeline, build_processor
 from .types import GazeResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +117,7 @@ def process_source(source: str | int | Path | Capture, *, model: "GazeBackend", 
     frames (:class:`~gazecam.overlap.StageChain`; the same results as ``overlap=False``, one step after the
     other in the caller's thread).  Raises ``InputError`` for bad input (e.g. no frame could be decoded; nothing is then left).
     """
+    from .pipeline import Pipeline, build_processor
     from .records import FileHeads, RecordsMeta
     from .render import GazeRenderer, weights_banner_text
     from .sinks import ClipWriter, RecordsSink

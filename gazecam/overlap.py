@@ -106,10 +106,6 @@ class StageChain:
         """Take no new input; the items in flight are finished and delivered (callable from any thread)."""
         self._stop.set()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     # -- iteration -----------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Any]:
         if self._started:

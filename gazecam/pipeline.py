@@ -175,7 +175,8 @@ class Pipeline:
         self.capture = source if isinstance(source, Capture) else Capture(source, live=live, queue_size=queue_size)
         self._stop = stop if stop is not None else threading.Event()
         self.chain = StageChain(self._frames(), [Stage("detect", self._detect), Stage("gaze", self._gaze), *stages],
-                                threaded=overlap, queue_size=1 if self.info.live else 4)  # live: the newest frame stays fresh
+                                threaded=overlap,
+                                queue_size=1 if self.info.live else 4)  # live: the newest frame stays fresh
 
     @property
     def stats(self) -> ProcessorStats:

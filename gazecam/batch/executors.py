@@ -176,14 +176,13 @@ class InlineExecutor(Executor):
         return "1 process (one model, reused)"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="gazecam-batch-job", daemon=True)
+        serve = {"next_task": self._tasks.get, "send": self._events.put, "stop": self._stop}
+        self._thread = threading.Thread(target=_serve, args=(0, self._factory), kwargs=serve, name="gazecam-batch-job",
+                                        daemon=True)
         self._thread.start()
         first = self._events.get()
         if isinstance(first, _StartFailed):
             raise WorkerError(first.message)
-
-    def _run(self) -> None:
-        _serve(0, self._factory, next_task=self._tasks.get, send=self._events.put, stop=self._stop)
 
     def idle_slots(self) -> list[int]:
         return [] if self._busy or self._stop.is_set() else [0]

@@ -2,13 +2,14 @@
 """How accurate are head boxes detected on every N-th frame (the tracker predicting between), and how fast?
 
     .venv/bin/python scripts/eval_detect_cadence.py [--videos walkers,vtest] [--frames 150] [--every 1,2,3]
-        [--hog-pixels 691200,409920] [--detector offline]
+        [--hog-pixels 691200,230400] [--search-every 1,3,6] [--detector offline]
 
-For each video, the reference is what ``gazecam process`` does by default: the detector on every frame at its
-full size (offline: ``hog_pixels`` 960x720) and the tracker on its boxes.  Each variant (``--every`` N x
-``--hog-pixels`` P; ``gazecam.cadence.CadenceDetector`` as ``--detect-every N`` builds it) runs on the same
-decoded frames in the same process, one after the other.  Per variant, against the reference boxes of each frame
-(matched one to one by IoU >= 0.3, Hungarian):
+For each video, the reference is detection on every frame at full resolution: the detector on every frame (offline:
+its full search on every frame, ``every=1``, at ``hog_pixels`` 960x720) and the tracker on its boxes.  Each variant
+(``--every`` N x ``--hog-pixels`` P x ``--search-every`` K; ``gazecam.cadence.CadenceDetector`` as
+``--detect-every N`` builds it; the offline detector's own default is K=3: full search every 3rd frame it sees,
+optical flow between) runs on the same decoded frames in the same process, one after the other.  Per variant,
+against the reference boxes of each frame (matched one to one by IoU >= 0.3, Hungarian):
 
 * ``IoU``: mean IoU of matched boxes (all frames; and on the predicted frames alone);
 * ``missed`` / ``extra``: reference boxes without a match / variant boxes without one, per frame;
@@ -153,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hog-pixels", default=str(960 * 720),
                    help="offline detector: pixels of the frame the pedestrian search works on (comma-separated); "
                         "the first one is the reference's (960x720, the default)")
-    p.add_argument("--search-every", default="3",
+    p.add_argument("--search-every", default="1,3",
                    help="offline detector: its own full search every K-th frame it sees, optical flow between "
-                        "(comma-separated); the first one is the reference's (3, the default)")
+                        "(comma-separated; its default is 3); the first one is the reference's (1: every frame)")
     p.add_argument("--detector", default="offline", help="offline (default) or a YOLO head model file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)

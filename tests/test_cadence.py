@@ -153,3 +153,15 @@ def test_process_records_with_cadence_1_are_those_of_the_default_and_cadence_2_k
     assert all(ids[i] for i in range(first, 12))  # ...and from then on every frame has heads
     assert all(None not in ids[i] for i in ids)  # all tracked
     assert all(ids[i] == ids[i - 1] for i in range(first + 1, 12, 2))  # predicted frames: the heads just detected
+
+
+def test_the_command_line_flag(tmp_path, capsys):
+    from gazecam.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["process", "in.mp4", "-o", str(tmp_path / "o.mp4"), "--detect-every", "0"])
+    assert "--detect-every: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    code = main(["process", "in.mp4", "-o", str(tmp_path / "o.mp4"), "--heads", "h.jsonl", "--detect-every", "2"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code != 0 and "--heads h.jsonl and --detect-every 2: known boxes are read for every frame" in err
+    assert not (tmp_path / "o.mp4").exists()

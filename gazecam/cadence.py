@@ -6,8 +6,11 @@ returns the tracker's Kalman-predicted boxes of the same heads with the same ids
 (:meth:`HeadTracker.predict`).  Its boxes are therefore already tracked: the per-frame step uses it as its
 detector with no tracker of its own (:func:`gazecam.pipeline.build_processor` does this when
 ``ProcessOptions.detect_every > 1``).  A frame that does not follow the previous one (a seek, a gap in the
-indices) is detected afresh (the tracks are kept, as the tracker keeps them over a gap; :meth:`reset` forgets them).  ``every=1`` detects and tracks every frame, exactly as
-detector + tracker do.
+indices) is detected afresh (the tracks are kept, as the tracker keeps them over a gap; :meth:`reset` forgets
+them).  ``every=1`` detects and tracks every frame, exactly as detector + tracker do.
+
+With a detector that follows people between its own searches (the offline detector searches every 3rd frame it
+sees, optical flow between), the two cadences combine: with ``every=3`` each call falls on one of its searches.
 
 People who appear between two detections are found on the next one; boxes between detections follow the
 filter's constant-velocity motion (accuracy against detection on every frame: ``scripts/eval_detect_cadence.py``).

@@ -42,8 +42,8 @@ class ProcessOptions:
                                             or self.max_frames < 1):
             raise InputError(f"max_frames={self.max_frames!r}: expected a whole number >= 1 or None")
         if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) or self.detect_every < 1:
-            raise InputError(f"detect_every={self.detect_every!r}: expected a whole number of frames >= 1 "
-                             "(1: detect heads on every frame; try 2: on every other frame, the tracker predicting them between)")
+            raise InputError(f"detect_every={self.detect_every!r}: expected a whole number of frames >= 1 (1: detect "
+                             "heads on every frame; try 2: on every other frame, the tracker predicting them between)")
         if not 0.0 <= self.detector_conf <= 1.0:
             raise InputError(f"detector_conf={self.detector_conf!r}: expected a number between 0 and 1")
         if self.heatmap not in HEATMAP_MODES:

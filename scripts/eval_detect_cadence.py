@@ -6,7 +6,7 @@
 
 For each video, the reference is detection on every frame at full resolution: the detector on every frame (offline:
 its full search on every frame, ``every=1``, at ``hog_pixels`` 960x720) and the tracker on its boxes.  Each variant
-(``--every`` N x ``--hog-pixels`` P x ``--search-every`` K; ``gazecam.cadence.CadenceDetector`` as
+(``--every`` N x ``--hog-pixels`` P x ``--scale-step`` S x ``--search-every`` K; ``gazecam.cadence.CadenceDetector`` as
 ``--detect-every N`` builds it; the offline detector's own default is K=3: full search every 3rd frame it sees,
 optical flow between) runs on the same decoded frames in the same process, one after the other.  Per variant,
 against the reference boxes of each frame (matched one to one by IoU >= 0.3, Hungarian):
@@ -78,7 +78,7 @@ def load_frames(name: str, n: int, tmp: Path) -> tuple[list[np.ndarray], float, 
 
 
 def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, every: int, hog_pixels: int,
-        search_every: int) -> Run:
+        search_every: int, scale_step: float = 1.2) -> Run:
     from gazecam.cadence import CadenceDetector
     from gazecam.detect import make_detector
     from gazecam.detect_offline import OfflineHeadDetector
@@ -87,7 +87,8 @@ def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, ever
     from gazecam.types import Frame
 
     options = ProcessOptions(detector=detector, detect_every=every)
-    det = (OfflineHeadDetector(hog_pixels=hog_pixels, every=search_every, warn=False) if detector == "offline"
+    det = (OfflineHeadDetector(hog_pixels=hog_pixels, every=search_every, hog_scale_step=scale_step,
+                                     warn=False) if detector == "offline"
            else make_detector(detector, device="cpu", conf=options.detector_conf))
     cadence = CadenceDetector(detector=det, tracker=make_tracker(options, fps=fps), every=every)
     boxes, detected = [], []
@@ -157,19 +158,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--search-every", default="1,3",
                    help="offline detector: its own full search every K-th frame it sees, optical flow between "
                         "(comma-separated; its default is 3); the first one is the reference's (1: every frame)")
+    p.add_argument("--scale-step", default="1.2",
+                   help="offline detector: scale step of the pedestrian search's image pyramid (comma-separated; "
+                        "its default is 1.2); the first one is the reference's")
     p.add_argument("--detector", default="offline", help="offline (default) or a YOLO head model file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     everys = [int(x) for x in args.every.split(",")]
     pixels = [int(x) for x in args.hog_pixels.split(",")]
     searches = [int(x) for x in args.search_every.split(",")]
-    print(f"detector {args.detector}; reference: every frame, hog_pixels {pixels[0]}, search every {searches[0]}; match IoU >= {MATCH_IOU}")
+    steps = [float(x) for x in args.scale_step.split(",")]
+    print(f"detector {args.detector}; reference: every frame, hog_pixels {pixels[0]}, scale step {steps[0]:g}, "
+          f"search every {searches[0]}; match IoU >= {MATCH_IOU}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.videos.split(","):
             frames, fps, truth = load_frames(name, args.frames, Path(tmp))
             h, w = frames[0].shape[:2]
             ref = run("reference", frames, fps, detector=args.detector, every=1, hog_pixels=pixels[0],
-                      search_every=searches[0])
+                      search_every=searches[0], scale_step=steps[0])
             print(f"\n{name}: {len(frames)} frames {w}x{h} at {fps:g} fps; reference {ref.wall_ms:.1f} ms/frame "
                   f"(CPU {ref.cpu_ms:.1f}), {compare(ref, ref)['ref_heads']:.2f} heads/frame, "
                   f"{len({int(i) for b in ref.boxes for i in b.track_ids})} ids")
@@ -178,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'id sw':>7}{'ids':>5}{vs_truth}")
             if truth is not None:
                 print(f"  {'(reference)':<86}{_truth_columns(truth, ref)}")
-            for px, k, every in itertools.product(pixels, searches, everys):
+            for px, step, k, every in itertools.product(pixels, steps, searches, everys):
                 label = (f"every {every}" + ("" if px == pixels[0] else f", hog {px // 1000}k")
+                         + ("" if step == steps[0] else f", step {step:g}")
                          + ("" if k == searches[0] else f", search {k}"))
-                var = run(label, frames, fps, detector=args.detector, every=every, hog_pixels=px, search_every=k)
+                var = run(label, frames, fps, detector=args.detector, every=every, hog_pixels=px, search_every=k,
+                          scale_step=step)
                 c = compare(ref, var)
                 ids = len({int(i) for b in var.boxes for i in b.track_ids})
                 print(f"  {label:<26}{var.wall_ms:>9.1f}{var.cpu_ms:>8.1f}{c['iou']:>7.3f}{c['iou_pred']:>9.3f}"

@@ -106,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..weights import is_unverified_note
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
-                             detector_conf=args.detector_conf, detect_every=args.detect_every, heads_path=Path(args.heads) if args.heads else None,
+                             detector_conf=args.detector_conf, detect_every=args.detect_every,
+                             heads_path=Path(args.heads) if args.heads else None,
                              gaze=gaze_options(args), heatmap=args.heatmap, max_frames=args.max_frames,
                              aois=aois_from_args(args))
     out = Path(args.output) if args.output else None

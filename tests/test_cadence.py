@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -165,3 +166,44 @@ def test_the_command_line_flag(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code != 0 and "--heads h.jsonl and --detect-every 2: known boxes are read for every frame" in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _eval_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "eval_detect_cadence.py"
+    spec = importlib.util.spec_from_file_location("eval_detect_cadence", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_eval_script_counts_misses_extras_and_id_switches():
+    ev = _eval_script()
+
+    def run(*frames, detected=None):
+        boxes = [HeadBoxes(xyxy=np.array([b for b, _ in f], np.float32).reshape(-1, 4), image_size=(H, W),
+                           track_ids=np.array([i for _, i in f], np.int64)) for f in frames]
+        return ev.Run("x", boxes, detected or [True] * len(frames), 0.0, 0.0)
+
+    a, b = [10, 10, 30, 30], [100, 100, 120, 120]
+    ref = run([(a, 1), (b, 2)], [(a, 1), (b, 2)], [(a, 1), (b, 2)])
+    same = ev.compare(ref, ref)
+    assert (same["iou"], same["missed"], same["extra"], same["switches"], same["ref_heads"]) == (1.0, 0, 0, 0, 2)
+    shifted = [15, 10, 35, 30]  # IoU 15 * 20 / (2 * 400 - 300) = 0.6
+    var = run([(a, 7), (b, 8)], [(shifted, 7), ([200, 50, 220, 70], 9)], [(a, 8), (b, 7)],
+              detected=[True, False, True])
+    c = ev.compare(ref, var)
+    assert c["missed"] == pytest.approx(1 / 3) and c["extra"] == pytest.approx(1 / 3)  # b missed, one extra box
+    assert c["iou"] == pytest.approx((1 + 1 + 0.6 + 1 + 1) / 5) and c["iou_pred"] == pytest.approx(0.6)
+    assert c["switches"] == 2  # on the last frame both reference heads changed their variant id
+
+
+def test_the_eval_script_runs_on_the_walkers_clip(capsys):
+    assert _eval_script().main(["--videos", "walkers", "--frames", "6", "--every", "1,2", "--search-every", "3"]) == 0
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if ln.strip().startswith("every 1 "))
+    assert row.split()[4:9] == ["1.000", "nan", "0.00", "0.00", "0"]  # the reference again: the same boxes
+    assert "(reference)" in out and any(ln.strip().startswith("every 2 ") for ln in out.splitlines())

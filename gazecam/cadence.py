@@ -12,8 +12,10 @@ them).  ``every=1`` detects and tracks every frame, exactly as detector + tracke
 With a detector that follows people between its own searches (the offline detector searches every 3rd frame it
 sees, optical flow between), the two cadences combine: with ``every=3`` each call falls on one of its searches.
 
-People who appear between two detections are found on the next one; boxes between detections follow the
-filter's constant-velocity motion (accuracy against detection on every frame: ``scripts/eval_detect_cadence.py``).
+People who appear between two detections are found on the next one; boxes the tracker left untracked (id -1,
+below its confidence threshold) are not carried; boxes between detections follow the filter's constant-velocity
+motion.  Accuracy against detection on every frame: ``scripts/eval_detect_cadence.py`` (with the offline
+detector the prediction is less exact than its own optical flow; figures in the README's speed section).
 """
 
 from __future__ import annotations

@@ -87,9 +87,10 @@ def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, ever
     from gazecam.types import Frame
 
     options = ProcessOptions(detector=detector, detect_every=every)
-    det = (OfflineHeadDetector(hog_pixels=hog_pixels, every=search_every, hog_scale_step=scale_step,
-                                     warn=False) if detector == "offline"
-           else make_detector(detector, device="cpu", conf=options.detector_conf))
+    if detector == "offline":
+        det = OfflineHeadDetector(hog_pixels=hog_pixels, every=search_every, hog_scale_step=scale_step, warn=False)
+    else:
+        det = make_detector(detector, device="cpu", conf=options.detector_conf)
     cadence = CadenceDetector(detector=det, tracker=make_tracker(options, fps=fps), every=every)
     boxes, detected = [], []
     wall = cpu = 0.0
@@ -105,21 +106,15 @@ def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, ever
     return Run(label, boxes, detected, 1e3 * wall / n, 1e3 * cpu / n)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
 def compare(ref: Run, var: Run) -> dict[str, float]:
     from scipy.optimize import linear_sum_assignment
+
+    from gazecam.detect_offline import box_iou
 
     ious, ious_pred, missed, extra, switches = [], [], 0, 0, 0
     last_id: dict[int, int] = {}
     for r, v, det in zip(ref.boxes, var.boxes, var.detected):
-        m = iou_matrix(r.xyxy, v.xyxy) if len(r) and len(v) else np.zeros((len(r), len(v)))
+        m = box_iou(r.xyxy, v.xyxy).astype(np.float64) if len(r) and len(v) else np.zeros((len(r), len(v)))
         rows, cols = linear_sum_assignment(-m) if m.size else (np.zeros(0, int), np.zeros(0, int))
         ok = m[rows, cols] >= MATCH_IOU
         rows, cols = rows[ok], cols[ok]

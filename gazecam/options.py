@@ -33,6 +33,7 @@ class ProcessOptions:
     heatmap: str = "combined"  # combined | per-person | none
     max_frames: int | None = None
     aois: "AOISet | None" = None  # areas of interest: each record gets the AOI looked at (gazecam.aoi)
+    detect_every: int = 1  # run the detector every N-th frame, the tracker predicting the heads in between
 
     def __post_init__(self) -> None:
         if not isinstance(self.gaze, GazeOptions):
@@ -40,12 +41,18 @@ class ProcessOptions:
         if self.max_frames is not None and (isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int)
                                             or self.max_frames < 1):
             raise InputError(f"max_frames={self.max_frames!r}: expected a whole number >= 1 or None")
+        if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) or self.detect_every < 1:
+            raise InputError(f"detect_every={self.detect_every!r}: expected a whole number of frames >= 1 (1: detect "
+                             "heads on every frame; try 2: on every other frame, the tracker predicting them between)")
         if not 0.0 <= self.detector_conf <= 1.0:
             raise InputError(f"detector_conf={self.detector_conf!r}: expected a number between 0 and 1")
         if self.heatmap not in HEATMAP_MODES:
             raise InputError(f"heatmap={self.heatmap!r}: expected one of {', '.join(HEATMAP_MODES)}")
         if self.heads_path is not None:
             object.__setattr__(self, "heads_path", Path(self.heads_path))
+            if self.detect_every != 1:
+                raise InputError(f"heads_path={str(self.heads_path)!r} and detect_every={self.detect_every}: known "
+                                 "boxes are read for every frame; leave detect_every at 1 with them")
             if (self.detector or "auto").lower() != "auto":
                 raise InputError(f"heads_path={str(self.heads_path)!r} and detector={self.detector!r}: give either "
                                  "known boxes or a detector, not both")
@@ -62,7 +69,8 @@ class ProcessOptions:
                                        if g.stride == "auto" else {}),
                 "smooth": g.smooth, "inout_threshold": g.inout_threshold,
                 "heatmap": self.heatmap, "max_frames": self.max_frames,
-                **({"aois": self.aois.to_json()["aois"]} if self.aois is not None else {})}
+                **({"aois": self.aois.to_json()["aois"]} if self.aois is not None else {}),
+                **({"detect_every": self.detect_every} if self.detect_every != 1 else {})}
 
 
 def _check_detector(spec: str | None) -> None:

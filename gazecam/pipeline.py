@@ -277,4 +277,8 @@ def build_processor(model: "GazeBackend", options: "ProcessOptions", *, fps: flo
         heads = detector if detector is not None else make_head_detector(
             options, device=None if device is None else str(device), notify=notify)
         tracker = make_tracker(options, fps=fps) if track else None
+        if tracker is not None and options.detect_every > 1:  # the tracker carries the heads between detections
+            from .cadence import CadenceDetector
+
+            heads, tracker = CadenceDetector(detector=heads, tracker=tracker, every=options.detect_every), None
     return FrameProcessor(detector=heads, tracker=tracker, gaze_stage=GazeStage(model=model, options=options.gaze))

@@ -9,6 +9,9 @@ Behaviour worth knowing:
 * A head that disappears is kept as *lost* for ``track_buffer`` frames; if it reappears close to where
   the Kalman filter expects it within that time it gets its **old id** back, later it gets a **new id**.
 * Boxes that matched no track (confidence below ``new_track_thresh`` and not matched) keep id -1.
+* :meth:`HeadTracker.predict` steps the tracks one frame without detections (for frames the detector
+  skips, :mod:`gazecam.cadence`): it returns the Kalman-predicted boxes of the heads the last
+  :meth:`~HeadTracker.update` returned, with their ids; the next ``update`` finds them again by those ids.
 * Boxes are matched on copies ``match_scale`` times their size (same centre): head boxes are small next
   to how far a walking person moves between frames (a 15 px head moves ~8 px per frame at 10 fps), and
   ByteTrack's IoU matching, made for whole bodies, would otherwise give such a person a new id every few
@@ -80,6 +83,7 @@ class HeadTracker:
                                     new_track_thresh=float(new_track_thresh), track_buffer=int(track_buffer),
                                     match_thresh=float(match_thresh), fuse_score=True)
         self._tracker = _byte_tracker_class()(self.args)
+        self._shown: frozenset[int] = frozenset()  # ids the last update() returned (what predict() carries)
 
     @property
     def track_buffer(self) -> int:
@@ -88,6 +92,7 @@ class HeadTracker:
     def reset(self) -> None:
         """Forget all tracks; ids restart at 1."""
         self._tracker.reset()
+        self._shown = frozenset()
 
     def update(self, heads: HeadBoxes) -> HeadBoxes:
         """Assign track ids to this frame's heads (call once per frame, in order, also with no heads)."""
@@ -103,4 +108,26 @@ class HeadTracker:
             det_index = out[:, 7].astype(np.int64)
             ok = (det_index >= 0) & (det_index < n)
             ids[det_index[ok]] = out[ok, 4].astype(np.int64)
+        self._shown = frozenset(int(i) for i in ids if i >= 0)
         return HeadBoxes(xyxy=heads.xyxy, image_size=heads.image_size, track_ids=ids, confidence=heads.confidence)
+
+    def predict(self, image_size: tuple[int, int]) -> HeadBoxes:
+        """One frame without detections: the Kalman-predicted boxes of the heads the last :meth:`update` returned.
+
+        ``image_size``: (height, width) of this frame (boxes are clipped to it; a box wholly outside is left
+        out).  Counts as a frame for the tracker (a head not found again within ``track_buffer`` frames of
+        its last detection gets a new id).  Confidence: the head's last detection score.
+        """
+        self._tracker.update(_Detections(xyxy=np.zeros((0, 4), np.float32), conf=np.zeros(0, np.float32),
+                                         cls=np.zeros(0, np.float32)))
+        bt = self._tracker
+        tracks = {t.track_id: t for t in (*bt.tracked_stracks, *bt.lost_stracks)
+                  if bt.frame_id - t.end_frame <= bt.max_frames_lost}  # not the ones this step removed
+        ids = sorted(i for i in self._shown if i in tracks)
+        if not ids:
+            return HeadBoxes.empty(image_size)
+        xyxy = np.stack([np.asarray(tracks[i].xyxy, np.float32) for i in ids])
+        centre, half = (xyxy[:, 0:2] + xyxy[:, 2:4]) / 2, (xyxy[:, 2:4] - xyxy[:, 0:2]) / (2 * self.match_scale)
+        return HeadBoxes(xyxy=np.concatenate([centre - half, centre + half], axis=1), image_size=image_size,
+                         track_ids=np.asarray(ids, np.int64),
+                         confidence=np.asarray([tracks[i].score for i in ids], np.float32)).clipped()

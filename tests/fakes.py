@@ -304,9 +304,7 @@ def walkers_image(i: int, *, width: int = 640, height: int = 360, background: np
         background[int(0.8 * height):] = (110, 100, 90)
     img = background.copy()
     for k, (x0, speed, feet, tall, shirt) in enumerate(WALKERS):
-        s, cx = tall * height / 100.0, (x0 * width + speed * i * width / 640) % width
-        feet, top = feet * height, feet * height - tall * height
-        head_r = int(7 * s)
+        s, cx, feet, top, head_r = _walker(k, i, width=width, height=height)
         neck, hip, swing = top + 2 * head_r, feet - 45 * s, np.sin(i * 0.4 + k) * 12 * s
         cv2.circle(img, (int(cx), int(top + head_r)), head_r, (205, 170, 140), -1)
         cv2.line(img, (int(cx), int(neck)), (int(cx), int(hip)), shirt, max(1, int(12 * s)))
@@ -315,6 +313,23 @@ def walkers_image(i: int, *, width: int = 640, height: int = 360, background: np
             cv2.line(img, (int(cx), int(neck + 4 * s)), (int(cx - d * swing * 0.8), int(feet - 50 * s)), shirt,
                      max(1, int(5 * s)))
     return img
+
+
+def _walker(k: int, i: int, *, width: int, height: int) -> tuple[float, float, float, float, int]:
+    """Walker ``k`` on frame ``i``: scale, centre x, feet y, top y (pixels) and head radius."""
+    x0, speed, feet, tall, _ = WALKERS[k]
+    s, cx = tall * height / 100.0, (x0 * width + speed * i * width / 640) % width
+    return s, cx, feet * height, feet * height - tall * height, int(7 * s)
+
+
+def walkers_heads_xyxy(i: int, *, width: int = 640, height: int = 360) -> np.ndarray:
+    """(3, 4) the true head boxes ``xyxy`` (the squares around the head discs) of :func:`walkers_image` frame ``i``."""
+    out = []
+    for k in range(len(WALKERS)):
+        _, cx, _, top, r = _walker(k, i, width=width, height=height)
+        cx, cy = int(cx), int(top + r)  # as drawn
+        out.append((cx - r, cy - r, cx + r + 1, cy + r + 1))
+    return np.asarray(out, np.float32)
 
 
 def make_walkers_video(path: Path, *, n: int = 200, width: int = 640, height: int = 360, fps: int = 25) -> Path:

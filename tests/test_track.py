@@ -78,3 +78,35 @@ def test_small_fast_heads_keep_their_id():
     assert len(run(1.0)) > 1
     with pytest.raises(ValueError, match="match_scale"):
         HeadTracker(match_scale=0.5)
+
+
+def test_predict_carries_the_last_heads_with_their_ids_along_their_motion():
+    t = HeadTracker()
+    for f in range(10):  # moving 4 px right per frame; a second head seen only on the first frames
+        out = t.update(_heads([20 + 4 * f, 30, 60 + 4 * f, 70], *([[200, 100, 240, 140]] if f < 8 else [])))
+    mover = int(out.track_ids[0])
+    for f in range(10, 14):
+        pred = t.predict(SIZE)
+        assert pred.track_ids.tolist() == [mover]  # the head the last update missed is not predicted
+        assert pred.image_size == SIZE and pred.confidence[0] == pytest.approx(out.confidence[0])
+        np.testing.assert_allclose(pred.xyxy[0], [20 + 4 * f, 30, 60 + 4 * f, 70], atol=2.0)  # Kalman velocity
+    back = t.update(_heads([20 + 4 * 14, 30, 60 + 4 * 14, 70]))
+    assert back.track_ids.tolist() == [mover]  # found again after the predicted frames: same id
+
+
+def test_predict_counts_frames_and_clips_to_the_frame():
+    """A predicted frame counts for ``track_buffer`` as a frame without detections does."""
+    box = [300, 10, 330, 40]
+    for gap in (2, 6):
+        t, u = HeadTracker(track_buffer=3), HeadTracker(track_buffer=3)
+        t.update(_heads(box)), u.update(_heads(box))
+        for f in range(1, gap + 1):  # a still head: predicted in place, clipped at the right edge (320 px)
+            pred = t.predict(SIZE)
+            u.update(HeadBoxes.empty(SIZE))
+            if f <= 3:
+                assert pred.xyxy.tolist() == [[300, 10, 320, 40]] and pred.track_ids.tolist() == [1]
+            else:
+                assert len(pred) == 0  # unseen for more than track_buffer frames: no longer carried
+        again = t.update(_heads(box)).track_ids.tolist()
+        assert again == u.update(_heads(box)).track_ids.tolist() == ([1] if gap == 2 else [2])
+    assert len(HeadTracker().predict(SIZE)) == 0  # nothing tracked: nothing predicted

@@ -24,7 +24,7 @@ PARAMETER_FLAGS = {
     "gaze_weights": "--gaze-weights", "device": "--device", "backend": "--backend", "precision": "--precision",
     "compile": "--compile", "video_path": "-o", "records_path": "--records", "heads_path": "--heads",
     "detector": "--detector", "detector_class": "--detector-class", "class_name_or_id": "--detector-class",
-    "detector_conf": "--detector-conf",
+    "detector_conf": "--detector-conf", "detect_every": "--detect-every",
     "stride": "--stride", "max_stride": "--max-stride", "scene_threshold": "--scene-threshold",
     "inout_threshold": "--inout-threshold", "heatmap": "--heatmap",
     "max_frames": "--max-frames", "aois": "--aoi",
@@ -128,6 +128,15 @@ def load_torch_model(args: argparse.Namespace, *, device: str | None = None) -> 
     from ..loading import load_gaze_model
 
     return load_gaze_model(model_spec(args), device=device)
+
+
+def add_detect_every_argument(group: "argparse._ArgumentGroup") -> None:
+    """``--detect-every N`` (:attr:`gazecam.options.ProcessOptions.detect_every`) of ``process`` and ``batch``."""
+    group.add_argument("--detect-every", type=number(int, "a whole number >= 1", low=1), default=1, metavar="N",
+                       help="run the head detector on every N-th frame only, the tracker predicting the heads "
+                            "(same ids) in between: less detection time, less exact boxes (measured in the README's "
+                            "speed section: the offline detector, which already searches every 3rd frame, saves "
+                            "about 1/4 with 2; default 1: every frame)")
 
 
 def gaze_options(args: argparse.Namespace) -> "GazeOptions":

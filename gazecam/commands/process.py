@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, log_to
 from .aoi_args import add_aoi_argument, aois_from_args
-from .common import add_model_arguments, flag_wording, gaze_options, load_model, number
+from .common import add_detect_every_argument, add_model_arguments, flag_wording, gaze_options, load_model, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..jobs import ProcessReport
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="head class of a YOLO model with several classes")
     g.add_argument("--detector-conf", type=_unit_float, default=0.25, metavar="C",
                    help="minimum detection confidence (default 0.25)")
+    add_detect_every_argument(g)
     g.add_argument("--heads", default=None, metavar="FILE",
                    help="known head boxes per frame (.json/.jsonl/.csv; see gazecam.records.FileHeads) "
                         "instead of a detector")
@@ -105,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..weights import is_unverified_note
 
     options = ProcessOptions(detector=args.detector or "auto", detector_class=args.detector_class,
-                             detector_conf=args.detector_conf, heads_path=Path(args.heads) if args.heads else None,
+                             detector_conf=args.detector_conf, detect_every=args.detect_every,
+                             heads_path=Path(args.heads) if args.heads else None,
                              gaze=gaze_options(args), heatmap=args.heatmap, max_frames=args.max_frames,
                              aois=aois_from_args(args))
     out = Path(args.output) if args.output else None

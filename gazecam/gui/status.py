@@ -44,16 +44,17 @@ class StageMeans:
     overlapped: bool = True
 
     def text(self) -> str:
-        """One line: the stage times, then which thread bounds the inference rate."""
+        """One line: the stage times, then which thread bounds the inference rate and its busy time per frame
+        (the other thread's is about its stages' sum: detect, or encode + decode)."""
         if math.isnan(self.detect_thread):
             return "stages –"
         stages = " · ".join(f"{name} {_ms(v)}" for name, v in
                             (("detect", self.detect), ("encode", self.encode), ("decode", self.decode)))
         if not self.overlapped:
-            return f"{stages} ms · one thread {self.detect_thread + self.gaze_thread:.0f} ms/frame"
-        slow, fast = ("gaze", "detect") if self.gaze_thread >= self.detect_thread else ("detect", "gaze")
-        busy = {"detect": self.detect_thread, "gaze": self.gaze_thread}
-        return f"{stages} ms · {slow} thread bounds ({busy[slow]:.0f} vs {fast} {busy[fast]:.0f} ms/frame)"
+            return f"{stages} ms (one thread: {self.detect_thread + self.gaze_thread:.0f} ms/frame)"
+        slow, busy = (("gaze", self.gaze_thread) if self.gaze_thread >= self.detect_thread
+                      else ("detect", self.detect_thread))
+        return f"{stages} ms ({slow} thread bounds: {busy:.0f} ms/frame)"
 
 
 def _ms(v: float) -> str:
@@ -100,9 +101,6 @@ class StatusLabels:
             lab.setObjectName(f"status_{key}")
             bar.addPermanentWidget(lab)
             self.labels[key] = lab
-        self.labels["stages"].setToolTip("mean ms per frame of each stage (detect = detection + tracking, "
-                                         "encode = scene encoder, decode = gaze decoder), and the busy time per "
-                                         "frame of the detect and gaze threads: the slower one bounds the rate")
         self.set_model("model: none")
 
     def set_model(self, text: str) -> None:
@@ -115,6 +113,11 @@ class StatusLabels:
         lab["display"].setText(f"display {display_fps:4.1f} fps" if display_fps is not None else "display paused")
         lab["inference"].setText(f"inference {infer_fps:4.1f} fps")
         lab["stages"].setText(stages.text())
+        lab["stages"].setToolTip("mean ms per frame of each stage (detect = detection + tracking, encode = scene "
+                                 "encoder, decode = gaze decoder); busy ms per frame of the detect thread "
+                                 f"{_ms(stages.detect_thread)} and of the gaze thread {_ms(stages.gaze_thread)}"
+                                 + (": the slower one bounds the inference rate" if stages.overlapped
+                                    else ", one after the other in one thread"))
         lab["latency"].setText(f"latency {latency_ms:.0f} ms" if not math.isnan(latency_ms) else "latency –")
         lab["dropped"].setText(f"dropped {dropped}")
         lab["dropped"].setToolTip(f"frames never shown: {dropped}; frames the model skipped "

@@ -291,8 +291,29 @@ def test_stage_means_name_the_bounding_thread():
     recent.add(out(80, 70, float("nan"), 82, 97))
     recent.add(out(80, float("nan"), 30, 82, 97))
     text = recent.means().text()
-    assert text == "detect 80 · encode 70 · decode 30 ms · gaze thread bounds (97 vs detect 82 ms/frame)"
+    assert text == "detect 80 · encode 70 · decode 30 ms (gaze thread bounds: 97 ms/frame)"
     assert StageMeans(detect=120, encode=50, decode=20, detect_thread=121, gaze_thread=71).text().endswith(
-        "detect thread bounds (121 vs gaze 71 ms/frame)")
+        "(detect thread bounds: 121 ms/frame)")
     assert StageMeans(detect=1, encode=2, decode=3, detect_thread=1, gaze_thread=5, overlapped=False).text() \
-        == "detect 1 · encode 2 · decode 3 ms · one thread 6 ms/frame"
+        == "detect 1 · encode 2 · decode 3 ms (one thread: 6 ms/frame)"
+
+
+@pytest.mark.parametrize("where", ["detect", "gaze"])
+def test_errors_of_either_thread_show_in_the_window(qtbot, make_window, clip, where):
+    from gazecam.gui.sources import SourceSpec
+
+    events = Events()
+    every = tuple(range(256))  # frame indices (detector) and pixel values (model) of every clip frame
+    detector = LoggedDetector(events, fail_on=every if where == "detect" else ())
+    model = LoggedModel(events, fail_on=every if where == "gaze" else ())
+    builder = ProcessorBuilder(model_loader=lambda spec: model, detector_factory=lambda s, d, n: detector,
+                               track=False)
+    win = make_window(builder=builder)
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=WAIT_MS)
+    win.open_source(SourceSpec("file", str(clip)))
+    expected = "detector broke on" if where == "detect" else "decoder broke on"
+    qtbot.waitUntil(lambda: expected in win.statusBar().currentMessage(), timeout=WAIT_MS)
+    assert win.statusBar().currentMessage().startswith("inference error: frame ")
+    assert win.inference.is_alive() and win.inference.errors >= 1
+    win.shutdown()
+    assert win.inference.threads_alive() == []

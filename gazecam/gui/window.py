@@ -301,11 +301,11 @@ class MainWindow(QMainWindow):
         if out is None:
             return
         now = time.monotonic()
+        self._infer_rate.tick(now)  # the inference threads' speed, also for a result a seek made stale
+        self._stages.add(out)
         if self.current is not None and out.epoch != self.current.epoch:
             return  # computed for a frame before the last seek
         self.latest = out
-        self._infer_rate.tick(now)
-        self._stages.add(out)
         self._latency_ms = (now - out.t_source) * 1000.0
         self.people.update_result(out.result, self.gaze_settings.inout_threshold)
         if self.playback is None or not self.playback.playing:

@@ -197,6 +197,8 @@ class InferenceWorker(QObject):
             self._fps = pending.fps[0]
         if pending.model is not None:
             self._wait_gaze_idle()  # the old model's last frame is done: one user per model
+            if self._stop.is_set():
+                return False
             self.processor = None  # free the old model before loading the next one
             self.modelLoading.emit(pending.model)
             try:

@@ -2,8 +2,9 @@
 
 Threads: :mod:`~gazecam.gui.playback` publishes the newest frame; the UI thread draws it with the
 newest result of :mod:`~gazecam.gui.inference` (re-based onto the frame) and hands the frame to the
-inference threads (detect, gaze), which own the models.  The UI thread never waits on either.  The widgets are laid out by
-:mod:`~gazecam.gui.layout`; recording and snapshots are :mod:`~gazecam.gui.recording`.
+inference threads (detect, then gaze, overlapped), which own the models.  The UI thread never waits on
+them.  The widgets are laid out by :mod:`~gazecam.gui.layout`; recording and snapshots are
+:mod:`~gazecam.gui.recording`.
 """
 
 from __future__ import annotations

@@ -125,8 +125,9 @@ class ModelInfo:
 
 
 class Builder(Protocol):
-    """Loads a model and builds its :class:`~gazecam.pipeline.FrameProcessor` inside the inference thread
-    (so that thread owns the models); :class:`~gazecam.gui.processing.ProcessorBuilder` is the real one."""
+    """Loads a model and builds its :class:`~gazecam.pipeline.FrameProcessor` inside the detect thread
+    (which owns the detector and hands the model to the gaze thread);
+    :class:`~gazecam.gui.processing.ProcessorBuilder` is the real one."""
 
     def build(self, spec: "ModelSpec", gaze: "GazeOptions", *, fps: float | None = None
               ) -> "tuple[FrameProcessor, ModelInfo]": ...

@@ -160,8 +160,6 @@ def test_one_thread_mode_runs_the_stages_one_after_the_other(qtbot):
 def test_newest_frame_wins_without_wasted_detections(qtbot):
     """While the model is busy, only the newest submitted frame is detected next; the others are counted."""
     events = Events()
-    gate = threading.Event()
-    events._gates["release 0"] = gate
     model = LoggedModel(events, wait_for={0: "release 0"})
     detector = LoggedDetector(events)
     worker = _worker(qtbot, {"m": model}, detector)

@@ -6,7 +6,8 @@ window) with :mod:`~gazecam.gui.layout`, :mod:`~gazecam.gui.transport` (transpor
 :mod:`~gazecam.gui.widgets`; the threads :mod:`~gazecam.gui.playback`, :mod:`~gazecam.gui.inference` and
 :mod:`~gazecam.gui.recording` (recorder + snapshots), which exchange the records of
 :mod:`~gazecam.gui.workers`; :mod:`~gazecam.gui.processing` (the model's
-:class:`~gazecam.pipeline.FrameProcessor`, built in the inference thread), :mod:`~gazecam.gui.sources`
+:class:`~gazecam.pipeline.FrameProcessor`, built in the detect thread, used by it and the gaze thread),
+:mod:`~gazecam.gui.sources`
 (what the user opens, read through :mod:`gazecam.capture`),
 :mod:`~gazecam.gui.overlay`, :mod:`~gazecam.gui.settings`.  Recordings use
 :class:`gazecam.sinks.ClipWriter` (a file's sound kept from where the recording starts).

@@ -1,7 +1,8 @@
-"""The per-frame work of the inference thread, assembled by :func:`gazecam.pipeline.build_processor`.
+"""The per-frame work of the inference threads, assembled by :func:`gazecam.pipeline.build_processor`.
 
 :class:`ProcessorBuilder` loads the model and builds the :class:`~gazecam.pipeline.FrameProcessor`
-(detect -> track -> gaze) inside the inference thread, which then owns the model and the detector.
+(detect -> track -> gaze) inside the detect thread, which then owns the detector and tracker; the gaze
+thread owns the model (:mod:`~gazecam.gui.inference`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def available_backends() -> list[str]:
 
 
 def load_gui_model(spec: ModelSpec) -> Any:
-    """Load ``spec`` (runs in the inference thread; no terminal progress bar; errors are messages)."""
+    """Load ``spec`` (runs in the detect thread; no terminal progress bar; errors are messages)."""
     return load_model(replace(spec, progress=False))
 
 
@@ -68,7 +69,7 @@ def _backend_label(spec: ModelSpec, model: Any) -> str:
 
 
 class ProcessorBuilder:
-    """Builds the :class:`FrameProcessor` of a model in the inference thread; the detector is kept across models.
+    """Builds the :class:`FrameProcessor` of a model in the detect thread; the detector is kept across models.
 
     ``detector``, ``detector_class``, ``detector_conf``: as in :class:`ProcessOptions` (checked when a model
     loads, so that a bad detector is reported in the window).  ``model_loader`` and ``detector_factory`` are

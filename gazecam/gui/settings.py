@@ -1,8 +1,8 @@
 """GUI settings as typed dataclasses, persisted with QSettings between runs.
 
 Three groups, each applied live by a different owner:
-``ViewSettings`` (drawing, UI thread), :class:`~gazecam.gaze.GazeOptions` (gaze stage, inference thread) and
-:class:`~gazecam.loading.ModelSpec` (which weights and device, loaded by the inference thread; files saved
+``ViewSettings`` (drawing, UI thread), :class:`~gazecam.gaze.GazeOptions` (gaze stage, gaze thread) and
+:class:`~gazecam.loading.ModelSpec` (which weights and device, loaded by the detect thread; files saved
 before ModelSpec name the zoo model ``zoo_name``, read as ``name``).
 
 Where they are kept (:func:`open_settings`, Qt's user settings; not under ``GAZECAM_HOME``, which holds

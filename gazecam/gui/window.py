@@ -2,8 +2,9 @@
 
 Threads: :mod:`~gazecam.gui.playback` publishes the newest frame; the UI thread draws it with the
 newest result of :mod:`~gazecam.gui.inference` (re-based onto the frame) and hands the frame to the
-inference thread, which owns the models.  The UI thread never waits on either.  The widgets are laid out by
-:mod:`~gazecam.gui.layout`; recording and snapshots are :mod:`~gazecam.gui.recording`.
+inference threads (detect, then gaze, overlapped), which own the models.  The UI thread never waits on
+them.  The widgets are laid out by :mod:`~gazecam.gui.layout`; recording and snapshots are
+:mod:`~gazecam.gui.recording`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .playback import PlaybackWorker
 from .recording import RecorderWorker, RecordingController, RecordingSummary, SinkFactory, default_sink_factory
 from .settings import SettingsStore, ViewSettings, model_label
 from .sources import FrameSource, SourceSpec, list_cameras, open_source
-from .status import EventRate
+from .status import EventRate, RecentStages
 from .widgets import rgb_to_qimage
 from .workers import Builder, InferenceOutput, ModelInfo, TimedFrame
 
@@ -49,7 +50,7 @@ class MainWindow(QMainWindow):
                  devices: list[str] | None = None, backends: list[str] | None = None,
                  source_opener: Callable[[SourceSpec], FrameSource] = open_source,
                  sink_factory: SinkFactory = default_sink_factory, ask_paths: bool = True,
-                 aois: "AOISet | None" = None, aoi_path: Path | None = None) -> None:
+                 aois: "AOISet | None" = None, aoi_path: Path | None = None, overlap: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("gazecam live")
         self.store = store
@@ -73,12 +74,12 @@ class MainWindow(QMainWindow):
         self._display_rate = EventRate()
         self._infer_rate = EventRate()
         self._latency_ms = float("nan")
-        self._infer_ms = float("nan")
+        self._stages = RecentStages()
         self._epoch_seen = -1
         self._closing = False
         self.frames_displayed = 0  # new frames drawn (not counting redraws of the same frame)
 
-        self.inference = InferenceWorker(builder=builder, gaze=self.gaze_settings)
+        self.inference = InferenceWorker(builder=builder, gaze=self.gaze_settings, overlap=overlap)
         self.inference.resultReady.connect(self._on_result)
         self.inference.modelLoading.connect(self._on_model_loading)
         self.inference.modelLoaded.connect(self._on_model_loaded)
@@ -301,11 +302,11 @@ class MainWindow(QMainWindow):
         if out is None:
             return
         now = time.monotonic()
+        self._infer_rate.tick(now)  # the inference threads' speed, also for a result a seek made stale
+        self._stages.add(out)
         if self.current is not None and out.epoch != self.current.epoch:
             return  # computed for a frame before the last seek
         self.latest = out
-        self._infer_rate.tick(now)
-        self._infer_ms = out.infer_ms
         self._latency_ms = (now - out.t_source) * 1000.0
         self.people.update_result(out.result, self.gaze_settings.inout_threshold)
         if self.playback is None or not self.playback.playing:
@@ -446,7 +447,7 @@ class MainWindow(QMainWindow):
         playing = self.playback is not None and self.playback.playing
         # Inference: over a longer window (slow CPU models deliver a result every few seconds).
         self.status.show(display_fps=self._display_rate.rate(now) if playing else None,
-                         infer_fps=self._infer_rate.rate(now, 30.0), infer_ms=self._infer_ms,
+                         infer_fps=self._infer_rate.rate(now, 30.0), stages=self._stages.means(),
                          latency_ms=self._latency_ms, dropped=self.dropped_frames,
                          model_skipped=self.inference.inbox.dropped,
                          people=len(self.latest.result) if self.latest is not None else 0)

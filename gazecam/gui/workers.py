@@ -1,7 +1,7 @@
 """What the GUI's threads exchange: one-slot mailboxes, timed frames, results, model info, the builder interface.
 
 The threads themselves: :mod:`~gazecam.gui.playback` (source -> newest frame), :mod:`~gazecam.gui.inference`
-(owns the models), :mod:`~gazecam.gui.recording` (encodes the annotated video).
+(detect + gaze threads, own the models), :mod:`~gazecam.gui.recording` (encodes the annotated video).
 
 Data flows through one-slot "latest wins" mailboxes (:class:`LatestSlot`), so no queue can grow and
 a slow consumer only ever sees the newest item; every replaced item is counted as dropped.  A Qt
@@ -62,6 +62,7 @@ class LatestSlot(Generic[T]):
     def take(self) -> T | None:
         with self._cond:
             item, self._item = self._item, None
+            self._cond.notify_all()  # a producer may wait for the slot to empty
             return item
 
     def wait_take(self, timeout_s: float) -> T | None:
@@ -69,11 +70,20 @@ class LatestSlot(Generic[T]):
             if self._item is None:
                 self._cond.wait(timeout_s)
             item, self._item = self._item, None
+            self._cond.notify_all()
             return item
+
+    def wait_empty(self, timeout_s: float) -> bool:
+        """Wait until the consumer took the item (or ``timeout_s`` passed); True if the slot is empty."""
+        with self._cond:
+            if self._item is not None:
+                self._cond.wait(timeout_s)
+            return self._item is None
 
     def clear(self) -> None:
         with self._cond:
             self._item = None
+            self._cond.notify_all()
 
     def wake(self) -> None:
         with self._cond:
@@ -94,7 +104,10 @@ class InferenceOutput:
     result: GazeResult
     epoch: int
     t_source: float  # of the frame the result belongs to
-    infer_ms: float  # detection + tracking + gaze for this frame
+    infer_ms: float  # detection + tracking + gaze for this frame (busy time, not waiting)
+    detect_thread_ms: float = float("nan")  # of which the detect thread (detection + tracking)
+    gaze_thread_ms: float = float("nan")  # of which the gaze thread (encode + decode + smoothing)
+    overlapped: bool = True  # the two ran in two threads (else one after the other in one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +125,9 @@ class ModelInfo:
 
 
 class Builder(Protocol):
-    """Loads a model and builds its :class:`~gazecam.pipeline.FrameProcessor` inside the inference thread
-    (so that thread owns the models); :class:`~gazecam.gui.processing.ProcessorBuilder` is the real one."""
+    """Loads a model and builds its :class:`~gazecam.pipeline.FrameProcessor` inside the detect thread
+    (which owns the detector and hands the model to the gaze thread);
+    :class:`~gazecam.gui.processing.ProcessorBuilder` is the real one."""
 
     def build(self, spec: "ModelSpec", gaze: "GazeOptions", *, fps: float | None = None
               ) -> "tuple[FrameProcessor, ModelInfo]": ...

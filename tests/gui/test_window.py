@@ -81,7 +81,8 @@ def test_open_play_overlays_and_status(qtbot, make_window, clip):
     assert win.current.frame.index == CLIP_FRAMES - 1
     assert win.video.frames_shown + win.dropped_frames >= CLIP_FRAMES - 1
     text = win.status_text()
-    for word in ("display", "inference", "latency", "dropped", "people 2", "fake-model"):
+    for word in ("display", "inference", "latency", "dropped", "people 2", "fake-model", "detect ", "encode ",
+                 "decode ", "thread bounds: "):
         assert word in text
 
     # Toggle overlays with the keyboard shortcuts: the drawn frame changes, settings follow.

@@ -42,9 +42,13 @@ for _p in (REPO, REPO / "tests", REPO / "scripts"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from bench_realtime import load, model_alone, whole_command  # noqa: E402  (the same measurement, not a copy)
+from bench_realtime import (  # the same measurement, not a copy
+    load,
+    model_alone,
+    whole_command,
+)
 
-from gazecam.zoo import ZooModel, get_zoo_model  # noqa: E402
+from gazecam.zoo import ZooModel, get_zoo_model
 
 REFERENCE = "gazelle_dinov2_vitb14_inout"  # the official Gaze-LLE ViT-B/14: the row every ratio refers to
 DEFAULT_FAMILIES = (REFERENCE, "dinov3-s-inout", "hgnet-atto-inout", "hgnet-femto-inout", "hgnet-pico-inout",
@@ -108,7 +112,7 @@ def random_weight_files(entry: ZooModel, folder: Path) -> list[str]:
     return ["--backbone", entry.backbone, "--backbone-weights", str(bb), "--gaze-weights", str(gaze)]
 
 
-def heads_by_frame(records: Path) -> dict[int, "object"]:
+def heads_by_frame(records: Path) -> dict[int, object]:
     """Normalised head boxes per frame from the command's records (gazecam.records reader)."""
     import numpy as np
 
@@ -125,8 +129,8 @@ def measure(entry: ZooModel, *, clip: Path, folder: Path, frames: int, model_fra
             runtime: list[str]) -> Row:
     """The whole command, then the model alone on the same frames with the heads it found."""
     load_avg = os.getloadavg()[0]
-    common = dict(model=entry.name, family=family_label(entry), input_px=_input_px(entry), licence=entry.license,
-                  load_avg=load_avg)
+    common = {"model": entry.name, "family": family_label(entry), "input_px": _input_px(entry),
+              "licence": entry.license, "load_avg": load_avg}
     model_args = [*random_weight_files(entry, folder), "--device", "cpu", *runtime]
     model = load(model_args)  # exported (if so) before anything is timed; the subprocess reuses the export
     backend = f"{getattr(model, 'backend', type(model).__name__)} {getattr(model, 'precision', '?')}"
@@ -164,13 +168,13 @@ def markdown_table(rows: list[Row], *, reference: str = REFERENCE) -> str:
     """The README table: one line per row, ratios to the ``reference`` row of the same run."""
     ref = next((r for r in rows if r.model == reference), None)
     ref_whole, ref_alone = (ref.whole_fps, ref.alone_fps) if ref else (None, None)
-    lines = ["| model | family | input | licence | backend | frames | whole command frames/s | model alone frames/s "
-             "| bounded by (busy ms/frame) | x ViT-B (whole / model) |",
-             "|---|---|---:|---|---|---:|---:|---:|---|---:|"]
+    lines = [("| model | family | input | licence | backend | frames | whole command frames/s | model alone frames/s "
+              "| people/frame | bounded by (busy ms/frame) | x ViT-B (whole / model) |"),
+             "|---|---|---:|---|---|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         bound = f"{r.bound} ({r.bound_ms:.0f})" if r.bound_ms is not None else (r.error or r.bound)
         lines.append(f"| {r.model} | {r.family} | {r.input_px} | {r.licence} | {r.backend} | {r.frames} "
-                     f"| {_fmt(r.whole_fps)} | {_fmt(r.alone_fps)} | {bound} "
+                     f"| {_fmt(r.whole_fps)} | {_fmt(r.alone_fps)} | {r.people_per_frame:.1f} | {bound} "
                      f"| {_ratio(r.whole_fps, ref_whole)} / {_ratio(r.alone_fps, ref_alone)} |")
     return "\n".join(lines)
 

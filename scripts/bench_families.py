@@ -69,6 +69,8 @@ class Row:
     frames: int  # frames the whole command processed
     whole_fps: float | None
     alone_fps: float | None
+    encode_ms: float | None = None  # model alone, per frame
+    decode_ms: float | None = None  # model alone, per frame (all the frame's people)
     bound: str  # the stage thread that bounds the whole command ("gaze", "detect", ...)
     bound_ms: float | None  # its busy ms/frame
     people_per_frame: float = 0.0
@@ -147,6 +149,7 @@ def measure(entry: ZooModel, *, clip: Path, folder: Path, frames: int, model_fra
     gc.collect()
     people = sum(len(v) for v in heads.values()) / max(1, whole["frames"])
     return Row(**common, backend=backend, frames=whole["frames"], whole_fps=whole["fps"], alone_fps=alone["fps"],
+               encode_ms=alone["encode_ms"], decode_ms=alone["decode_ms"],
                bound=whole["bound"], bound_ms=whole["thread_ms"].get(whole["bound"]), people_per_frame=people)
 
 
@@ -169,12 +172,14 @@ def markdown_table(rows: list[Row], *, reference: str = REFERENCE) -> str:
     ref = next((r for r in rows if r.model == reference), None)
     ref_whole, ref_alone = (ref.whole_fps, ref.alone_fps) if ref else (None, None)
     lines = [("| model | family | input | licence | backend | frames | whole command frames/s | model alone frames/s "
-              "| people/frame | bounded by (busy ms/frame) | x ViT-B (whole / model) |"),
-             "|---|---|---:|---|---|---:|---:|---:|---:|---|---:|"]
+              "| model ms/frame (encode + decode) | people/frame | bounded by (busy ms/frame) "
+              "| x ViT-B (whole / model) |"),
+             "|---|---|---:|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         bound = f"{r.bound} ({r.bound_ms:.0f})" if r.bound_ms is not None else (r.error or r.bound)
+        split = "-" if r.encode_ms is None or r.decode_ms is None else f"{r.encode_ms:.0f} + {r.decode_ms:.0f}"
         lines.append(f"| {r.model} | {r.family} | {r.input_px} | {r.licence} | {r.backend} | {r.frames} "
-                     f"| {_fmt(r.whole_fps)} | {_fmt(r.alone_fps)} | {r.people_per_frame:.1f} | {bound} "
+                     f"| {_fmt(r.whole_fps)} | {_fmt(r.alone_fps)} | {split} | {r.people_per_frame:.1f} | {bound} "
                      f"| {_ratio(r.whole_fps, ref_whole)} / {_ratio(r.alone_fps, ref_alone)} |")
     return "\n".join(lines)
 

@@ -35,15 +35,16 @@ def _row(bf, model, *, whole, alone, **kw):
     entry = get_zoo_model(model)
     base = {"model": entry.name, "family": bf.family_label(entry), "input_px": bf._input_px(entry),
             "licence": entry.license, "backend": "onnxruntime fp32", "frames": 10, "whole_fps": whole,
-            "alone_fps": alone, "bound": "gaze", "bound_ms": 700.0, "people_per_frame": 3.0}
+            "alone_fps": alone, "bound": "gaze", "bound_ms": 700.0, "people_per_frame": 3.0,
+            "encode_ms": 30.4, "decode_ms": 19.6}
     return bf.Row(**{**base, **kw})
 
 
 def test_table_has_ratios_to_the_reference_row(bf):
     rows = [_row(bf, "gazelle_dinov2_vitb14_inout", whole=0.5, alone=0.8),
             _row(bf, "hgnet-atto-inout", whole=10.0, alone=20.0, bound="detect", bound_ms=68.4),
-            _row(bf, "hgnet-n-inout", whole=None, alone=None, bound="?", bound_ms=None, frames=0,
-                 error="gazecam process: error: boom")]
+            _row(bf, "hgnet-n-inout", whole=None, alone=None, bound="?", bound_ms=None, frames=0, encode_ms=None,
+                 decode_ms=None, error="gazecam process: error: boom")]
     lines = bf.markdown_table(rows).splitlines()
     assert lines[0].startswith("| model | family | input | licence | backend |") and lines[1].startswith("|---")
     assert len(lines) == 2 + len(rows)
@@ -51,8 +52,8 @@ def test_table_has_ratios_to_the_reference_row(bf):
     assert ref[1:5] == ["Gaze-LLE DINOv2 ViT", "448", "MIT (Gaze-LLE) + Apache-2.0 (DINOv2)", "onnxruntime fp32"]
     assert ref[-1] == "1.0x / 1.0x |"
     assert atto[1:4] == ["gazelle-dinov3 CNN (HGNetV2)", "320", "code MIT; weights DINOv3 License"]
-    assert atto[5:10] == ["10", "10.0", "20.0", "3.0", "detect (68)"] and atto[-1] == "20.0x / 25.0x |"
-    assert failed[6:10] == ["failed", "failed", "3.0", "gazecam process: error: boom"] and failed[-1] == "- / - |"
+    assert atto[5:11] == ["10", "10.0", "20.0", "30 + 20", "3.0", "detect (68)"] and atto[-1] == "20.0x / 25.0x |"
+    assert failed[6:11] == ["failed", "failed", "-", "3.0", "gazecam process: error: boom"] and failed[-1] == "- / - |"
 
 
 def test_table_without_reference_row_has_no_ratios(bf):
@@ -103,5 +104,5 @@ def test_one_tiny_row_end_to_end(bf, tmp_path):
                      runtime=["--backend", "torch"])
     assert row.error == "" and row.frames == 3 and row.backend == "torch fp32"
     assert row.whole_fps > 0 and row.alone_fps > 0 and row.bound in ("capture", "detect", "gaze", "render", "write")
-    assert row.people_per_frame > 0  # the offline detector found the walkers, so the decoder ran
+    assert row.people_per_frame > 0 and row.decode_ms > 0  # the offline detector found the walkers: decoded
     assert "| gazelle_hgnetv2_atto_inout | gazelle-dinov3 CNN (HGNetV2) | 320 |" in bf.markdown_table([row])

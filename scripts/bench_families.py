@@ -22,8 +22,8 @@ for Gaze-LLE).  Timing does not depend on the weights; the gaze itself is meanin
     .venv/bin/python scripts/bench_families.py [--frames 120] [--vit-frames 12] [--model-frames 20]
         [--families gazelle_dinov2_vitb14_inout,dinov3-s-inout,hgnet-atto-inout,...] [--json OUT]
 
-Defaults take about 5-10 minutes on an idle 2-core CPU (the ONNX export of each model, once, on top: cached
-in ``$GAZECAM_HOME/exports``).  Figures are only comparable within one run; say whether the machine was shared.
+Defaults took 5.4 minutes on a lightly loaded 2-core CPU, 15 at load average ~10 (the ONNX export of each
+model, once, on top: cached in ``$GAZECAM_HOME/exports``).  Figures are only comparable within one run; say whether the machine was shared.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """ONNX Runtime backend: runs an export directory (``encoder.onnx`` + ``decoder.onnx``, see :mod:`gazecam.export`).
 
 CPU execution provider by default; the CUDA execution provider when asked for (``device="cuda"``) and
-present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (a quantized encoder,
-:mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as
+present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (quantized encoder and decoder
+matmuls, :mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as
 :class:`~gazecam.model.GazeModel`.
 """
 

@@ -2,7 +2,7 @@
 
 Modes on the CPU (fidelity against fp32 measured with :mod:`gazecam.fidelity`, figures in README.md):
 
-* ``int8`` (onnxruntime): encoder matmuls in int8 (dynamic quantization, see :mod:`gazecam.quantize`).
+* ``int8`` (onnxruntime): encoder and decoder matmuls in int8 (dynamic quantization, :mod:`gazecam.quantize`).
   Fastest on CPUs with VNNI (``avx512_vnni``, ``avx_vnni``) or AMX (``amx_int8``): Intel Cascade Lake and
   later Xeons, Ice/Tiger Lake and later Core, AMD Zen 4 and later.  Also faster than fp32 on x86-64 CPUs
   with AVX2 only (onnxruntime's u8s8 kernels; the weights use 7 bits there to avoid their 16-bit

@@ -1,9 +1,10 @@
 """ONNX Runtime backend: runs an export directory (``encoder.onnx`` + ``decoder.onnx``, see :mod:`gazecam.export`).
 
 CPU execution provider by default; the CUDA execution provider when asked for (``device="cuda"``) and
-present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (quantized encoder and decoder
-matmuls, :mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  Same inputs/outputs as
-:class:`~gazecam.model.GazeModel`.
+present in the installed onnxruntime.  The export decides the precision: fp32, or int8 (quantized encoder and
+decoder matmuls, :mod:`gazecam.quantize`; :attr:`OrtBackend.precision` says which).  The decoder's attention
+runs fused (ONNX Runtime's ``MultiHeadAttention`` kernel, :mod:`gazecam.backends.ort_fusion`: the session gets
+a rewritten copy of ``decoder.onnx``).  Same inputs/outputs as :class:`~gazecam.model.GazeModel`.
 """
 
 from __future__ import annotations
@@ -70,11 +71,23 @@ class OrtBackend(ExportedBackend):
         try:
             self._encoder = ort.InferenceSession(str(self.export_dir / self.info.files["encoder"]), opts,
                                                  providers=providers)
-            self._decoder = ort.InferenceSession(str(self.export_dir / self.info.files["decoder"]), opts,
-                                                 providers=providers)
+            self._decoder = ort.InferenceSession(self._decoder_graph(), opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
             raise BackendError(f"onnxruntime cannot load the graphs in {self.export_dir}: {e}; export again") from e
         self._outputs = ["heatmaps", "inout"] if self.info.inout else ["heatmaps"]
+
+    def _decoder_graph(self) -> bytes | str:
+        """The decoder graph with its attention fused (:func:`~gazecam.backends.ort_fusion.fuse_attention`, in
+        memory); the file's path when nothing matched (``fused_attention`` says how many layers were fused)."""
+        import onnx
+
+        from ..models.gazelle import DIM, NUM_HEADS
+        from .ort_fusion import fuse_attention
+
+        path = self.export_dir / self.info.files["decoder"]
+        model = onnx.load(str(path))
+        self.fused_attention = fuse_attention(model, num_heads=NUM_HEADS, dim=DIM)
+        return model.SerializeToString() if self.fused_attention else str(path)
 
     # -- properties (has_inout, device: ExportedBackend) ----------------------------------
     @property
@@ -106,5 +119,6 @@ class OrtBackend(ExportedBackend):
 
     def __repr__(self) -> str:
         return (f"OrtBackend(name={self.name!r}, backbone={self.info.backbone}, inout={self.has_inout}, "
-                f"precision={self.precision}, providers={self.providers}, threads={self.threads}, "
+                f"precision={self.precision}, fused_attention={self.fused_attention}, providers={self.providers}, "
+                f"threads={self.threads}, "
                 f"released={self.released})")

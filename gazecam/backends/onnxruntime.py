@@ -63,26 +63,26 @@ class OrtBackend(ExportedBackend):
             providers = ["CPUExecutionProvider"]
         self.threads = int(threads or default_cpu_threads())
         try:
-            # The encoder's threads do not spin-wait after a run: the decoder runs right after it on the same
-            # CPUs, and spinning encoder threads halved its speed (Atto, 2 cores: 14.3 -> 6.9 ms for one head,
-            # 65 -> 36 ms for five; the encoder's own time unchanged).
+            # Neither session's threads spin-wait after a run: the decoder runs right after the encoder on the
+            # same CPUs, and spinning encoder threads halved its speed (Atto, 2 cores: 14.3 -> 6.9 ms for one
+            # head, 65 -> 36 ms for five; the encoder's own time unchanged); a spinning decoder takes the CPUs
+            # from the next frame's stages (detection, rendering: other threads) and from other backends.
             self._encoder = ort.InferenceSession(str(self.export_dir / self.info.files["encoder"]),
-                                                 self._session_options(spin=False), providers=providers)
-            self._decoder = ort.InferenceSession(self._decoder_graph(), self._session_options(spin=True),
+                                                 self._session_options(), providers=providers)
+            self._decoder = ort.InferenceSession(self._decoder_graph(), self._session_options(),
                                                  providers=providers)
         except Exception as e:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
             raise BackendError(f"onnxruntime cannot load the graphs in {self.export_dir}: {e}; export again") from e
         self._outputs = ["heatmaps", "inout"] if self.info.inout else ["heatmaps"]
 
-    def _session_options(self, *, spin: bool):  # type: ignore[no-untyped-def]
+    def _session_options(self):  # type: ignore[no-untyped-def]
         opts = self._ort.SessionOptions()
         opts.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3  # errors only
-        if not spin:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see __init__
         return opts
 
     def _decoder_graph(self) -> bytes | str:

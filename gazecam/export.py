@@ -8,7 +8,7 @@ Layout of an export directory::
     decoder.onnx         scene (1, 256, F, F) + head_maps (N, F, F) -> heatmaps (N, 64, 64) [+ inout (N,)]
                          (N dynamic, 1..max_heads)
     gazecam_export.json  :class:`ExportInfo`: model name, released flag, note, in/out, sizes, opset, hashes,
-                         precision (fp32, or int8: a quantized encoder, see :mod:`gazecam.quantize`)
+                         precision (fp32, or int8: quantized encoder and decoder matmuls, see :mod:`gazecam.quantize`)
 
 TensorRT engines are built from these ONNX files next to the TensorRT backend
 (:func:`gazecam.backends.tensorrt_build.build_engines`); this module imports no backend.
@@ -222,6 +222,6 @@ def ensure_onnx_export(model: "GazeModel", *, root: str | Path | None = None, ma
     dq = int8_export_dir(d, recipe)
     if not _cached(dq, fp=fp, src=src, max_heads=max_heads, precision="int8", quantization=recipe.describe()):
         if notify is not None:
-            notify(f"quantizing the {model.name} encoder to int8 ({recipe.tag}; cached in {dq}) ...")
+            notify(f"quantizing the {model.name} encoder and decoder to int8 ({recipe.tag}; cached in {dq}) ...")
         quantize_export(d, dq, recipe=recipe)
     return dq

@@ -5,7 +5,7 @@
 # relative to the same reference measured under the same conditions.
 #
 # Configurations per model: torch (fp32 eager; oneDNN linears on the CPU) and onnxruntime (fp32), then the
-# faster reduced-precision modes: onnxruntime:int8 (dynamically quantized encoder) and torch:bf16 when this
+# faster reduced-precision modes: onnxruntime:int8 (dynamically quantized encoder and decoder) and torch:bf16 when this
 # CPU has native bf16 (AVX512-BF16 / AMX).  Model stages only (capture, preprocess,
 # encode, decode; no detector, renderer or video writer, whose cost is the same for every model);
 # 640x480 frames, 1 and 5 heads.  Writes bench_dinov3.json and bench_dinov3.png into the current directory.

@@ -127,3 +127,19 @@ def test_load_file_errors(tmp_path, golden_dir):
     torch.save({"a": torch.zeros(1), "b": 3}, scalar)
     with pytest.raises(WeightsError, match="non-tensor"):
         load_state_dict_file(scalar)
+
+
+def test_folded_heatmap_head_equals_the_two_layers():
+    """heatmap_logits (one 1-channel transposed conv) = the official ConvTranspose2d(256, 256) -> Conv2d(256, 1)."""
+    from gazecam.models.gazelle import decoder_config_for
+
+    torch.manual_seed(0)
+    dec = GazeLLEDecoder(config=decoder_config_for("gazelle_dinov3", in_dim=64, inout=True, grid=20, out_size=32))
+    with torch.no_grad():
+        for p in dec.heatmap_head.parameters():
+            p.normal_(0, 0.05)
+        x = torch.randn(3, 256, 20, 20)
+        two_layers = dec.heatmap_head[1](dec.heatmap_head[0](x)).squeeze(1)
+        folded = dec.heatmap_logits(x)
+    assert folded.shape == two_layers.shape == (3, 40, 40)
+    torch.testing.assert_close(folded, two_layers, rtol=0, atol=1e-5)

@@ -157,3 +157,32 @@ def test_cpu_bf16_native_runs_onednn_on_bf16_weight_copies(golden_model_inout, g
     f = _bf16_fidelity(golden_model_inout, bf16, list(golden_images.values()))
     print(f"torch bf16 (oneDNN) vs fp32, golden ViT-S: {f.summary()}")
     assert f.max_heatmap_diff < 5e-2
+
+
+@pytest.mark.slow
+def test_cpu_bf16_with_a_cnn_encoder_runs_the_decoder_in_bf16_only(golden_images):
+    """HGNetV2 Femto (golden random weights): the CNN encoder stays fp32 under CPU bf16 (its bf16 convolutions
+    moved the heatmaps by 0.026), the decoder runs bf16.  Measured (AMD EPYC, native bf16): max heatmap diff
+    1.1e-2, agreement 100% on the golden images."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from gazecam.backends.torch import TorchBackend
+    from gazecam.fidelity import FidelityMeter, within_bound
+    from gazecam.model import GazeModel
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "golden_hgnetv2" / "gazelle_hgnetv2_femto_random.pt"
+    if not path.is_file():
+        pytest.fail(f"HGNetV2 fixture not found at {path} (expected ../shared/golden_hgnetv2)")
+    model = GazeModel.from_files(gaze_weights=path, device="cpu")
+    fp32, bf16 = TorchBackend(model=model), TorchBackend(model=model, precision="bf16")
+    meter = FidelityMeter()
+    for image in golden_images.values():
+        fa, fb = fp32.encode(image), bf16.encode(image)
+        assert fb.scene.dtype == fa.scene.dtype and np.array_equal(fb.scene.numpy(), fa.scene.numpy())  # fp32 encoder
+        a, b = fp32.decode(fa, HEADS), bf16.decode(fb, HEADS)
+        meter.add(b.heatmaps, a.heatmaps)
+    f = meter.result()
+    print(f"torch bf16 decoder vs fp32, golden HGNetV2 Femto: {f.summary()}")
+    assert 0 < f.max_heatmap_diff and within_bound(f)

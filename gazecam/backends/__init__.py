@@ -12,7 +12,7 @@ Models come loaded (zoo names and weight files: :func:`gazecam.loading.load_mode
   torch in fp32), else torch.
 
 Precisions: ``fp32``; ``fp16`` (CUDA); ``bf16`` (torch: CUDA, CPUs with native bf16); ``int8`` (onnxruntime on
-the CPU: quantized encoder, :mod:`gazecam.quantize`); ``auto`` (the fastest CPU mode within the measured
+the CPU: quantized encoder and decoder matmuls, :mod:`gazecam.quantize`); ``auto`` (the fastest CPU mode within the measured
 fidelity bound on this CPU, :mod:`gazecam.backends.precision`).
 
 Importing this package imports no torch/onnxruntime/tensorrt.
@@ -127,8 +127,8 @@ def open_backend(backend: str, *, model: "GazeModel | None" = None, export_dir: 
     ``precision`` as :func:`resolve_backend_precision` made them (nothing is resolved again).
 
     ``precision``: fp32 everywhere; fp16 for torch on CUDA and tensorrt; bf16 for torch (CUDA, or CPUs
-    with bf16 support); int8 for onnxruntime on the CPU (quantized encoder, exported and cached on first
-    use).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the
+    with bf16 support); int8 for onnxruntime on the CPU (quantized encoder and decoder matmuls, exported and cached on
+    first use).  ``compile``: torch.compile (torch backend only).  ``max_heads``: largest decoder batch of the
     TensorRT profile / compiled torch decoder (more heads run in chunks).  ``threads``: onnxruntime's CPU
     threads.  ``notify``: told (one line) when a slow first-use export starts.
     """

@@ -2,12 +2,13 @@
 
 Modes on the CPU (fidelity against fp32 measured with :mod:`gazecam.fidelity`, figures in README.md):
 
-* ``int8`` (onnxruntime): encoder matmuls in int8 (dynamic quantization, see :mod:`gazecam.quantize`).
+* ``int8`` (onnxruntime): encoder and decoder matmuls in int8 (dynamic quantization, :mod:`gazecam.quantize`).
   Fastest on CPUs with VNNI (``avx512_vnni``, ``avx_vnni``) or AMX (``amx_int8``): Intel Cascade Lake and
   later Xeons, Ice/Tiger Lake and later Core, AMD Zen 4 and later.  Also faster than fp32 on x86-64 CPUs
   with AVX2 only (onnxruntime's u8s8 kernels; the weights use 7 bits there to avoid their 16-bit
   saturation) and on ARM64.
-* ``bf16`` (torch): encoder and decoder matmuls in bfloat16 through oneDNN.  Only fast with native bf16
+* ``bf16`` (torch): encoder and decoder matmuls in bfloat16 through oneDNN (with a CNN encoder, HGNetV2, the
+  decoder alone: bf16 convolutions left the fidelity bound).  Only fast with native bf16
   instructions (``avx512_bf16``: Intel Cooper Lake, Sapphire Rapids and later Xeons, AMD Zen 4 and later;
   ``amx_bf16``: Sapphire Rapids and later; ARM ``bf16``); elsewhere it is emulated and slower than fp32.
 * ``fp32``: exact (the default of process / batch / eval).

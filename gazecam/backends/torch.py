@@ -6,7 +6,9 @@
   later, AMD Zen 4 and later): there the ``nn.Linear`` layers run as oneDNN bf16 inner products on
   bf16 copies of the weights made once (contiguous; autocast would cast every weight on every call),
   LayerNorm and softmax stay fp32 under autocast.  Elsewhere bf16 is emulated, several times slower than
-  fp32 (a warning says so); ``precision="auto"`` never picks it there.
+  fp32 (a warning says so); ``precision="auto"`` never picks it there.  CPU bf16 with a CNN backbone
+  (gazelle-dinov3's HGNetV2): the decoder runs in bf16, the encoder in fp32 (bf16 convolutions moved the
+  golden heatmaps by up to 0.03, beyond the fidelity bound; the bf16 decoder alone by 0.011 at most).
 - ``compile=True``: ``torch.compile`` of the encoder and decoder (inductor; on CUDA ``mode="reduce-overhead"``,
   i.e. CUDA graphs).  Decoder batches are padded to a power of two so at most log2(max_heads)+1 graphs
   are compiled; heads are independent, padding rows are dropped.
@@ -33,6 +35,7 @@ import torch
 from torch import nn
 
 from ..model import GazeModel, SceneFeatures, decode_heads
+from ..models.archs import HGNetV2Arch
 from ..predictor import BatchPredictor
 from ..types import GazePrediction
 from .base import BackendError, HeadBox
@@ -144,6 +147,8 @@ class TorchBackend(BatchPredictor):
             raise BackendError("oneDNN linears are for the CPU in fp32 (or bf16 on CPUs with native bf16) and need "
                                "a torch build with oneDNN")
         self.onednn = bool(onednn)
+        # CPU bf16: a CNN encoder stays fp32 (its bf16 convolutions leave the fidelity bound; see the docstring)
+        self._encoder_bf16 = not (cpu_bf16 and isinstance(model.backbone.arch, HGNetV2Arch))
         if self.onednn:
             dtype = torch.bfloat16 if cpu_bf16 else None
             decoder, backbone = with_onednn_linears(decoder, dtype), with_onednn_linears(backbone, dtype)
@@ -193,7 +198,7 @@ class TorchBackend(BatchPredictor):
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, image_sizes: Sequence[tuple[int, int]]) -> SceneFeatures:
-        with self._autocast():
+        with self._autocast() if self._encoder_bf16 else contextlib.nullcontext():
             scene = self._encoder(pixels.to(self.device))
         if self.compiled and self.device.type == "cuda":
             scene = scene.clone()  # CUDA-graph outputs are overwritten by the next replay

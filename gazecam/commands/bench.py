@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", default="1,5", help="comma-separated head counts (default 1,5)")
     parser.add_argument("--backends", default="torch,onnxruntime",
                         help="comma-separated configurations: torch, torch:compile, torch:bf16, torch:fp16, "
-                             "onnxruntime, tensorrt, tensorrt:fp16 (default torch,onnxruntime)")
+                             "onnxruntime, onnxruntime:int8 (encoder and decoder matmuls), tensorrt, tensorrt:fp16 "
+                             "(default torch,onnxruntime); reduced precisions get fidelity columns")
     parser.add_argument("--frames", type=int, default=5, help="timed frames per configuration and head count (5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed warm-up frames per configuration (1)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference run (no speedup line)")

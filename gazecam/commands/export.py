@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("export takes the model options and --precision int8 only (--backend/--compile and other "
                          "precisions do not apply); use --fp16 for fp16 TensorRT engines")
     if args.precision == "int8" and args.format != "onnx":
-        raise InputError("--precision int8 applies to --format onnx (an int8 encoder for onnxruntime on the CPU)")
+        raise InputError("--precision int8 applies to --format onnx (int8 encoder and decoder matmuls for onnxruntime on the CPU)")
     if args.format == "engine":
         try:
             require_tensorrt()  # fail before the (slow) export: "TensorRT not available: ..."
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         tmp = out.parent / f".{out.name}.fp32.{os.getpid()}.tmp"  # the fp32 graphs to quantize, removed after
         try:
             export_onnx(model, tmp, max_heads=args.max_heads, opset=args.opset)
-            print(f"quantizing the encoder to int8 ({recipe.describe()}) ...")
+            print(f"quantizing the encoder and decoder to int8 ({recipe.describe()}) ...")
             info = quantize_export(tmp, out, recipe=recipe)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

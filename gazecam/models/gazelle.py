@@ -307,5 +307,19 @@ class GazeLLEDecoder(nn.Module):
             inout = self.inout_head(x[:, 0]).squeeze(-1)  # (N,)
             x = x[:, 1:]
         x = x.reshape(n, f, f, DIM).permute(0, 3, 1, 2)  # (N, 256, F, F)
-        heatmaps = self.finish_heatmaps(self.heatmap_head(x).squeeze(1))  # (N, S, S)
+        heatmaps = self.finish_heatmaps(self.heatmap_logits(x).sigmoid())  # (N, S, S)
         return heatmaps, inout
+
+    def heatmap_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens (N, 256, F, F) -> heatmap logits (N, 2F, 2F): ``heatmap_head`` without its sigmoid, folded.
+
+        ``ConvTranspose2d(256, 256, 2, 2)`` followed by the bias-free ``Conv2d(256, 1, 1)`` is linear, so the
+        two are one ``ConvTranspose2d(256, 1, 2, 2)`` whose weight is the 1x1 conv applied to the transposed
+        conv's kernel: 1 output channel instead of 256 (~8% of the decoder's FLOPs per head).  The fold is
+        elementwise products and sums in the weights' dtype (no autocast), and a constant in ONNX exports.
+        """
+        up, proj = self.heatmap_head[0], self.heatmap_head[1]
+        w_proj = proj.weight.reshape(1, -1, 1, 1)  # (1, 256, 1, 1): out channel o of the transposed conv
+        weight = (up.weight * w_proj).sum(dim=1, keepdim=True)  # (256 in, 1 out, 2, 2)
+        bias = (up.bias * w_proj.reshape(-1)).sum().reshape(1)  # (1,)
+        return F.conv_transpose2d(x, weight.to(x.dtype), bias.to(x.dtype), stride=2).squeeze(1)

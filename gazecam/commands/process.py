@@ -172,21 +172,15 @@ def _summary(report: "ProcessReport") -> None:
             f", ... ({len(cs.skipped_files) - _NAMES_SHOWN} more)" if len(cs.skipped_files) > _NAMES_SHOWN else "")
         skips.append(f"{cs.frames_corrupt} {'unreadable image' if cs.skipped_files else 'corrupt frame'}(s) skipped"
                      + (f": {names}" if names else ""))
-    if repeated:
-        skips.append(f"{repeated} video frame(s) repeat the previous picture where the source numbering has gaps")
-    if cs.frames_dropped:
-        skips.append(f"{cs.frames_dropped} stale live frame(s) dropped")
-    if cs.frames_missing:
-        skips.append(f"{cs.frames_missing} announced frame(s) missing (truncated input)")
-    if cs.reconnects:
-        skips.append(f"{cs.reconnects} reconnect(s)")
-    if report.heads_zero_area:
-        skips.append(f"{report.heads_zero_area} --heads box(es) of zero area")
-    if report.heads_outside:
-        skips.append(f"{report.heads_outside} --heads box(es) entirely outside the frame")
-    if report.heads_after_end:
-        skips.append(f"{report.heads_after_end} --heads box(es) for frames after the last frame processed "
-                     f"({report.last_index})")
+    skips += [f"{n} {what}" for n, what in (
+        (repeated, "video frame(s) repeat the previous picture where the source numbering has gaps"),
+        (cs.frames_dropped, "stale live frame(s) dropped"),
+        (cs.frames_missing, "announced frame(s) missing (truncated input)"),
+        (cs.reconnects, "reconnect(s)"),
+        (report.heads_zero_area, "--heads box(es) of zero area"),
+        (report.heads_outside, "--heads box(es) entirely outside the frame"),
+        (report.heads_after_end, f"--heads box(es) for frames after the last frame processed ({report.last_index})"),
+    ) if n]
     lines.append("  skipped: " + ("; ".join(skips) if skips else "none"))
     if report.stage_ms:
         lines.append("  ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in report.stage_ms.items())

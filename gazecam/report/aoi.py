@@ -18,12 +18,15 @@ from ..aoi import AOISet
 from ..aoi_stats import AOIAnalysis, analyze_aois, aoi_names, label_records
 from ..analysis import AnalysisParams, GazeAnalysis
 from ..records import GazeRecord, RecordsMeta
+from .figures import figure_png, new_figure
 
 if TYPE_CHECKING:  # pragma: no cover
     from .section import ReportSection
 
 __all__ = ["section_aois", "aoi_picture_png", "aoi_timeline_png", "aoi_section_html", "aoi_color", "write_aoi_csv",
            "AOI_CSV"]
+
+_DPI = 110  # the AOI figures' resolution
 
 #: The AOI table of ``--csv-dir`` (written only when the report has AOIs).
 AOI_CSV = "aoi.csv"
@@ -62,25 +65,6 @@ def section_aois(records: Sequence[GazeRecord], analysis: GazeAnalysis, *, aois:
     return result, norm, records
 
 
-def _figure(width_in: float, height_in: float):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width_in, height_in), dpi=110)
-    fig.patch.set_facecolor("white")
-    return fig
-
-
-def _png(fig) -> bytes:
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, facecolor="white")
-    return buf.getvalue()
-
-
 def _person_rgb(track_id: int) -> tuple[float, float, float]:
     from ..render import color_for
 
@@ -100,7 +84,7 @@ def aoi_picture_png(result: AOIAnalysis, aois: AOISet, *, background: np.ndarray
     else:
         canvas = np.full((360, max(1, round(360 / aspect)), 3), 0.93)
     h, w = canvas.shape[:2]
-    fig = _figure(7.2, 7.2 * h / w + 0.2)
+    fig = new_figure(7.2, 7.2 * h / w + 0.2, dpi=_DPI)
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
     ax.imshow(canvas, extent=(0, 1, 1, 0), interpolation="bilinear")
     for tid, pts in sorted((gaze_points or {}).items()):
@@ -124,7 +108,7 @@ def aoi_picture_png(result: AOIAnalysis, aois: AOISet, *, background: np.ndarray
     ax.set_aspect(h / w)
     ax.set_xticks([])
     ax.set_yticks([])
-    return _png(fig)
+    return figure_png(fig)
 
 
 def aoi_timeline_png(result: AOIAnalysis) -> bytes:
@@ -133,7 +117,7 @@ def aoi_timeline_png(result: AOIAnalysis) -> bytes:
 
     people = [p.track_id for p in result.people]
     height = 1.3 + 0.42 * max(1, len(people))
-    fig = _figure(9.5, height)
+    fig = new_figure(9.5, height, dpi=_DPI)
     ax = fig.add_axes((0.07, 0.55 / height, 0.91, 1 - 1.05 / height))
     dt = result.frame_duration_s
     for row, tid in enumerate(people):
@@ -159,7 +143,7 @@ def aoi_timeline_png(result: AOIAnalysis) -> bytes:
     ax.legend(handles=[Patch(color=aoi_color(i), label=n.replace("$", r"\$")) for i, n in enumerate(result.names)],
               loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(6, len(result.names)), frameon=False,
               fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _fmt(v: float | None) -> str:

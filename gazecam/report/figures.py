@@ -52,21 +52,32 @@ def _rgb(track_id: int) -> tuple[float, float, float]:
     return (r / 255, g / 255, b / 255)
 
 
-def _figure(width_in: float, height_in: float):
+def new_figure(width_in: float, height_in: float, *, dpi: int = _DPI):
+    """A white matplotlib figure of ``width_in`` x ``height_in`` inches (no pyplot, no global state)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
     fig.patch.set_facecolor("white")
     return fig
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
+    """``fig`` as PNG bytes at its own dpi."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, facecolor="white")
+    fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
     return buf.getvalue()
+
+
+def time_axis(ax) -> None:
+    """The timelines' x axis: seconds, light vertical grid behind the bars, only the bottom spine."""
+    ax.set_xlabel("time (s)")
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
 
 
 # --------------------------------------------------------------------------- who is drawn
@@ -100,7 +111,7 @@ def matrix_png(analysis: GazeAnalysis) -> bytes:
             secs[i, j] = p.looking_at_s.get(other, 0.0)
             pct[i, j] = p.percent_of_visible(secs[i, j])
     side = min(7.5, 1.6 + 0.75 * max(n, 2))
-    fig = _figure(side + 1.2, side)
+    fig = new_figure(side + 1.2, side)
     ax = fig.add_subplot(1, 1, 1)
     shown = np.where(np.eye(n, dtype=bool), np.nan, pct)
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if n > 1 else 1.0))
@@ -132,7 +143,7 @@ def matrix_png(analysis: GazeAnalysis) -> bytes:
     ax.set_title("Who looks at whom" + (f" ({n} people seen longest; {more} more in the tables)" if more else ""),
                  **({"fontsize": 10} if more else {}))
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 # --------------------------------------------------------------------------- timelines
@@ -165,7 +176,7 @@ def timeline_png(analysis: GazeAnalysis) -> bytes:
     n = len(people)
     times = analysis.times_s
     dt = analysis.frame_duration_s or 1e-3
-    fig = _figure(10.5, 1.6 + (0.62 if n <= 12 else 0.3) * n)
+    fig = new_figure(10.5, 1.6 + (0.62 if n <= 12 else 0.3) * n)
     ax = fig.add_subplot(1, 1, 1)
     row = {p.track_id: n - 1 - i for i, p in enumerate(people)}  # first person on top
     half = 0.22 if n <= 12 else 0.3
@@ -203,11 +214,7 @@ def timeline_png(analysis: GazeAnalysis) -> bytes:
         tick.set_fontweight("bold")
     ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlim(analysis.start_s, max(analysis.end_s, analysis.start_s + dt))
-    ax.set_xlabel("time (s)")
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
+    time_axis(ax)
     targets = sorted(looked_at, key=lambda t: (-looked_at[t], t))
     handles = [Patch(color=_rgb(t), label=f"looks at #{t}") for t in sorted(targets[:MAX_LEGEND_TARGETS])]
     if len(targets) > MAX_LEGEND_TARGETS:
@@ -222,7 +229,7 @@ def timeline_png(analysis: GazeAnalysis) -> bytes:
     fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, fontsize=9)
     legend_rows = -(-len(handles) // ncol)
     fig.tight_layout(rect=(0, 0.28 * legend_rows / fig.get_figheight(), 1, 1))
-    return _png(fig)
+    return figure_png(fig)
 
 
 # --------------------------------------------------------------------------- density maps
@@ -292,7 +299,7 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
     """
     canvas = _canvas(background, aspect)
     h, w = canvas.shape[:2]
-    fig = _figure(8.0, 8.0 * h / w + 0.6)
+    fig = new_figure(8.0, 8.0 * h / w + 0.6)
     ax = fig.add_subplot(1, 1, 1)
     points = [p for p in analysis.gaze_points_norm.values() if len(p)]
     _overlay(ax, canvas, np.concatenate(points) if points else np.zeros((0, 2)))
@@ -317,7 +324,7 @@ def density_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
                                                                          else " (no video frame given)"),
                  fontsize=15)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def thumbnails_png(analysis: GazeAnalysis, *, background: np.ndarray | None = None,
@@ -332,7 +339,7 @@ def thumbnails_png(analysis: GazeAnalysis, *, background: np.ndarray | None = No
     cols = min(columns, max(1, len(people)))
     rows = max(1, -(-len(people) // cols))
     cell_w = 3.6
-    fig = _figure(cell_w * cols, rows * (cell_w * h / w + 0.45))
+    fig = new_figure(cell_w * cols, rows * (cell_w * h / w + 0.45))
     for k, p in enumerate(people):
         ax = fig.add_subplot(rows, cols, k + 1)
         pts = analysis.gaze_points_norm.get(p.track_id, np.zeros((0, 2)))
@@ -343,4 +350,4 @@ def thumbnails_png(analysis: GazeAnalysis, *, background: np.ndarray | None = No
             spine.set_edgecolor(_rgb(p.track_id))
             spine.set_linewidth(2)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)

@@ -53,12 +53,12 @@ def human_timeline_png(agreement: Agreement) -> bytes:
     """Per person: gazecam's row, the human's row under it, red ticks where they differ; blank: not compared."""
     from matplotlib.patches import Patch
 
-    from .figures import _figure, _png
+    from .figures import figure_png, new_figure, time_axis
 
     colors = _colors(agreement)
     dt = agreement.frame_duration_s
     n = len(agreement.people)
-    fig = _figure(10.5, 1.5 + 1.05 * max(n, 1))
+    fig = new_figure(10.5, 1.5 + 1.05 * max(n, 1))
     ax = fig.add_subplot(1, 1, 1)
     ticks, names = [], []
     for k, p in enumerate(agreement.people):
@@ -83,11 +83,7 @@ def human_timeline_png(agreement: Agreement) -> bytes:
     ax.set_ylim(-0.7, 3.0 * (n - 1) + 1.7 if n else 1)
     lo, hi = agreement.span_s
     ax.set_xlim(lo, max(hi, lo + dt))
-    ax.set_xlabel("time (s)")
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
+    time_axis(ax)
     shown = {lb for p in agreement.people for lb in (*p.human, *p.gazecam)}
     handles = [Patch(color=c, label=_label_text(lb, agreement).replace("$", r"\$")) for lb, c in colors.items()
                if lb in shown]
@@ -96,7 +92,7 @@ def human_timeline_png(agreement: Agreement) -> bytes:
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False, fontsize=9)
     rows = -(-len(handles) // 7)
     fig.tight_layout(rect=(0, 0.3 * rows / fig.get_figheight(), 1, 1))
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _num(v: float | None, pct: bool = False) -> str:

@@ -6,6 +6,7 @@ No torch import here.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -69,10 +70,8 @@ class RecordsSink:
             action()
         except OSError as exc:
             self._closed = True
-            try:
+            with contextlib.suppress(OSError):
                 self._file.close()
-            except OSError:
-                pass
             what = "the disk is full" if _is_disk_full(exc) else f"write failed ({exc.strerror or exc})"
             raise SinkError(f"{what}: records {self.path} {self._keep_complete_lines()}") from exc
         self._good_bytes += size
@@ -139,10 +138,8 @@ class RecordsSink:
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._file.close()
-        except OSError:
-            pass
         self._output.discard()
 
 

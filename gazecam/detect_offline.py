@@ -143,7 +143,10 @@ class OfflineHeadDetector:
     followed in between); only every ``every``-th frame is searched.  The frames in between move the last
     boxes by the median optical flow of the points inside each person (a few ms).  A frame that does not
     follow the previous one (index gap larger than ``every``, another size, a scene cut, or most points
-    lost) is searched afresh, faces included.  Deterministic: the same frames give the same boxes.
+    lost) is searched afresh, faces included.  Frames that arrive with larger gaps (a live source whose newest
+    frame wins over a detector slower than it) are followed too when at most ``follow_s`` seconds apart, and
+    then every ``every``-th frame *seen* is searched (``follow_s=0``: search every such frame, as before).
+    Deterministic: the same frames give the same boxes.
     """
 
     is_fallback = True
@@ -152,12 +155,14 @@ class OfflineHeadDetector:
 
     def __init__(self, *, every: int = 3, faces_every: int = 3, keep_missed: int = 1, hog_pixels: int = 960 * 720,
                  hog_scale_step: float = 1.2, hog_stride: int = 8, min_score: float = 0.3, face_max_side: int = 480,
-                 min_face: int = 20, steady: float = 0.5, warn: bool = True) -> None:
+                 min_face: int = 20, steady: float = 0.5, follow_s: float = 0.35, warn: bool = True) -> None:
         import cv2
 
         if every < 1 or faces_every < 1 or keep_missed < 0:
             raise ValueError(f"every and faces_every must be >= 1 and keep_missed >= 0, got {every}, {faces_every} "
                              f"and {keep_missed}")
+        if not follow_s >= 0.0:
+            raise ValueError(f"follow_s must be >= 0 seconds, got {follow_s}")
         if not hog_scale_step > 1.0:
             raise ValueError(f"hog_scale_step must be > 1, got {hog_scale_step}")
         self._faces = HaarFaces(min_neighbors=5, scale_factor=1.25)
@@ -173,11 +178,14 @@ class OfflineHeadDetector:
         self.min_score = float(min_score)
         self.face_max_side = int(face_max_side)
         self.min_face = int(min_face)
+        self.follow_s = float(follow_s)
         self.searches = 0  # full searches run (the other frames were tracked)
         self.refine_tries = self.refined = 0  # body boxes searched for a face / head boxes a face refined
         self._prev_gray: np.ndarray | None = None
         self._prev_index = -1
+        self._prev_time_s = 0.0
         self._last_search_index = -1
+        self._tracked_in_row = 0  # frames followed since the last search
         self._searches_without_faces = 0
         self._found = _Found.empty()
         if warn:
@@ -188,21 +196,27 @@ class OfflineHeadDetector:
         import cv2
 
         gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        tracked = self._track(gray) if self._follows(frame.index, gray) else None
-        if tracked is not None and frame.index - self._last_search_index < self.every:
+        gap = frame.index - self._prev_index
+        tracked = self._track(gray) if self._follows(gap, frame.timestamp_s, gray) else None
+        due = (frame.index - self._last_search_index >= self.every if gap <= self.every
+               else self._tracked_in_row + 1 >= self.every)  # gaps: count the frames seen
+        if tracked is not None and not due:
             found = tracked
+            self._tracked_in_row += 1
         else:
             with_faces = tracked is None or self._searches_without_faces + 1 >= self.faces_every
             found = self._search(gray, faces=with_faces, previous=tracked)
             self._last_search_index = frame.index
             self._searches_without_faces = 0 if with_faces else self._searches_without_faces + 1
             self.searches += 1
+            self._tracked_in_row = 0
         self._found, self._prev_gray, self._prev_index = found, gray, frame.index
+        self._prev_time_s = frame.timestamp_s
         return HeadBoxes.detected(found.heads_xyxy, found.confidence, (frame.height, frame.width))
 
     def reset(self) -> None:
         """Forget the last frame: the next one is searched afresh."""
-        self._prev_gray, self._prev_index, self._last_search_index = None, -1, -1
+        self._prev_gray, self._prev_index, self._last_search_index, self._tracked_in_row = None, -1, -1, 0
         self._searches_without_faces = 0
         self._found = _Found.empty()
 
@@ -297,11 +311,12 @@ class OfflineHeadDetector:
         return cand[best]
 
     # -- between searches -----------------------------------------------------------------------------
-    def _follows(self, index: int, gray: np.ndarray) -> bool:
-        """Whether this frame continues the previous one (tracking the last boxes onto it makes sense)."""
+    def _follows(self, gap: int, time_s: float, gray: np.ndarray) -> bool:
+        """Whether this frame (``gap`` frames and ``time_s`` after the previous one) continues it: tracking the
+        last boxes onto it makes sense."""
         prev = self._prev_gray
-        return (prev is not None and prev.shape == gray.shape and 1 <= index - self._prev_index <= self.every
-                and not _scene_cut(prev, gray))
+        near = 1 <= gap <= self.every or (gap > self.every and 0.0 <= time_s - self._prev_time_s <= self.follow_s)
+        return prev is not None and prev.shape == gray.shape and near and not _scene_cut(prev, gray)
 
     def _track(self, gray: np.ndarray) -> _Found | None:
         """The last boxes moved onto this frame by optical flow, or None when most of them were lost."""

@@ -23,6 +23,7 @@ Check errors are :class:`~gazecam.errors.InputError` naming the Python parameter
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -139,10 +140,8 @@ class PendingOutput:
             return
         self.done = True
         if not self.direct:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.write_path)
-            except FileNotFoundError:
-                pass
 
 
 def _fsync(path: Path) -> None:
@@ -213,10 +212,8 @@ class HeldOutputs:
         """Remove every temporary name (complete or not); the destinations are left as they are."""
         self._complete.clear()
         for tmp in self._temporaries.values():
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
 
 
 def begin_output(path: Path, what: str) -> PendingOutput:

@@ -2,7 +2,7 @@
 """How accurate are head boxes detected on every N-th frame (the tracker predicting between), and how fast?
 
     .venv/bin/python scripts/eval_detect_cadence.py [--videos walkers,vtest] [--frames 150] [--every 1,2,3]
-        [--hog-pixels 691200,230400] [--search-every 1,3,6] [--detector offline]
+        [--hog-pixels 691200,230400] [--search-every 1,3,6] [--detector offline] [--skip 1,5]
 
 For each video, the reference is detection on every frame at full resolution: the detector on every frame (offline:
 its full search on every frame, ``every=1``, at ``hog_pixels`` 960x720) and the tracker on its boxes.  Each variant
@@ -20,7 +20,9 @@ against the reference boxes of each frame (matched one to one by IoU >= 0.3, Hun
 
 Videos: ``walkers`` = the generated 640x360 clip of three walkers (``tests.fakes.make_walkers_video``, 25 fps);
 ``vtest`` = vtest.avi of Debian's opencv-doc package (768x576, 10 fps, pedestrians; ``apt-get install
-opencv-doc``), or a path.  Times are only comparable within one run; say whether the machine was shared.
+opencv-doc``), or a path.  ``--skip K``: the detector sees only every K-th frame (with its index and time), as in
+``gazecam live`` when detection is slower than the source and the newest frame wins; the reference is then the
+full search on those same frames.  Times are only comparable within one run; say whether the machine was shared.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def load_frames(name: str, n: int, tmp: Path) -> tuple[list[np.ndarray], float, 
 
 
 def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, every: int, hog_pixels: int,
-        search_every: int, scale_step: float = 1.2) -> Run:
+        search_every: int, scale_step: float = 1.2, skip: int = 1) -> Run:
     from gazecam.cadence import CadenceDetector
     from gazecam.detect import make_detector
     from gazecam.detect_offline import OfflineHeadDetector
@@ -94,7 +96,8 @@ def run(label: str, frames: list[np.ndarray], fps: float, *, detector: str, ever
     cadence = CadenceDetector(detector=det, tracker=make_tracker(options, fps=fps), every=every)
     boxes, detected = [], []
     wall = cpu = 0.0
-    for i, image in enumerate(frames):
+    for k, image in enumerate(frames):
+        i = k * skip  # the source's frame index (the detector sees every skip-th frame)
         frame = Frame(image=image, index=i, timestamp_s=i / fps)
         before = cadence.detections
         t0, c0 = time.perf_counter(), time.process_time()
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="offline detector: scale step of the pedestrian search's image pyramid (comma-separated; "
                         "its default is 1.2); the first one is the reference's")
     p.add_argument("--detector", default="offline", help="offline (default) or a YOLO head model file")
+    p.add_argument("--skip", default="1", help="the detector sees every K-th frame only, as a live source whose "
+                                               "newest frame wins (comma-separated; each K its own reference)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     everys = [int(x) for x in args.every.split(",")]
@@ -166,12 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"detector {args.detector}; reference: every frame, hog_pixels {pixels[0]}, scale step {steps[0]:g}, "
           f"search every {searches[0]}; match IoU >= {MATCH_IOU}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.videos.split(","):
+        for name, skip in itertools.product(args.videos.split(","), [int(x) for x in args.skip.split(",")]):
             frames, fps, truth = load_frames(name, args.frames, Path(tmp))
+            n_all, frames = len(frames), frames[::skip]
+            if truth is not None:
+                truth = Run("truth", truth.boxes[::skip], truth.detected[::skip], truth.wall_ms, truth.cpu_ms)
             h, w = frames[0].shape[:2]
             ref = run("reference", frames, fps, detector=args.detector, every=1, hog_pixels=pixels[0],
-                      search_every=searches[0], scale_step=steps[0])
-            print(f"\n{name}: {len(frames)} frames {w}x{h} at {fps:g} fps; reference {ref.wall_ms:.1f} ms/frame "
+                      search_every=searches[0], scale_step=steps[0], skip=skip)
+            seen = "" if skip == 1 else f" (every {skip}th seen: {len(frames)})"
+            print(f"\n{name}: {n_all} frames{seen} {w}x{h} at {fps:g} fps; reference {ref.wall_ms:.1f} ms/frame "
                   f"(CPU {ref.cpu_ms:.1f}), {compare(ref, ref)['ref_heads']:.2f} heads/frame, "
                   f"{len({int(i) for b in ref.boxes for i in b.track_ids})} ids")
             vs_truth = "" if truth is None else f"  | vs the true heads: {'found':>6}{'IoU':>7}{'extra':>7}{'id sw':>7}"
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                          + ("" if step == steps[0] else f", step {step:g}")
                          + ("" if k == searches[0] else f", search {k}"))
                 var = run(label, frames, fps, detector=args.detector, every=every, hog_pixels=px, search_every=k,
-                          scale_step=step)
+                          scale_step=step, skip=skip)
                 c = compare(ref, var)
                 ids = len({int(i) for b in var.boxes for i in b.track_ids})
                 print(f"  {label:<26}{var.wall_ms:>9.1f}{var.cpu_ms:>8.1f}{c['iou']:>7.3f}{c['iou_pred']:>9.3f}"

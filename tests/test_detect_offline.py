@@ -204,6 +204,27 @@ def test_offline_detector_tracks_between_searches_and_searches_unrelated_frames(
     assert det2.searches == 3
 
 
+def test_frames_seen_with_gaps_are_followed_when_close_in_time():
+    """A live source whose newest frame wins: the detector sees every 5th frame of 25 frames/s (0.2 s apart).
+    Within ``follow_s`` they are followed by optical flow and every 3rd frame *seen* is searched; farther apart
+    in time, or with ``follow_s=0``, each one is searched afresh."""
+    frames = _sample_frames(step=1, n=7)
+
+    def seen(det: OfflineHeadDetector, step: int = 5, fps: float = 25.0) -> list:
+        return [det.detect(Frame(image=im, index=step * i, timestamp_s=step * i / fps)) for i, im in enumerate(frames)]
+
+    det = OfflineHeadDetector(every=3, faces_every=1, warn=False)
+    out = seen(det)
+    assert det.searches == 3  # seen frames 0, 3 and 6 (indices 0, 15, 30); the others followed
+    assert all(len(h) >= 2 for h in out)
+    det = OfflineHeadDetector(every=3, faces_every=1, follow_s=0.0, warn=False)
+    seen(det)
+    assert det.searches == 7
+    det = OfflineHeadDetector(every=3, faces_every=1, follow_s=0.35, warn=False)
+    seen(det, fps=10.0)  # 0.5 s apart
+    assert det.searches == 7
+
+
 def test_a_person_missed_by_one_search_is_kept_once_and_unsearched_faces_are_kept(monkeypatch):
     """Searches every 3rd frame on a still picture: what each search 'finds' is scripted."""
     rng = np.random.default_rng(0)
@@ -240,6 +261,8 @@ def test_offline_detector_arguments_are_checked():
         OfflineHeadDetector(keep_missed=-1, warn=False)
     with pytest.raises(ValueError, match="hog_scale_step"):
         OfflineHeadDetector(hog_scale_step=1.0, warn=False)
+    with pytest.raises(ValueError, match="follow_s"):
+        OfflineHeadDetector(follow_s=-1.0, warn=False)
     tiny = OfflineHeadDetector(warn=False).detect(_frame(np.zeros((20, 30, 3), np.uint8)))
     assert len(tiny) == 0 and tiny.image_size == (20, 30)
 

@@ -12,6 +12,7 @@ symbolic link, a hard link or not a regular file is refused (lines would land in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -215,10 +216,8 @@ class Manifest:
                 view = view[n:]
             os.fsync(self._fd)
         except OSError as e:  # a full disk, an I/O error
-            try:
+            with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, size)  # only the bytes of this line (ours): no torn line is left
-            except OSError:
-                pass
             raise InputError(f"cannot write the manifest {self.path}: {e.strerror or e}; the line for "
                              f"{entry.input} was not written (it is redone by the next run); free space or "
                              "fix the output folder, then run the same command again") from e

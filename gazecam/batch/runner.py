@@ -16,6 +16,7 @@ manifest line names it) is not replaced unless ``force=True``; an output that is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -182,10 +183,8 @@ def run_batch(inputs: Sequence[BatchInput], *, outdir: str | Path, executor: Exe
                 node=outcome.node, worker=outcome.worker, warnings=list(outcome.warnings))
             manifest.append(entry)  # InputError (disk full): the commit marker stays, the next run redoes it
             if outcome.status == "done":
-                try:
+                with contextlib.suppress(OSError):
                     task.marker.unlink(missing_ok=True)  # the line names the outputs now
-                except OSError:
-                    pass
                 state.done.append(task.key)
                 state.frames += outcome.frames
             else:

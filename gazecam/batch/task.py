@@ -11,6 +11,7 @@ marker is on disk; a failed or interrupted clip leaves nothing behind.  No torch
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -108,10 +109,8 @@ def worker_label() -> tuple[str, str]:
 
 def _discard(paths: list[Path]) -> None:
     for p in paths:
-        try:
+        with contextlib.suppress(OSError):
             p.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _write_marker(marker: Path, finals: list[Path]) -> None:

@@ -9,6 +9,7 @@ them.  The widgets are laid out by :mod:`~gazecam.gui.layout`; recording and sna
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -138,10 +139,8 @@ class MainWindow(QMainWindow):
         pb, self.playback = self.playback, None
         if pb is not None:
             for sig in (pb.frameReady, pb.opened, pb.failed, pb.ended, pb.playingChanged):
-                try:
+                with contextlib.suppress(TypeError):
                     sig.disconnect()
-                except TypeError:
-                    pass
             pb.stop()
 
     def ask_open_file(self) -> None:

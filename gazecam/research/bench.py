@@ -34,6 +34,10 @@ __all__ = ["STAGES", "SUMMARY_TOL", "StageHooks", "ConfigResult", "BenchReport",
 
 SUMMARY_TOL = 1e-3  # issue 4: the speedup counts only for heatmaps within 1e-3 of the reference
 STAGES = (*STAGE_NAMES[:2], "preprocess", *STAGE_NAMES[2:])  # the pipeline's stages, preprocessing apart
+#: Pause before each configuration's frame, outside its timing: after a torch run its OpenMP worker threads
+#: spin-wait for more work for a while and would take the CPUs from the next configuration's capture and model
+#: (on 2 cores: +3-4 ms capture, +2-3 ms per ONNX Runtime run right after a torch row).
+SETTLE_S = 0.05
 
 
 # -- runners: one per configuration ------------------------------------------------------------------------
@@ -237,6 +241,7 @@ def _run_all(runners: list[_Runner], *, model: Any, heads: Sequence[int], frames
                 if progress:
                     progress(f"{n} head{'s' if n > 1 else ''}, {r.label}, frame {i + 1}/{warmup + frames} "
                              f"({step}/{total_steps})")
+                time.sleep(SETTLE_S)  # the previous configuration's spinning worker threads go idle first
                 t_all = time.perf_counter()
                 rec: dict[str, float] = {}
                 try:

@@ -98,10 +98,16 @@ def _frame(i: int, epoch: int = 0) -> TimedFrame:
                       epoch=epoch, t_source=0.0)
 
 
-def _worker(qtbot, models, detector, *, overlap: bool = True) -> InferenceWorker:
-    """A started worker whose first model (``models``: spec name -> model) is loaded."""
-    builder = ProcessorBuilder(model_loader=lambda spec: models[spec.name],
-                               detector_factory=lambda s, d, n: detector, track=False)
+def _worker(qtbot, models, detector, *, overlap: bool = True, events: "Events | None" = None) -> InferenceWorker:
+    """A started worker whose first model (``models``: spec name -> model) is loaded; ``events``: log
+    ``loading NAME`` in the thread that loads it, when it does (a queued signal would arrive later)."""
+
+    def load(spec: ModelSpec):
+        if events is not None:
+            events.add(f"loading {spec.name}")
+        return models[spec.name]
+
+    builder = ProcessorBuilder(model_loader=load, detector_factory=lambda s, d, n: detector, track=False)
     worker = InferenceWorker(builder=builder, gaze=GazeOptions(smooth=False), overlap=overlap)
     worker.start()
     with qtbot.waitSignal(worker.modelLoaded, timeout=WAIT_MS):
@@ -238,8 +244,7 @@ def test_a_model_change_waits_for_the_old_models_frame(qtbot):
     events = Events()
     old = LoggedModel(events, wait_for={0: "release 0"})
     new = LoggedModel(events, tag=" new")
-    worker = _worker(qtbot, {"old": old, "new": new}, LoggedDetector(events))
-    worker.modelLoading.connect(lambda spec: events.add(f"loading {spec.name}"))
+    worker = _worker(qtbot, {"old": old, "new": new}, LoggedDetector(events), events=events)
     got = _results(worker, [])
     try:
         worker.submit(_frame(0))

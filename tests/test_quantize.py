@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gazecam.export import DECODER_ONNX, ENCODER_ONNX, SIDECAR, ensure_onnx_export, read_export_info
-from gazecam.fidelity import FidelityMeter
+from gazecam.fidelity import Fidelity, FidelityMeter
 from gazecam.quantize import Int8Recipe, quantize_export
 
 HEADS = [(0.29, 0.03, 0.59, 0.37), (0.05, 0.3, 0.25, 0.6), (0.6, 0.5, 0.8, 0.9), None]
@@ -28,6 +28,15 @@ def _op_types(path: Path) -> set[str]:
     import onnx
 
     return {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+
+
+def _int8_vs_fp32(fp, q, images) -> Fidelity | None:
+    """Fidelity of backend ``q`` (int8) against ``fp`` (fp32) over ``images`` with the heads ``HEADS``."""
+    meter = FidelityMeter()
+    for image in images.values():
+        a, b = fp.predict(image, HEADS), q.predict(image, HEADS)
+        meter.add(b.heatmaps, a.heatmaps, b.inout, a.inout)
+    return meter.result()
 
 
 @pytest.mark.slow
@@ -96,11 +105,7 @@ def test_load_backend_int8_and_its_fidelity_on_the_golden_images(golden_model_in
     assert type(auto).__name__ == "OrtBackend"
     fp = load_backend("onnxruntime", model=golden_model_inout, export_root=export_root)
     assert fp.precision == "fp32"
-    meter = FidelityMeter()
-    for image in golden_images.values():
-        a, b = fp.predict(image, HEADS), q.predict(image, HEADS)
-        meter.add(b.heatmaps, a.heatmaps, b.inout, a.inout)
-    f = meter.result()
+    f = _int8_vs_fp32(fp, q, golden_images)
     print(f"int8 vs fp32, golden ViT-S random weights, {Int8Recipe.for_cpu().tag}: {f.summary()}")
     assert f.heads == len(HEADS) * len(golden_images)
     assert 0 < f.max_heatmap_diff <= 0.02 and f.agreement >= 0.95  # the documented bound (issue 13)
@@ -183,11 +188,7 @@ def test_int8_decoder_fidelity_on_the_golden_hgnetv2_models(variant, cnn_models,
     fp = load_backend("onnxruntime", model=model, export_root=export_root)
     q = load_backend("onnxruntime", model=model, precision="int8", export_root=export_root)
     assert (fp.precision, q.precision) == ("fp32", "int8")
-    meter = FidelityMeter()
-    for image in golden_images.values():
-        a, b = fp.predict(image, HEADS), q.predict(image, HEADS)
-        meter.add(b.heatmaps, a.heatmaps, b.inout, a.inout)
-    f = meter.result()
+    f = _int8_vs_fp32(fp, q, golden_images)
     print(f"int8 decoder vs fp32, golden HGNetV2 {variant} random weights, {Int8Recipe.for_cpu().tag}: {f.summary()}")
     assert f.heads == len(HEADS) * len(golden_images)
     assert 0 < f.max_heatmap_diff <= 0.02 and f.agreement >= 0.95  # the documented bound (issue 13)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gazecam.export import DECODER_ONNX, ENCODER_ONNX, SIDECAR, ensure_onnx_export, read_export_info

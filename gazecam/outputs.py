@@ -89,7 +89,6 @@ class PendingOutput:
         self.done = False
         held = _HELD.get()
         self._held = held if held is not None and _key(self.path) in held._temporaries else None
-        self.held = self._held is not None  # its owner, not commit(), puts it in place
         self.direct = self._held is None and is_special_file(self.path)
         if self.direct:
             self.write_path = self.path
@@ -114,6 +113,11 @@ class PendingOutput:
             return
         raise FileExistsError(f"{partial_path(target)} and {_MAX_PARTIAL_NAMES - 1} further temporary names "
                               "exist already; remove the old .partial files")
+
+    @property
+    def held(self) -> bool:
+        """True when a :class:`HeldOutputs` owner, not :meth:`commit`, puts this output in place."""
+        return self._held is not None
 
     def commit(self) -> None:
         """The output is complete: flush it to disk and rename it over the destination (held: its owner does)."""

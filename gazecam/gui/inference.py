@@ -261,8 +261,7 @@ class InferenceWorker(QObject):
         gaze_ms = (time.perf_counter() - t0) * 1e3
         self.processed += 1  # this thread only
         out = InferenceOutput(result=result, epoch=item.epoch, t_source=item.t_source,
-                              infer_ms=job.detect_ms + gaze_ms, detect_thread_ms=job.detect_ms,
-                              gaze_thread_ms=gaze_ms, overlapped=self.overlap)
+                              detect_thread_ms=job.detect_ms, gaze_thread_ms=gaze_ms, overlapped=self.overlap)
         if self.results.put(out):
             self.resultReady.emit()
 

@@ -104,10 +104,14 @@ class InferenceOutput:
     result: GazeResult
     epoch: int
     t_source: float  # of the frame the result belongs to
-    infer_ms: float  # detection + tracking + gaze for this frame (busy time, not waiting)
-    detect_thread_ms: float = float("nan")  # of which the detect thread (detection + tracking)
-    gaze_thread_ms: float = float("nan")  # of which the gaze thread (encode + decode + smoothing)
+    detect_thread_ms: float  # busy time of the detect thread on this frame (detection + tracking)
+    gaze_thread_ms: float  # busy time of the gaze thread on it (encode + decode + smoothing)
     overlapped: bool = True  # the two ran in two threads (else one after the other in one)
+
+    @property
+    def infer_ms(self) -> float:
+        """Detection + tracking + gaze for this frame (busy time, not waiting)."""
+        return self.detect_thread_ms + self.gaze_thread_ms
 
 
 @dataclass(frozen=True, slots=True)

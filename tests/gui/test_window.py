@@ -78,6 +78,9 @@ def test_open_play_overlays_and_status(qtbot, make_window, clip):
     assert rows[0][2] == "out of frame"
     # Playback reaches the end; the frames came at the source rate through the display path.
     qtbot.waitUntil(lambda: not win.playback.playing, timeout=WAIT_MS)
+    # the playback thread stops playing right after publishing the last frame; the UI thread draws it when it
+    # handles that frame's queued signal, possibly a moment later
+    qtbot.waitUntil(lambda: win.current.frame.index == CLIP_FRAMES - 1, timeout=WAIT_MS)
     assert win.current.frame.index == CLIP_FRAMES - 1
     assert win.video.frames_shown + win.dropped_frames >= CLIP_FRAMES - 1
     text = win.status_text()
